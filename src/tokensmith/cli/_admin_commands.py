@@ -1,0 +1,364 @@
+"""``tokensmith realm|client|key …``: administration against the database, also while the service
+runs (running services notice changes within a few seconds)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..server import Admin, MasterKey, NewClient, Settings
+from ..store import Client, Database, Realm
+from ._args import duration
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register the realm, client and key commands; ``common`` holds the options all share."""
+    realm = sub.add_parser("realm", help="create, list, show and delete realms")
+    rsub = realm.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = rsub.add_parser(
+        parents=[common], name="create", help="create a realm with fresh signing keys"
+    )
+    create.add_argument("name")
+    create.add_argument(
+        "--access-token-ttl",
+        type=duration,
+        default=300,
+        metavar="S",
+        help="access token lifetime (default 300 s)",
+    )
+    create.add_argument(
+        "--refresh-token-ttl",
+        type=duration,
+        default=1800,
+        metavar="S",
+        help="refresh token lifetime (default 1800 s)",
+    )
+    create.add_argument(
+        "--alg",
+        choices=["ES256", "RS256"],
+        default="ES256",
+        help="signing algorithm (default ES256; RS256 costs ~10x more per token)",
+    )
+    create.add_argument(
+        "--token-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="extra path answering this realm's token endpoint, e.g. /connect/token (repeatable)",
+    )
+    create.add_argument(
+        "--response-style",
+        choices=["standard", "pascal"],
+        default="standard",
+        help="token response field names (default standard, RFC 6749)",
+    )
+    create.add_argument(
+        "--audience", help="aud of the realm's access tokens (default: the realm name)"
+    )
+    rsub.add_parser(parents=[common], name="list", help="list realms")
+    show = rsub.add_parser(parents=[common], name="show", help="show a realm, its clients and keys")
+    show.add_argument("name")
+    delete = rsub.add_parser(
+        parents=[common], name="delete", help="delete a realm with all its clients, keys and tokens"
+    )
+    delete.add_argument("name")
+
+    client = sub.add_parser("client", help="create, list, show, disable, enable, delete clients")
+    csub = client.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ccreate = csub.add_parser(
+        parents=[common], name="create", help="create a client; prints its generated secret once"
+    )
+    ccreate.add_argument("realm")
+    ccreate.add_argument("client_id")
+    ccreate.add_argument(
+        "--secret", help="use this secret instead of generating one (stored with argon2id)"
+    )
+    ccreate.add_argument(
+        "--scope", default="", help='allowed scopes, space-separated, e.g. "api api2"'
+    )
+    ccreate.add_argument(
+        "--default-scope",
+        default=None,
+        help="scopes granted when a request names none (default: all allowed)",
+    )
+    ccreate.add_argument(
+        "--refresh-tokens",
+        action="store_true",
+        help="answer client_credentials with a refresh token too",
+    )
+    ccreate.add_argument(
+        "--access-token-ttl",
+        type=duration,
+        metavar="S",
+        help="this client's access token lifetime (default: the realm's)",
+    )
+    ccreate.add_argument(
+        "--response-style",
+        choices=["standard", "pascal"],
+        help="override the realm's response style",
+    )
+    ccreate.add_argument("--json", action="store_true", help="print a JSON object")
+    clist = csub.add_parser(parents=[common], name="list", help="list a realm's clients")
+    clist.add_argument("realm")
+    for action, text in (
+        ("show", "show a client and its secrets' expiry"),
+        ("disable", "refuse the client's requests from now on"),
+        ("enable", "accept the client's requests again"),
+        ("delete", "delete the client, its secrets and refresh tokens"),
+    ):
+        p = csub.add_parser(action, parents=[common], help=text)
+        p.add_argument("realm")
+        p.add_argument("client_id")
+    rotate = csub.add_parser(
+        parents=[common], name="rotate-secret", help="issue a new secret; old ones work for --grace"
+    )
+    rotate.add_argument("realm")
+    rotate.add_argument("client_id")
+    rotate.add_argument(
+        "--grace",
+        type=duration,
+        default=0,
+        metavar="S",
+        help="how long the old secrets keep working, e.g. 24h (default 0)",
+    )
+    rotate.add_argument("--secret", help="use this secret instead of generating one")
+    rotate.add_argument("--json", action="store_true", help="print a JSON object")
+
+    key = sub.add_parser("key", help="list and rotate a realm's signing keys")
+    ksub = key.add_subparsers(dest="action", required=True, metavar="ACTION")
+    klist = ksub.add_parser(parents=[common], name="list", help="list the realm's signing keys")
+    klist.add_argument("realm")
+    krotate = ksub.add_parser(
+        parents=[common],
+        name="rotate",
+        help="promote the next key to current and make a new next key",
+    )
+    krotate.add_argument("realm")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Carry out one administration command; returns the exit status."""
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        admin = Admin(db, lambda: MasterKey.load(settings.master_key, settings.key_file()))
+        handler = _HANDLERS[(args.command, args.action)]
+        status: int = await handler(admin, args)
+        return status
+    finally:
+        await db.close()
+
+
+async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
+    realm = await admin.create_realm(
+        args.name,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        alg=args.alg,
+        token_paths=args.token_path,
+        response_style=args.response_style,
+        audience=args.audience,
+    )
+    print(f"created realm {realm.name}")
+    _print_realm(realm)
+    return 0
+
+
+async def _realm_list(admin: Admin, args: argparse.Namespace) -> int:
+    realms = await admin.list_realms()
+    if not realms:
+        print("no realms yet; create one with: tokensmith realm create NAME")
+        return 0
+    rows = [("NAME", "ALG", "ACCESS", "REFRESH", "STYLE", "TOKEN PATHS")]
+    rows += [
+        (
+            r.name,
+            r.alg,
+            f"{r.access_token_ttl}s",
+            f"{r.refresh_token_ttl}s",
+            r.response_style,
+            " ".join(r.token_paths) or "-",
+        )
+        for r in realms
+    ]
+    _table(rows)
+    return 0
+
+
+async def _realm_show(admin: Admin, args: argparse.Namespace) -> int:
+    realm = await admin.realm(args.name)
+    _print_realm(realm)
+    clients = await admin.list_clients(args.name)
+    print(f"clients:           {', '.join(c.client_id for c in clients) or '-'}")
+    keys = await admin.list_keys(args.name)
+    print("keys:")
+    for k in keys:
+        if k.state != "retired":
+            print(f"  {k.state:<9} {k.kid}  {k.alg}  created {_when(k.created_at)}")
+    return 0
+
+
+async def _realm_delete(admin: Admin, args: argparse.Namespace) -> int:
+    await admin.delete_realm(args.name)
+    print(f"deleted realm {args.name}")
+    return 0
+
+
+async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
+    new = await admin.create_client(
+        args.realm,
+        args.client_id,
+        secret=args.secret,
+        scopes=args.scope,
+        default_scopes=args.default_scope,
+        refresh_tokens=args.refresh_tokens,
+        access_token_ttl=args.access_token_ttl,
+        response_style=args.response_style,
+    )
+    _print_new_secret(args, new, "created client")
+    return 0
+
+
+async def _client_list(admin: Admin, args: argparse.Namespace) -> int:
+    clients = await admin.list_clients(args.realm)
+    if not clients:
+        print(
+            f"realm {args.realm} has no clients; "
+            f"add one with: tokensmith client create {args.realm} ID"
+        )
+        return 0
+    rows = [("CLIENT ID", "ENABLED", "SCOPES", "DEFAULT SCOPES", "REFRESH", "SECRETS")]
+    rows += [
+        (
+            c.client_id,
+            "yes" if c.enabled else "no",
+            " ".join(sorted(c.scopes)) or "-",
+            " ".join(sorted(c.default_scopes)) or "-",
+            "yes" if c.refresh_tokens else "no",
+            str(len(c.secrets)),
+        )
+        for c in clients
+    ]
+    _table(rows)
+    return 0
+
+
+async def _client_show(admin: Admin, args: argparse.Namespace) -> int:
+    _print_client(await admin.client(args.realm, args.client_id))
+    return 0
+
+
+async def _client_enable(admin: Admin, args: argparse.Namespace) -> int:
+    enabled = args.action == "enable"
+    await admin.set_client_enabled(args.realm, args.client_id, enabled)
+    print(f"{'enabled' if enabled else 'disabled'} client {args.client_id}")
+    return 0
+
+
+async def _client_delete(admin: Admin, args: argparse.Namespace) -> int:
+    await admin.delete_client(args.realm, args.client_id)
+    print(f"deleted client {args.client_id}")
+    return 0
+
+
+async def _client_rotate(admin: Admin, args: argparse.Namespace) -> int:
+    new = await admin.rotate_secret(
+        args.realm, args.client_id, grace=args.grace, secret=args.secret
+    )
+    _print_new_secret(args, new, "new secret for client")
+    return 0
+
+
+async def _key_list(admin: Admin, args: argparse.Namespace) -> int:
+    rows = [("STATE", "KID", "ALG", "CREATED")]
+    rows += [
+        (k.state, k.kid, k.alg, _when(k.created_at)) for k in await admin.list_keys(args.realm)
+    ]
+    _table(rows)
+    return 0
+
+
+async def _key_rotate(admin: Admin, args: argparse.Namespace) -> int:
+    keys = await admin.rotate_keys(args.realm)
+    current = next(k for k in keys if k.state == "current")
+    print(f"rotated keys of realm {args.realm}; now signing with {current.kid}")
+    return 0
+
+
+_HANDLERS: dict[tuple[str, str], Any] = {
+    ("realm", "create"): _realm_create,
+    ("realm", "list"): _realm_list,
+    ("realm", "show"): _realm_show,
+    ("realm", "delete"): _realm_delete,
+    ("client", "create"): _client_create,
+    ("client", "list"): _client_list,
+    ("client", "show"): _client_show,
+    ("client", "disable"): _client_enable,
+    ("client", "enable"): _client_enable,
+    ("client", "delete"): _client_delete,
+    ("client", "rotate-secret"): _client_rotate,
+    ("key", "list"): _key_list,
+    ("key", "rotate"): _key_rotate,
+}
+
+
+def _print_new_secret(args: argparse.Namespace, new: NewClient, what: str) -> None:
+    c = new.client
+    if args.json:
+        data: dict[str, Any] = {
+            "realm": args.realm,
+            "client_id": c.client_id,
+            "client_secret": new.secret,
+            "scope": " ".join(sorted(c.scopes)),
+            "default_scope": " ".join(sorted(c.default_scopes)),
+            "refresh_tokens": c.refresh_tokens,
+        }
+        print(json.dumps(data))
+        return
+    print(f"{what} {c.client_id} in realm {args.realm}")
+    if new.secret is not None:
+        print(f"client_secret: {new.secret}")
+        print(
+            "This secret is shown once and stored only as a digest; keep it now.", file=sys.stderr
+        )
+    else:
+        print("client_secret: (the one you gave, stored with argon2id)")
+
+
+def _print_realm(realm: Realm) -> None:
+    print(f"realm:             {realm.name}")
+    print(f"algorithm:         {realm.alg}")
+    print(f"access token ttl:  {realm.access_token_ttl}s")
+    print(f"refresh token ttl: {realm.refresh_token_ttl}s")
+    print(f"response style:    {realm.response_style}")
+    print(f"audience:          {realm.audience or realm.name}")
+    print(f"token paths:       {' '.join(realm.token_paths) or '-'}")
+
+
+def _print_client(c: Client) -> None:
+    print(f"client id:       {c.client_id}")
+    print(f"enabled:         {'yes' if c.enabled else 'no'}")
+    print(f"scopes:          {' '.join(sorted(c.scopes)) or '-'}")
+    print(f"default scopes:  {' '.join(sorted(c.default_scopes)) or '-'}")
+    print(f"refresh tokens:  {'yes' if c.refresh_tokens else 'no'}")
+    print(f"access ttl:      {f'{c.access_token_ttl}s' if c.access_token_ttl else 'realm default'}")
+    print(f"response style:  {c.response_style or 'realm default'}")
+    print("secrets:")
+    for s in c.secrets:
+        kind = "generated, sha256" if s.digest.startswith("sha256$") else "chosen, argon2id"
+        expiry = f"expires {_when(s.expires_at)}" if s.expires_at else "no expiry"
+        print(f"  #{s.id}  created {_when(s.created_at)}  {expiry}  ({kind})")
+
+
+def _when(ts: int) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,97 @@
+"""Entry point of the ``tokensmith`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..oauth import TokensmithError
+from ._args import port, positive
+
+DESCRIPTION = """\
+tokensmith: OAuth 2.0 machine-to-machine authentication.
+
+Start a token service (tokensmith serve --demo for a ready-made one), then manage its realms,
+clients and keys. Every command takes --database (default $TOKENSMITH_DATABASE_URL, else
+sqlite:///./tokensmith.db); admin commands work while the service runs.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    from ._admin_commands import add_parsers
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://USER@HOST/DB "
+        "(default $TOKENSMITH_DATABASE_URL, else sqlite:///./tokensmith.db)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="tokensmith",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", parents=[common], help="run the token service")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=port, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=positive, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--public-url", metavar="URL", help="base URL clients use (behind a proxy); sets the issuer"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="create realms mirroring the Truphone, Trulioo and GBG docs and print curl commands",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request (paths only)")
+    add_parsers(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from ..server import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.database:
+        settings = replace(settings, database_url=args.database)
+    try:
+        if args.command == "serve":
+            from ..server._serve import serve
+
+            if args.public_url:
+                settings = replace(settings, public_url=args.public_url)
+            serve(
+                settings,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                demo=args.demo,
+                access_log=args.access_log,
+            )
+            return 0
+        from ._admin_commands import run
+
+        return asyncio.run(run(args, settings))
+    except (TokensmithError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

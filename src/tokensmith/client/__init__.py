@@ -1,0 +1,1 @@
+"""Self-renewing access tokens (see issue 3)."""

@@ -1,0 +1,92 @@
+"""Errors that mirror the OAuth 2.0 protocol.
+
+The tree::
+
+    TokensmithError                 root, never raised itself
+    └── OAuthError                  an RFC 6749 §5.2 error answer
+        ├── InvalidRequest          400 invalid_request
+        ├── InvalidClient           401 invalid_client
+        ├── InvalidGrant            400 invalid_grant
+        ├── UnauthorizedClient      400 unauthorized_client
+        ├── UnsupportedGrantType    400 unsupported_grant_type
+        └── InvalidScope            400 invalid_scope
+
+No message built here or by callers may carry a secret or a token: descriptions name parameters and
+checks, never their values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+
+class TokensmithError(Exception):
+    """Root of every error tokensmith raises; never raised itself."""
+
+
+class OAuthError(TokensmithError):
+    """An error answer of RFC 6749 §5.2: an ``error`` code, a description and an HTTP status."""
+
+    error: ClassVar[str] = "invalid_request"
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, description: str = "", *, status_code: int | None = None) -> None:
+        super().__init__(description or self.error)
+        self.description = description
+        if status_code is not None:
+            self.status_code = status_code  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.description!r})"
+
+
+class InvalidRequest(OAuthError):
+    """The request is missing a required parameter, includes an unsupported parameter value (other
+    than grant type), repeats a parameter, includes multiple credentials, utilizes more than one
+    mechanism for authenticating the client, or is otherwise malformed."""
+
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """Client authentication failed (e.g., unknown client, no client authentication included, or
+    unsupported authentication method)."""
+
+    error = "invalid_client"
+    status_code = 401
+
+
+class InvalidGrant(OAuthError):
+    """The provided authorization grant (e.g., authorization code, resource owner credentials) or
+    refresh token is invalid, expired, revoked, does not match the redirection URI used in the
+    authorization request, or was issued to another client."""
+
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    """The authenticated client is not authorized to use this authorization grant type."""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    """The authorization grant type is not supported by the authorization server."""
+
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    """The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the
+    resource owner."""
+
+    error = "invalid_scope"
+
+
+def error_body(err: OAuthError) -> bytes:
+    """Render ``err`` as the compact JSON body of RFC 6749 §5.2."""
+    body: dict[str, str] = {"error": err.error}
+    if err.description:
+        body["error_description"] = err.description
+    return json.dumps(body, separators=(",", ":")).encode()

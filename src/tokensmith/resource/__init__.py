@@ -1,0 +1,1 @@
+"""Bearer-token verification for protected APIs (see issue 4)."""

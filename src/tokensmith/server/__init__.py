@@ -1,0 +1,20 @@
+"""The token service: an ASGI application, its settings, administration and demo mode."""
+
+from ._admin import Admin, AdminError, NewClient
+from ._app import TokensmithApp
+from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
+from ._keys import MasterKey, MasterKeyError
+from ._settings import Settings
+
+__all__ = [
+    "DEMO_REALMS",
+    "Admin",
+    "AdminError",
+    "MasterKey",
+    "MasterKeyError",
+    "NewClient",
+    "Settings",
+    "TokensmithApp",
+    "demo_instructions",
+    "ensure_demo",
+]

@@ -1,0 +1,355 @@
+"""Administration: what the CLI (and demo mode) do to realms, clients and keys.
+
+Every change bumps the realm's version in the same transaction, so that running services drop
+what they cached within one poll interval.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..oauth import (
+    ALGORITHMS,
+    Algorithm,
+    Clock,
+    OAuthError,
+    ResponseStyle,
+    format_scope,
+    parse_scope,
+    system_clock,
+)
+from ..store import (
+    Client,
+    Database,
+    Realm,
+    SigningKeyRecord,
+    clients,
+    realms,
+)
+from ._keys import MasterKey, new_key
+from ._secrets import SecretChecker, digest_generated, generate_secret
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+_RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
+MAX_TTL = 366 * 24 * 3600
+
+
+class AdminError(ValueError):
+    """An administrative request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A created client and, when tokensmith generated it, its secret (shown once)."""
+
+    client: Client
+    secret: str | None = field(repr=False)
+
+
+def check_ttl(name: str, seconds: int) -> int:
+    """``seconds`` if it is a sensible lifetime.
+
+    Raises:
+        AdminError: it is not between 1 second and a year.
+    """
+    if not 1 <= seconds <= MAX_TTL:
+        raise AdminError(f"{name} must be between 1 and {MAX_TTL} seconds, not {seconds}")
+    return seconds
+
+
+def check_style(style: str) -> ResponseStyle:
+    """The response style called ``style``.
+
+    Raises:
+        AdminError: there is no such style.
+    """
+    try:
+        return ResponseStyle(style)
+    except ValueError:
+        names = ", ".join(s.value for s in ResponseStyle)
+        raise AdminError(f"unknown response style {style!r}; choose one of {names}") from None
+
+
+def _check_path(path: str) -> str:
+    if not _PATH.fullmatch(path):
+        raise AdminError(
+            f"token path {path!r} must look like /segment/segment (letters, digits, ._~-)"
+        )
+    if any(path == p or path.startswith(p + "/") for p in _RESERVED_PREFIXES):
+        raise AdminError(f"token path {path!r} is reserved for the realm endpoints")
+    return path
+
+
+def _scopes(value: str, what: str) -> str:
+    try:
+        return format_scope(parse_scope(value))
+    except OAuthError:
+        raise AdminError(f"{what} holds a character that RFC 6749 §3.3 does not allow") from None
+
+
+class Admin:
+    """Realm, client and key management on a database."""
+
+    def __init__(
+        self,
+        db: Database,
+        master: MasterKey | Callable[[], MasterKey],
+        *,
+        checker: SecretChecker | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.db = db
+        self._master = master
+        self.checker = checker or SecretChecker()
+        self.clock = clock
+
+    @property
+    def master(self) -> MasterKey:
+        """The master key, loaded on first need (listing clients must not create a key file)."""
+        if not isinstance(self._master, MasterKey):
+            self._master = self._master()
+        return self._master
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    async def create_realm(
+        self,
+        name: str,
+        *,
+        access_token_ttl: int = 300,
+        refresh_token_ttl: int = 1800,
+        alg: str = "ES256",
+        token_paths: Sequence[str] = (),
+        response_style: str = "standard",
+        audience: str | None = None,
+    ) -> Realm:
+        """Create a realm with a current and a next signing key.
+
+        Raises:
+            AdminError: an argument is invalid.
+            Conflict: the name or a token path is taken.
+        """
+        if not _NAME.fullmatch(name):
+            raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        if alg not in ALGORITHMS:
+            raise AdminError(f"unknown algorithm {alg!r}; choose one of {', '.join(ALGORITHMS)}")
+        algorithm: Algorithm = "RS256" if alg == "RS256" else "ES256"
+        paths = [_check_path(p) for p in dict.fromkeys(token_paths)]
+        now = self._now()
+        async with self.db.write() as conn:
+            realm = await realms.create_realm(
+                conn,
+                name=name,
+                access_token_ttl=check_ttl("access token lifetime", access_token_ttl),
+                refresh_token_ttl=check_ttl("refresh token lifetime", refresh_token_ttl),
+                alg=alg,
+                response_style=check_style(response_style).value,
+                audience=audience or None,
+                paths=paths,
+                now=now,
+            )
+            for state in ("current", "next"):
+                await realms.add_key(
+                    conn,
+                    new_key(self.master, realm_id=realm.id, alg=algorithm, state=state, now=now),
+                )
+        return realm
+
+    async def realm(self, name: str) -> Realm:
+        """The realm called ``name``.
+
+        Raises:
+            NotFound: there is no such realm.
+        """
+        async with self.db.read() as conn:
+            return await realms.require_realm(conn, name)
+
+    async def list_realms(self) -> list[Realm]:
+        """Every realm."""
+        async with self.db.read() as conn:
+            return await realms.list_realms(conn)
+
+    async def delete_realm(self, name: str) -> None:
+        """Delete a realm with its clients, keys and tokens.
+
+        Raises:
+            NotFound: there is no such realm.
+        """
+        async with self.db.write() as conn:
+            await realms.delete_realm(conn, name)
+
+    async def create_client(
+        self,
+        realm_name: str,
+        client_id: str,
+        *,
+        secret: str | None = None,
+        scopes: str = "",
+        default_scopes: str | None = None,
+        refresh_tokens: bool = False,
+        access_token_ttl: int | None = None,
+        response_style: str | None = None,
+    ) -> NewClient:
+        """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
+        a given secret is stored with argon2id. Default scopes default to all allowed scopes.
+
+        Raises:
+            AdminError: an argument is invalid.
+            NotFound: the realm does not exist.
+            Conflict: the client id is taken in this realm.
+        """
+        if not _CLIENT_ID.fullmatch(client_id):
+            raise AdminError(f"client id {client_id!r} must be 1-255 letters, digits or ._~@+-")
+        allowed = _scopes(scopes, "--scope")
+        defaults = allowed if default_scopes is None else _scopes(default_scopes, "--default-scope")
+        extra = parse_scope(defaults) - parse_scope(allowed)
+        if extra:
+            raise AdminError(
+                f"default scopes {format_scope(extra)!r} are not among the allowed scopes"
+            )
+        if access_token_ttl is not None:
+            check_ttl("access token lifetime", access_token_ttl)
+        style = check_style(response_style).value if response_style else None
+        if secret is not None and not secret:
+            raise AdminError("the secret must not be empty")
+        generated = generate_secret() if secret is None else None
+        digest = (
+            digest_generated(generated)
+            if generated is not None
+            else self.checker.digest_chosen(secret or "")
+        )
+        async with self.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            client = await clients.create_client(
+                conn,
+                realm_id=realm.id,
+                client_id=client_id,
+                scopes=allowed,
+                default_scopes=defaults,
+                refresh_tokens=refresh_tokens,
+                access_token_ttl=access_token_ttl,
+                response_style=style,
+                secret_digest=digest,
+                now=self._now(),
+            )
+            await realms.bump_version(conn, realm.id)
+        return NewClient(client, generated)
+
+    async def client(self, realm_name: str, client_id: str) -> Client:
+        """The client ``client_id`` of the realm.
+
+        Raises:
+            NotFound: the realm or the client does not exist.
+        """
+        async with self.db.read() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            return await clients.require_client(conn, realm.id, client_id)
+
+    async def list_clients(self, realm_name: str) -> list[Client]:
+        """The realm's clients.
+
+        Raises:
+            NotFound: the realm does not exist.
+        """
+        async with self.db.read() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            return await clients.list_clients(conn, realm.id)
+
+    async def set_client_enabled(self, realm_name: str, client_id: str, enabled: bool) -> None:
+        """Enable or disable a client; a disabled client gets ``invalid_client``.
+
+        Raises:
+            NotFound: the realm or the client does not exist.
+        """
+        async with self.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            client = await clients.require_client(conn, realm.id, client_id)
+            await clients.set_enabled(conn, client.id, enabled)
+            await realms.bump_version(conn, realm.id)
+
+    async def delete_client(self, realm_name: str, client_id: str) -> None:
+        """Delete a client with its secrets and refresh tokens.
+
+        Raises:
+            NotFound: the realm or the client does not exist.
+        """
+        async with self.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            client = await clients.require_client(conn, realm.id, client_id)
+            await clients.delete_client(conn, client.id)
+            await realms.bump_version(conn, realm.id)
+
+    async def rotate_secret(
+        self, realm_name: str, client_id: str, *, grace: int = 0, secret: str | None = None
+    ) -> NewClient:
+        """Give the client a new secret; its other secrets keep working for ``grace`` seconds.
+
+        Raises:
+            AdminError: ``grace`` is negative.
+            NotFound: the realm or the client does not exist.
+        """
+        if grace < 0:
+            raise AdminError("the grace period must not be negative")
+        generated = generate_secret() if secret is None else None
+        digest = (
+            digest_generated(generated)
+            if generated is not None
+            else self.checker.digest_chosen(secret or "")
+        )
+        now = self._now()
+        async with self.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            client = await clients.require_client(conn, realm.id, client_id)
+            await clients.expire_secrets(conn, client.id, at=now + grace, now=now)
+            await clients.add_secret(conn, client.id, digest, now)
+            await realms.bump_version(conn, realm.id)
+            client = await clients.require_client(conn, realm.id, client_id)
+        return NewClient(client, generated)
+
+    async def list_keys(self, realm_name: str) -> list[SigningKeyRecord]:
+        """The realm's signing keys, newest first.
+
+        Raises:
+            NotFound: the realm does not exist.
+        """
+        async with self.db.read() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            return await realms.list_keys(conn, realm.id)
+
+    async def rotate_keys(self, realm_name: str) -> list[SigningKeyRecord]:
+        """Rotate the realm's keys: next becomes current, current becomes previous, the old
+        previous is retired, and a new next key is made. Verifiers that cached the JWKS already
+        know the new current key, and tokens signed by the old one still verify.
+
+        Raises:
+            NotFound: the realm does not exist.
+        """
+        now = self._now()
+        async with self.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            keys = await realms.list_keys(conn, realm.id)
+            by_state = {k.state: k for k in keys}
+            if "previous" in by_state:
+                await realms.set_key_state(conn, by_state["previous"].kid, "retired")
+            if "current" in by_state:
+                await realms.set_key_state(conn, by_state["current"].kid, "previous")
+            algorithm: Algorithm = "RS256" if realm.alg == "RS256" else "ES256"
+            if "next" in by_state:
+                await realms.set_key_state(conn, by_state["next"].kid, "current")
+            else:
+                await realms.add_key(
+                    conn,
+                    new_key(
+                        self.master, realm_id=realm.id, alg=algorithm, state="current", now=now
+                    ),
+                )
+            await realms.add_key(
+                conn, new_key(self.master, realm_id=realm.id, alg=algorithm, state="next", now=now)
+            )
+            await realms.bump_version(conn, realm.id)
+            return await realms.list_keys(conn, realm.id)

@@ -1,0 +1,296 @@
+"""The ASGI application: routes realm endpoints (with and without the legacy ``/auth`` prefix, plus
+per-realm token-path aliases) to the token endpoint, the JWKS and the discovery documents.
+
+Plain ASGI rather than a framework: six routes do not need one, and the token endpoint is the hot
+path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..oauth import (
+    Clock,
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    error_body,
+    parse_form,
+    system_clock,
+)
+from ..store import Database
+from ._clientauth import METHODS
+from ._keys import MasterKey
+from ._secrets import SecretChecker
+from ._settings import Settings
+from ._state import RealmState, Registry
+from ._token import GRANT_TYPES, TokenEndpoint
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("tokensmith.server")
+
+_TOKEN = "/protocol/openid-connect/token"  # noqa: S105
+_CERTS = "/protocol/openid-connect/certs"
+_OIDC = "/.well-known/openid-configuration"
+_RFC8414 = "/.well-known/oauth-authorization-server"
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+_JSON = (b"content-type", b"application/json")
+_NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+_TOKEN_HEADERS = [_JSON, *_NO_STORE]
+
+
+class _BodyTooLarge(OAuthError):
+    error = "invalid_request"
+    status_code = 413
+
+
+class TokensmithApp:
+    """The token service as an ASGI application.
+
+    Built from :class:`Settings`; the database is migrated and the master key loaded at startup
+    (ASGI lifespan), or beforehand with :meth:`startup`.
+    """
+
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = Database(settings.database_url)
+        self.checker = SecretChecker()
+        self._registry: Registry | None = None
+        self._endpoint: TokenEndpoint | None = None
+
+    def __repr__(self) -> str:
+        return f"TokensmithApp({self.db!r})"
+
+    async def startup(self) -> None:
+        """Migrate the database, load the master key and start watching for changes."""
+        if self._registry is not None:
+            return
+        await self.db.migrate()
+        master = MasterKey.load(self.settings.master_key, self.settings.key_file())
+        registry = Registry(self.db, master, poll_interval=self.settings.poll_interval)
+        await registry.refresh_index()
+        registry.start()
+        self._registry = registry
+        self._endpoint = TokenEndpoint(registry, self.db, self.checker, clock=self.clock)
+
+    async def shutdown(self) -> None:
+        """Stop watching and close the database."""
+        if self._registry is not None:
+            await self._registry.stop()
+            self._registry = None
+        await self.db.close()
+
+    @property
+    def registry(self) -> Registry:
+        """The in-memory realm cache (after startup)."""
+        if self._registry is None:
+            raise RuntimeError("the application has not started")
+        return self._registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        try:
+            if self._registry is None:
+                await self.startup()
+            await self._route(path, scope, receive, send)
+        except OAuthError as err:
+            await _error(send, err)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope["method"], path)
+            await _send(send, 500, b'{"error":"server_error"}', [_JSON])
+
+    async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        prefix = ""
+        rest = path
+        if rest.startswith("/auth/"):
+            prefix, rest = "/auth", rest[5:]
+        if rest.startswith("/realms/"):
+            name, _, tail = rest[8:].partition("/")
+            tail = "/" + tail if tail else ""
+            if tail == _TOKEN:
+                return await self._token(name, prefix, scope, receive, send)
+            if tail == _CERTS:
+                return await self._jwks(name, scope, send)
+            if tail == _OIDC:
+                return await self._metadata(name, prefix, scope, send, oidc=True)
+        elif rest.startswith(_RFC8414 + "/"):
+            rest = rest[len(_RFC8414) :]
+            if rest.startswith("/auth/"):
+                prefix, rest = "/auth", rest[5:]
+            if rest.startswith("/realms/") and "/" not in rest[8:]:
+                return await self._metadata(rest[8:], prefix, scope, send, oidc=False)
+        elif path == "/health":
+            return await _send(send, 200, b'{"status":"ok"}', [_JSON])
+        else:
+            alias = self.registry.realm_for_path(path)
+            if alias is not None:
+                return await self._token(alias, "", scope, receive, send)
+        raise InvalidRequest(f"there is no endpoint at {_short(path)}", status_code=404)
+
+    async def _realm(self, name: str) -> RealmState:
+        state = await self.registry.realm(name)
+        if state is None:
+            raise InvalidRequest(f"realm {_short(name)!r} does not exist", status_code=404)
+        return state
+
+    async def _token(
+        self, name: str, prefix: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if scope["method"] != "POST":
+            raise _MethodNotAllowed("the token endpoint takes POST")
+        if scope.get("query_string"):
+            raise InvalidRequest(
+                "token request parameters belong in the form body, not the URL (RFC 6749 §3.2)"
+            )
+        state = await self._realm(name)
+        headers = _headers(scope)
+        content_type = headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+            raise InvalidRequest(
+                "send the token request as application/x-www-form-urlencoded (RFC 6749 §4.4.2)"
+            )
+        body = await _read_body(receive, headers, self.settings.max_body_bytes)
+        form = parse_form(body)
+        issuer = self._issuer(state.realm.name, prefix, scope, headers)
+        endpoint = self._endpoint
+        assert endpoint is not None
+        issued = await endpoint.issue(state, form, headers.get("authorization"), issuer)
+        await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
+
+    async def _jwks(self, name: str, scope: Scope, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise _MethodNotAllowed("the JWKS takes GET", allow=b"GET, HEAD")
+        state = await self._realm(name)
+        await _send(
+            send, 200, state.jwks, [_JSON, (b"cache-control", b"public, max-age=60")], scope=scope
+        )
+
+    async def _metadata(
+        self, name: str, prefix: str, scope: Scope, send: Send, *, oidc: bool
+    ) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise _MethodNotAllowed("discovery takes GET", allow=b"GET, HEAD")
+        state = await self._realm(name)
+        issuer = self._issuer(state.realm.name, prefix, scope, _headers(scope))
+        endpoint = issuer + "/protocol/openid-connect"
+        document: dict[str, Any] = {
+            "issuer": issuer,
+            "token_endpoint": endpoint + "/token",
+            "jwks_uri": endpoint + "/certs",
+            "grant_types_supported": list(GRANT_TYPES),
+            "token_endpoint_auth_methods_supported": list(METHODS),
+            "scopes_supported": ["openid"],
+        }
+        if oidc:
+            document["subject_types_supported"] = ["public"]
+            document["id_token_signing_alg_values_supported"] = [state.realm.alg]
+        body = json.dumps(document, separators=(",", ":")).encode()
+        await _send(
+            send, 200, body, [_JSON, (b"cache-control", b"public, max-age=60")], scope=scope
+        )
+
+    def _issuer(self, name: str, prefix: str, scope: Scope, headers: dict[str, str]) -> str:
+        base = self.settings.public_url
+        if base is None:
+            host = headers.get("host")
+            if host is None or not _HOST.fullmatch(host):
+                server = scope.get("server") or ("localhost", None)
+                host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
+            base = f"{scope.get('scheme', 'http')}://{host}"
+        return f"{base.rstrip('/')}{prefix}/realms/{name}"
+
+
+class _MethodNotAllowed(InvalidRequest):
+    status_code = 405
+
+    def __init__(self, description: str, *, allow: bytes = b"POST") -> None:
+        super().__init__(description)
+        self.allow = allow
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidRequest("the client closed the connection mid-request")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _error(send: Send, err: OAuthError) -> None:
+    headers = [*_TOKEN_HEADERS]
+    if isinstance(err, InvalidClient):
+        # RFC 6749 §5.2 requires it after HTTP Basic; RFC 9110 §15.5.2 wants it on every 401.
+        headers.append((b"www-authenticate", b'Basic realm="tokensmith"'))
+    if isinstance(err, _MethodNotAllowed):
+        headers.append((b"allow", err.allow))
+    await _send(send, err.status_code, error_body(err), headers)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    scope: Scope | None = None,
+) -> None:
+    head = scope is not None and scope.get("method") == "HEAD"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def _short(text: str) -> str:
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= 60 else clean[:60] + "…"

@@ -1,0 +1,79 @@
+"""Service settings: a frozen value, read from the environment in one place (``TOKENSMITH_*``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..store import DEFAULT_URL, sqlite_path
+
+ENV_PREFIX = "TOKENSMITH_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to start.
+
+    ``public_url`` is the base URL clients reach the service at (behind a proxy); without it the
+    issuer is taken from each request's ``Host``. The master key encrypts signing keys at rest:
+    ``master_key`` (base64url, 32 bytes) wins, else ``master_key_file``, which is created with 0600
+    permissions when absent (default: beside the SQLite file, or ``./tokensmith.key``).
+    """
+
+    database_url: str = DEFAULT_URL
+    public_url: str | None = None
+    master_key: str | None = field(default=None, repr=False)
+    master_key_file: Path | None = None
+    poll_interval: float = 2.0
+    max_body_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``TOKENSMITH_DATABASE_URL``, ``TOKENSMITH_PUBLIC_URL``,
+        ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE`` and ``TOKENSMITH_POLL_INTERVAL``.
+
+        Raises:
+            ValueError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            return env.get(ENV_PREFIX + name) or None
+
+        settings = cls()
+        if (url := get("DATABASE_URL")) is not None:
+            settings = replace(settings, database_url=url)
+        if (public := get("PUBLIC_URL")) is not None:
+            settings = replace(settings, public_url=public)
+        if (key := get("MASTER_KEY")) is not None:
+            settings = replace(settings, master_key=key)
+        if (key_file := get("MASTER_KEY_FILE")) is not None:
+            settings = replace(settings, master_key_file=Path(key_file))
+        if (poll := get("POLL_INTERVAL")) is not None:
+            interval = float(poll)
+            if not interval > 0:
+                raise ValueError("TOKENSMITH_POLL_INTERVAL must be a positive number of seconds")
+            settings = replace(settings, poll_interval=interval)
+        return settings
+
+    def to_env(self) -> dict[str, str]:
+        """The environment under which :meth:`from_env` gives these settings (for workers)."""
+        env = {ENV_PREFIX + "DATABASE_URL": self.database_url}
+        env[ENV_PREFIX + "POLL_INTERVAL"] = repr(self.poll_interval)
+        if self.public_url:
+            env[ENV_PREFIX + "PUBLIC_URL"] = self.public_url
+        if self.master_key:
+            env[ENV_PREFIX + "MASTER_KEY"] = self.master_key
+        env[ENV_PREFIX + "MASTER_KEY_FILE"] = str(self.key_file())
+        return env
+
+    def key_file(self) -> Path:
+        """Where the master key is kept when it is not given directly."""
+        if self.master_key_file is not None:
+            return self.master_key_file
+        db_file = sqlite_path(self.database_url)
+        if db_file is not None:
+            return db_file.with_name(db_file.name + ".key")
+        return Path("tokensmith.key")

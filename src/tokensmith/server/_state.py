@@ -1,0 +1,161 @@
+"""What the service keeps in memory so that the token hot path reads no database.
+
+Realms (settings, signer, JWKS) and clients are loaded on first use and dropped when the realm's
+version in the database changes; a poller reads the versions every few seconds, so a change made by
+the CLI or another instance is noticed within one poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..oauth import ResponseStyle, Signer
+from ..store import Client, Database, Realm, clients, realms, refresh
+from ._keys import MasterKey, signer_for
+
+log = logging.getLogger("tokensmith.server")
+
+_MAX_CLIENTS_PER_REALM = 10_000
+_INDEX_MIN_AGE = 0.5
+_PURGE_EVERY = 600.0
+
+
+@dataclass
+class RealmState:
+    """A realm as the hot path needs it."""
+
+    realm: Realm
+    signer: Signer
+    jwks: bytes
+    style: ResponseStyle
+    clients: dict[str, Client | None] = field(default_factory=dict)
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` of the realm's access tokens."""
+        return self.realm.audience or self.realm.name
+
+
+class Registry:
+    """The in-memory cache of realms and clients, kept fresh by polling realm versions."""
+
+    def __init__(self, db: Database, master: MasterKey, *, poll_interval: float = 2.0) -> None:
+        self.db = db
+        self.master = master
+        self.poll_interval = poll_interval
+        self._states: dict[str, RealmState] = {}
+        self._versions: dict[str, int] = {}
+        self._paths: dict[str, str] = {}
+        self._indexed_at = -1e9
+        self._index_lock = asyncio.Lock()
+        self._epoch = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Registry(realms={sorted(self._states)})"
+
+    def realm_for_path(self, path: str) -> str | None:
+        """The realm whose token endpoint has the alias ``path``."""
+        return self._paths.get(path)
+
+    async def realm(self, name: str) -> RealmState | None:
+        """The realm's state, loading it if needed; None when there is no such realm."""
+        state = self._states.get(name)
+        if state is not None:
+            return state
+        if name not in self._versions:
+            await self.refresh_index(min_age=_INDEX_MIN_AGE)
+            if name not in self._versions:
+                return None
+        return await self._load(name)
+
+    async def client(self, state: RealmState, client_id: str) -> Client | None:
+        """The realm's client ``client_id``, loading it if needed; None when unknown."""
+        try:
+            return state.clients[client_id]
+        except KeyError:
+            pass
+        epoch = self._epoch
+        async with self.db.read() as conn:
+            client = await clients.get_client(conn, state.realm.id, client_id)
+        if epoch == self._epoch and (
+            client is not None or len(state.clients) < _MAX_CLIENTS_PER_REALM
+        ):
+            state.clients[client_id] = client
+        return client
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Drop what is cached of realm ``name`` (of every realm when None)."""
+        self._epoch += 1
+        if name is None:
+            self._states.clear()
+        else:
+            self._states.pop(name, None)
+
+    async def _load(self, name: str) -> RealmState | None:
+        epoch = self._epoch
+        async with self.db.read() as conn:
+            realm = await realms.get_realm(conn, name)
+            if realm is None:
+                return None
+            keys = await realms.list_keys(conn, realm.id)
+        current = next((k for k in keys if k.state == "current"), None)
+        if current is None:
+            log.error("realm %s has no current signing key; run 'tokensmith key rotate'", name)
+            return None
+        published = [
+            json.loads(k.public_jwk) for k in keys if k.state in ("current", "next", "previous")
+        ]
+        state = RealmState(
+            realm=realm,
+            signer=signer_for(current, self.master),
+            jwks=json.dumps({"keys": published}, separators=(",", ":")).encode(),
+            style=ResponseStyle(realm.response_style),
+        )
+        if epoch == self._epoch:
+            self._states[name] = state
+        return state
+
+    async def refresh_index(self, *, min_age: float = 0.0) -> None:
+        """Re-read realm versions and token paths; drop realms whose version changed."""
+        async with self._index_lock:
+            if time.monotonic() - self._indexed_at < min_age:
+                return
+            async with self.db.read() as conn:
+                versions = await realms.realm_versions(conn)
+                paths = await realms.token_path_owners(conn)
+            for name, state in list(self._states.items()):
+                if versions.get(name) != state.realm.version:
+                    self.invalidate(name)
+            self._versions = versions
+            self._paths = paths
+            self._indexed_at = time.monotonic()
+
+    def start(self) -> None:
+        """Start polling in the background."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _poll(self) -> None:
+        purged_at = time.monotonic()
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.refresh_index()
+                if time.monotonic() - purged_at > _PURGE_EVERY:
+                    purged_at = time.monotonic()
+                    async with self.db.write() as conn:
+                        await refresh.delete_expired(conn, int(time.time()))
+            except Exception as exc:  # keep serving from the cache while the database is away
+                log.warning("cannot refresh realm cache: %s", type(exc).__name__)

@@ -1,0 +1,241 @@
+"""The token endpoint (RFC 6749 §3.2): client authentication, grants, and minting tokens.
+
+``client_credentials`` never touches the database. ``refresh_token`` rotates the token in one
+short transaction: a refresh token works once, and presenting one that was already used revokes
+its whole family (RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from ..oauth import (
+    Clock,
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    ResponseStyle,
+    TokenResponse,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    format_scope,
+    parse_scope,
+    system_clock,
+)
+from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
+from ._clientauth import credentials
+from ._secrets import SecretChecker
+from ._state import RealmState, Registry
+
+GRANT_TYPES = ("client_credentials", "refresh_token")
+# Keycloak lets every client ask for "openid"; Keycloak clients (python-keycloak) always do.
+ALWAYS_ALLOWED_SCOPES = frozenset({"openid"})
+_REFRESH_TOKEN_LENGTH = 43
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token response ready to send."""
+
+    response: TokenResponse
+    style: ResponseStyle
+
+
+class TokenEndpoint:
+    """Answers token requests for any realm of a registry."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        db: Database,
+        checker: SecretChecker,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.registry = registry
+        self.db = db
+        self.checker = checker
+        self.clock = clock
+
+    async def issue(
+        self, state: RealmState, form: dict[str, str], authorization: str | None, issuer: str
+    ) -> Issued:
+        """Authenticate the client and run the grant it asked for.
+
+        Raises:
+            OAuthError: any RFC 6749 §5.2 error.
+        """
+        grant_type = form.get("grant_type")
+        if grant_type is None:
+            raise InvalidRequest("grant_type is missing")
+        creds = credentials(form, authorization)
+        client = await self.registry.client(state, creds.client_id)
+        now = self.clock()
+        if client is None or not await self.checker.check(creds.secret, client.secrets, now):
+            raise InvalidClient("unknown client or wrong client secret")
+        if not client.enabled:
+            raise InvalidClient(f"client {client.client_id!r} is disabled")
+        if grant_type == "client_credentials":
+            scope = _requested_scope(client, form.get("scope"))
+            issued = self._mint(state, client, scope, issuer, int(now), family=None)
+            if isinstance(issued, _WithRefresh):
+                async with self.db.write() as conn:
+                    await refresh.insert_refresh_token(conn, issued.record)
+            return issued
+        if grant_type == "refresh_token":
+            if not client.refresh_tokens:
+                raise UnauthorizedClient(
+                    f"client {client.client_id!r} is not allowed the refresh_token grant"
+                )
+            return await self._refresh(state, client, form, issuer, int(now))
+        if grant_type in ("authorization_code", "password", "implicit"):
+            raise UnsupportedGrantType(
+                f"grant type {grant_type!r} is not offered: this service is for machine clients"
+            )
+        raise UnsupportedGrantType(
+            f"grant type {_short(grant_type)!r} is not supported; "
+            f"use one of {', '.join(GRANT_TYPES)}"
+        )
+
+    def _mint(
+        self,
+        state: RealmState,
+        client: Client,
+        scope: frozenset[str],
+        issuer: str,
+        now: int,
+        *,
+        family: str | None,
+    ) -> Issued:
+        realm = state.realm
+        ttl = client.access_token_ttl or realm.access_token_ttl
+        scope_text = format_scope(scope)
+        claims: dict[str, object] = {
+            "iss": issuer,
+            "sub": client.client_id,
+            "aud": state.audience,
+            "exp": now + ttl,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client.client_id,
+        }
+        if scope_text:
+            claims["scope"] = scope_text
+        access_token = state.signer.sign(claims)
+        refresh_token: str | None = None
+        refresh_ttl: int | None = None
+        pending: RefreshTokenRecord | None = None
+        if client.refresh_tokens:
+            refresh_token = secrets.token_urlsafe(32)
+            refresh_ttl = realm.refresh_token_ttl
+            pending = RefreshTokenRecord(
+                digest=_digest(refresh_token),
+                family=family or secrets.token_urlsafe(16),
+                realm_id=realm.id,
+                client_pk=client.id,
+                scope=scope_text,
+                issued_at=now,
+                expires_at=now + refresh_ttl,
+                used_at=None,
+                revoked=False,
+            )
+        style = ResponseStyle(client.response_style) if client.response_style else state.style
+        response = TokenResponse(
+            access_token=access_token,
+            expires_in=ttl,
+            scope=scope_text,
+            refresh_token=refresh_token,
+            refresh_expires_in=refresh_ttl,
+        )
+        return (
+            Issued(response, style) if pending is None else _WithRefresh(response, style, pending)
+        )
+
+    async def _refresh(
+        self, state: RealmState, client: Client, form: dict[str, str], issuer: str, now: int
+    ) -> Issued:
+        presented = form.get("refresh_token")
+        if presented is None:
+            raise InvalidRequest("refresh_token is missing")
+        failure: InvalidGrant | InvalidScope | None = None
+        issued: Issued | None = None
+        async with self.db.write() as conn:
+            record = await refresh.get_refresh_token(conn, _digest(presented))
+            if record is None or record.realm_id != state.realm.id:
+                failure = InvalidGrant(_unknown_refresh_token(presented))
+            elif record.client_pk != client.id:
+                failure = InvalidGrant("the refresh token was issued to another client")
+            elif record.revoked:
+                failure = InvalidGrant("the refresh token has been revoked")
+            elif record.used_at is not None:
+                failure = await _reused(conn, record)
+            elif record.expires_at <= now:
+                failure = InvalidGrant("the refresh token has expired")
+            else:
+                granted = parse_scope(record.scope) & (client.scopes | ALWAYS_ALLOWED_SCOPES)
+                requested = parse_scope(form.get("scope"))
+                if requested and not requested <= granted:
+                    failure = InvalidScope(
+                        "a refresh may narrow the scope, never widen it; not granted: "
+                        + _short(format_scope(requested - granted))
+                    )
+                elif not await refresh.claim_refresh_token(conn, record.digest, now):
+                    failure = await _reused(conn, record)
+                else:
+                    issued = self._mint(
+                        state, client, requested or granted, issuer, now, family=record.family
+                    )
+                    if isinstance(issued, _WithRefresh):
+                        await refresh.insert_refresh_token(conn, issued.record)
+        if failure is not None:
+            raise failure
+        assert issued is not None
+        return issued
+
+
+@dataclass(frozen=True)
+class _WithRefresh(Issued):
+    record: RefreshTokenRecord
+
+
+def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
+    requested = parse_scope(value)
+    if not requested:
+        return client.default_scopes
+    refused = requested - client.scopes - ALWAYS_ALLOWED_SCOPES
+    if refused:
+        allowed = format_scope(client.scopes) or "none"
+        raise InvalidScope(
+            f"scope {_short(format_scope(refused))!r} is not allowed for this client "
+            f"(allowed: {allowed})"
+        )
+    return requested
+
+
+async def _reused(conn: Connection, record: RefreshTokenRecord) -> InvalidGrant:
+    await refresh.revoke_family(conn, record.family)
+    return InvalidGrant(
+        "the refresh token was already used; every token issued from it is now revoked, "
+        "so authenticate again with client_credentials"
+    )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _unknown_refresh_token(presented: str) -> str:
+    if len(presented) != _REFRESH_TOKEN_LENGTH:
+        return (
+            f"the refresh token is not one this service issued: it has {len(presented)} "
+            f"characters where ours have {_REFRESH_TOKEN_LENGTH} (was something appended to it?)"
+        )
+    return "the refresh token is unknown, expired or revoked"
+
+
+def _short(text: str) -> str:
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= 60 else clean[:60] + "…"

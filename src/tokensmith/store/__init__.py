@@ -1,0 +1,27 @@
+"""Storage: SQLAlchemy Core tables, Alembic migrations and repositories on SQLite or PostgreSQL."""
+
+from . import _clients as clients
+from . import _realms as realms
+from . import _refresh as refresh
+from ._database import DEFAULT_URL, Connection, Database, DatabaseError, async_url, sqlite_path
+from ._errors import Conflict, NotFound
+from ._models import Client, Realm, RefreshTokenRecord, SigningKeyRecord, StoredSecret
+
+__all__ = [
+    "DEFAULT_URL",
+    "Client",
+    "Conflict",
+    "Connection",
+    "Database",
+    "DatabaseError",
+    "NotFound",
+    "Realm",
+    "RefreshTokenRecord",
+    "SigningKeyRecord",
+    "StoredSecret",
+    "async_url",
+    "clients",
+    "realms",
+    "refresh",
+    "sqlite_path",
+]

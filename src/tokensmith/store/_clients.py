@@ -1,0 +1,158 @@
+"""Clients and their secrets."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..oauth import parse_scope
+from ._errors import Conflict, NotFound
+from ._models import Client, StoredSecret
+from ._tables import client_secrets, clients
+
+
+def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> Client:
+    m = row._mapping
+    return Client(
+        id=m["id"],
+        realm_id=m["realm_id"],
+        client_id=m["client_id"],
+        enabled=bool(m["enabled"]),
+        scopes=parse_scope(m["scopes"]),
+        default_scopes=parse_scope(m["default_scopes"]),
+        refresh_tokens=bool(m["refresh_tokens"]),
+        access_token_ttl=m["access_token_ttl"],
+        response_style=m["response_style"],
+        created_at=m["created_at"],
+        secrets=secrets,
+    )
+
+
+async def _secrets_of(conn: AsyncConnection, client_pk: int) -> tuple[StoredSecret, ...]:
+    rows = await conn.execute(
+        select(client_secrets)
+        .where(client_secrets.c.client_pk == client_pk)
+        .order_by(client_secrets.c.created_at.desc(), client_secrets.c.id.desc())
+    )
+    return tuple(
+        StoredSecret(id=r.id, digest=r.digest, created_at=r.created_at, expires_at=r.expires_at)
+        for r in rows
+    )
+
+
+async def create_client(
+    conn: AsyncConnection,
+    *,
+    realm_id: int,
+    client_id: str,
+    scopes: str,
+    default_scopes: str,
+    refresh_tokens: bool,
+    access_token_ttl: int | None,
+    response_style: str | None,
+    secret_digest: str,
+    now: int,
+) -> Client:
+    """Insert a client with one secret digest.
+
+    Raises:
+        Conflict: the realm already has a client with this id.
+    """
+    try:
+        result = await conn.execute(
+            insert(clients).values(
+                realm_id=realm_id,
+                client_id=client_id,
+                enabled=True,
+                scopes=scopes,
+                default_scopes=default_scopes,
+                refresh_tokens=refresh_tokens,
+                access_token_ttl=access_token_ttl,
+                response_style=response_style,
+                created_at=now,
+            )
+        )
+    except IntegrityError:
+        raise Conflict(f"client {client_id!r} already exists in this realm") from None
+    client_pk = result.inserted_primary_key[0]  # type: ignore[index]
+    await add_secret(conn, client_pk, secret_digest, now)
+    client = await get_client(conn, realm_id, client_id)
+    assert client is not None
+    return client
+
+
+async def get_client(conn: AsyncConnection, realm_id: int, client_id: str) -> Client | None:
+    """The client ``client_id`` of the realm with its secrets, or None."""
+    row = (
+        await conn.execute(
+            select(clients).where(
+                and_(clients.c.realm_id == realm_id, clients.c.client_id == client_id)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return _client(row, await _secrets_of(conn, row._mapping["id"]))
+
+
+async def require_client(conn: AsyncConnection, realm_id: int, client_id: str) -> Client:
+    """The client ``client_id`` of the realm.
+
+    Raises:
+        NotFound: there is no such client.
+    """
+    client = await get_client(conn, realm_id, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id!r} does not exist in this realm")
+    return client
+
+
+async def list_clients(conn: AsyncConnection, realm_id: int) -> list[Client]:
+    """The realm's clients, by client id (with their secrets)."""
+    rows = (
+        await conn.execute(
+            select(clients).where(clients.c.realm_id == realm_id).order_by(clients.c.client_id)
+        )
+    ).all()
+    return [_client(row, await _secrets_of(conn, row._mapping["id"])) for row in rows]
+
+
+async def set_enabled(conn: AsyncConnection, client_pk: int, enabled: bool) -> None:
+    """Enable or disable a client."""
+    await conn.execute(update(clients).where(clients.c.id == client_pk).values(enabled=enabled))
+
+
+async def delete_client(conn: AsyncConnection, client_pk: int) -> None:
+    """Delete a client with its secrets and refresh tokens."""
+    await conn.execute(delete(clients).where(clients.c.id == client_pk))
+
+
+async def add_secret(conn: AsyncConnection, client_pk: int, digest: str, now: int) -> None:
+    """Give the client one more secret."""
+    await conn.execute(
+        insert(client_secrets).values(
+            client_pk=client_pk, digest=digest, created_at=now, expires_at=None
+        )
+    )
+
+
+async def expire_secrets(conn: AsyncConnection, client_pk: int, *, at: int, now: int) -> None:
+    """Let every secret of the client that outlives ``at`` expire at ``at``; drop those already
+    expired at ``now``."""
+    await conn.execute(
+        update(client_secrets)
+        .where(
+            and_(
+                client_secrets.c.client_pk == client_pk,
+                or_(client_secrets.c.expires_at.is_(None), client_secrets.c.expires_at > at),
+            )
+        )
+        .values(expires_at=at)
+    )
+    await conn.execute(
+        delete(client_secrets).where(
+            and_(client_secrets.c.client_pk == client_pk, client_secrets.c.expires_at <= now)
+        )
+    )

@@ -1,0 +1,81 @@
+"""Rows as frozen values. Nothing here holds a secret in clear: secrets and refresh tokens are
+digests, private keys are encrypted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Realm:
+    """A tenant: its own issuer, keys, clients and token lifetimes."""
+
+    id: int
+    name: str
+    access_token_ttl: int
+    refresh_token_ttl: int
+    alg: str
+    response_style: str
+    audience: str | None
+    version: int
+    created_at: int
+    token_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """A client secret, as a digest; ``expires_at`` is set while it is being rotated out."""
+
+    id: int
+    digest: str = field(repr=False)
+    created_at: int
+    expires_at: int | None
+
+    def active(self, now: float) -> bool:
+        """Whether the secret is still accepted at ``now``."""
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Client:
+    """A machine client of a realm."""
+
+    id: int
+    realm_id: int
+    client_id: str
+    enabled: bool
+    scopes: frozenset[str]
+    default_scopes: frozenset[str]
+    refresh_tokens: bool
+    access_token_ttl: int | None
+    response_style: str | None
+    created_at: int
+    secrets: tuple[StoredSecret, ...] = ()
+
+
+@dataclass(frozen=True)
+class SigningKeyRecord:
+    """A realm signing key; ``private_key`` is encrypted with the master key."""
+
+    kid: str
+    realm_id: int
+    alg: str
+    state: str
+    private_key: bytes = field(repr=False)
+    public_jwk: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class RefreshTokenRecord:
+    """A refresh token, known by the SHA-256 digest of its value."""
+
+    digest: str = field(repr=False)
+    family: str
+    realm_id: int
+    client_pk: int
+    scope: str
+    issued_at: int
+    expires_at: int
+    used_at: int | None
+    revoked: bool

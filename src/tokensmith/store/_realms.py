@@ -1,0 +1,177 @@
+"""Realms, their token-path aliases and their signing keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ._errors import Conflict, NotFound
+from ._models import Realm, SigningKeyRecord
+from ._tables import realms, signing_keys, token_paths
+
+
+def _realm(row: Row[tuple[object, ...]], paths: Sequence[str] = ()) -> Realm:
+    m = row._mapping
+    return Realm(
+        id=m["id"],
+        name=m["name"],
+        access_token_ttl=m["access_token_ttl"],
+        refresh_token_ttl=m["refresh_token_ttl"],
+        alg=m["alg"],
+        response_style=m["response_style"],
+        audience=m["audience"],
+        version=m["version"],
+        created_at=m["created_at"],
+        token_paths=tuple(sorted(paths)),
+    )
+
+
+async def create_realm(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    access_token_ttl: int,
+    refresh_token_ttl: int,
+    alg: str,
+    response_style: str,
+    audience: str | None,
+    paths: Sequence[str],
+    now: int,
+) -> Realm:
+    """Insert a realm with its token-path aliases.
+
+    Raises:
+        Conflict: the name is taken, or another realm already answers at one of ``paths``.
+    """
+    if await conn.scalar(select(realms.c.id).where(realms.c.name == name)) is not None:
+        raise Conflict(f"realm {name!r} already exists")
+    for path in paths:
+        owner = await conn.scalar(
+            select(realms.c.name)
+            .join(token_paths, token_paths.c.realm_id == realms.c.id)
+            .where(token_paths.c.path == path)
+        )
+        if owner is not None:
+            raise Conflict(f"token path {path!r} already belongs to realm {owner!r}")
+    try:
+        result = await conn.execute(
+            insert(realms).values(
+                name=name,
+                access_token_ttl=access_token_ttl,
+                refresh_token_ttl=refresh_token_ttl,
+                alg=alg,
+                response_style=response_style,
+                audience=audience,
+                version=1,
+                created_at=now,
+            )
+        )
+        realm_id = result.inserted_primary_key[0]  # type: ignore[index]
+        for path in paths:
+            await conn.execute(insert(token_paths).values(path=path, realm_id=realm_id))
+    except IntegrityError:
+        raise Conflict(f"realm {name!r} or one of its token paths already exists") from None
+    realm = await get_realm(conn, name)
+    assert realm is not None
+    return realm
+
+
+async def get_realm(conn: AsyncConnection, name: str) -> Realm | None:
+    """The realm called ``name``, or None."""
+    row = (await conn.execute(select(realms).where(realms.c.name == name))).first()
+    if row is None:
+        return None
+    paths = await conn.scalars(
+        select(token_paths.c.path).where(token_paths.c.realm_id == row._mapping["id"])
+    )
+    return _realm(row, list(paths))
+
+
+async def require_realm(conn: AsyncConnection, name: str) -> Realm:
+    """The realm called ``name``.
+
+    Raises:
+        NotFound: there is no such realm.
+    """
+    realm = await get_realm(conn, name)
+    if realm is None:
+        raise NotFound(f"realm {name!r} does not exist")
+    return realm
+
+
+async def list_realms(conn: AsyncConnection) -> list[Realm]:
+    """Every realm, by name."""
+    rows = (await conn.execute(select(realms).order_by(realms.c.name))).all()
+    path_rows = (await conn.execute(select(token_paths))).all()
+    by_realm: dict[int, list[str]] = {}
+    for path, realm_id in path_rows:
+        by_realm.setdefault(realm_id, []).append(path)
+    return [_realm(row, by_realm.get(row._mapping["id"], [])) for row in rows]
+
+
+async def delete_realm(conn: AsyncConnection, name: str) -> None:
+    """Delete a realm and everything in it.
+
+    Raises:
+        NotFound: there is no such realm.
+    """
+    result = await conn.execute(delete(realms).where(realms.c.name == name))
+    if result.rowcount == 0:
+        raise NotFound(f"realm {name!r} does not exist")
+
+
+async def realm_versions(conn: AsyncConnection) -> dict[str, int]:
+    """Every realm's name and change counter: what a service polls to notice changes."""
+    rows = await conn.execute(select(realms.c.name, realms.c.version))
+    return {name: version for name, version in rows}
+
+
+async def token_path_owners(conn: AsyncConnection) -> dict[str, str]:
+    """Every token-path alias and the name of the realm that answers there."""
+    rows = await conn.execute(
+        select(token_paths.c.path, realms.c.name).join(
+            realms, token_paths.c.realm_id == realms.c.id
+        )
+    )
+    return {path: name for path, name in rows}
+
+
+async def bump_version(conn: AsyncConnection, realm_id: int) -> None:
+    """Mark the realm changed so that every service drops what it cached of it."""
+    await conn.execute(
+        update(realms).where(realms.c.id == realm_id).values(version=realms.c.version + 1)
+    )
+
+
+async def add_key(conn: AsyncConnection, key: SigningKeyRecord) -> None:
+    """Store a signing key."""
+    await conn.execute(
+        insert(signing_keys).values(
+            kid=key.kid,
+            realm_id=key.realm_id,
+            alg=key.alg,
+            state=key.state,
+            private_key=key.private_key,
+            public_jwk=key.public_jwk,
+            created_at=key.created_at,
+        )
+    )
+
+
+async def list_keys(conn: AsyncConnection, realm_id: int) -> list[SigningKeyRecord]:
+    """The realm's signing keys, newest first."""
+    rows = await conn.execute(
+        select(signing_keys)
+        .where(signing_keys.c.realm_id == realm_id)
+        .order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid)
+    )
+    return [SigningKeyRecord(**row._mapping) for row in rows]
+
+
+async def set_key_state(conn: AsyncConnection, kid: str, state: str) -> None:
+    """Move a key to ``state`` (next, current, previous or retired)."""
+    await conn.execute(update(signing_keys).where(signing_keys.c.kid == kid).values(state=state))

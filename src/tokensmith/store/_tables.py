@@ -1,0 +1,96 @@
+"""The schema, in SQLAlchemy Core. Timestamps are integer seconds since the epoch (portable across
+SQLite and PostgreSQL); Alembic migrations in ``migrations/`` create exactly these tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+realms = Table(
+    "realms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("access_token_ttl", Integer, nullable=False),
+    Column("refresh_token_ttl", Integer, nullable=False),
+    Column("alg", String(16), nullable=False),
+    Column("response_style", String(16), nullable=False),
+    Column("audience", String(255), nullable=True),
+    # Bumped by every change to the realm, its clients, keys or paths; services poll it.
+    Column("version", BigInteger, nullable=False, default=1),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+token_paths = Table(
+    "token_paths",
+    metadata,
+    Column("path", String(255), primary_key=True),
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("scopes", Text, nullable=False, default=""),
+    Column("default_scopes", Text, nullable=False, default=""),
+    Column("refresh_tokens", Boolean, nullable=False, default=False),
+    Column("access_token_ttl", Integer, nullable=True),
+    Column("response_style", String(16), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
+)
+
+client_secrets = Table(
+    "client_secrets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_pk", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    # "sha256$<hex>" for generated secrets, an argon2id PHC string for chosen ones.
+    Column("digest", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+    Column("alg", String(16), nullable=False),
+    # next → current → previous → retired
+    Column("state", String(16), nullable=False),
+    Column("private_key", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("family", String(64), nullable=False, index=True),
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+    Column("client_pk", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("used_at", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
