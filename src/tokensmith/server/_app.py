@@ -153,7 +153,7 @@ class TokensmithApp:
         elif path == "/health":
             return await _send(send, 200, b'{"status":"ok"}', [_JSON])
         else:
-            alias = self.registry.realm_for_path(path)
+            alias = await self.registry.realm_for_path(path)
             if alias is not None:
                 return await self._token(alias, "", scope, receive, send)
         raise InvalidRequest(f"there is no endpoint at {_short(path)}", status_code=404)

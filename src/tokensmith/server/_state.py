@@ -20,7 +20,6 @@ from ._keys import MasterKey, signer_for
 log = logging.getLogger("tokensmith.server")
 
 _MAX_CLIENTS_PER_REALM = 10_000
-_INDEX_MIN_AGE = 0.5
 _PURGE_EVERY = 600.0
 
 
@@ -48,7 +47,6 @@ class Registry:
         self.master = master
         self.poll_interval = poll_interval
         self._states: dict[str, RealmState] = {}
-        self._versions: dict[str, int] = {}
         self._paths: dict[str, str] = {}
         self._indexed_at = -1e9
         self._index_lock = asyncio.Lock()
@@ -58,19 +56,20 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry(realms={sorted(self._states)})"
 
-    def realm_for_path(self, path: str) -> str | None:
-        """The realm whose token endpoint has the alias ``path``."""
-        return self._paths.get(path)
+    async def realm_for_path(self, path: str) -> str | None:
+        """The realm whose token endpoint has the alias ``path``; an unknown path re-reads the
+        index once (concurrent misses share one read)."""
+        name = self._paths.get(path)
+        if name is None:
+            await self.refresh_index(since=time.monotonic())
+            name = self._paths.get(path)
+        return name
 
     async def realm(self, name: str) -> RealmState | None:
         """The realm's state, loading it if needed; None when there is no such realm."""
         state = self._states.get(name)
         if state is not None:
             return state
-        if name not in self._versions:
-            await self.refresh_index(min_age=_INDEX_MIN_AGE)
-            if name not in self._versions:
-                return None
         return await self._load(name)
 
     async def client(self, state: RealmState, client_id: str) -> Client | None:
@@ -120,20 +119,21 @@ class Registry:
             self._states[name] = state
         return state
 
-    async def refresh_index(self, *, min_age: float = 0.0) -> None:
-        """Re-read realm versions and token paths; drop realms whose version changed."""
+    async def refresh_index(self, *, since: float | None = None) -> None:
+        """Re-read realm versions and token paths; drop realms whose version changed. With
+        ``since``, skip the read if one started after that moment."""
         async with self._index_lock:
-            if time.monotonic() - self._indexed_at < min_age:
+            if since is not None and self._indexed_at >= since:
                 return
+            started = time.monotonic()
             async with self.db.read() as conn:
                 versions = await realms.realm_versions(conn)
                 paths = await realms.token_path_owners(conn)
             for name, state in list(self._states.items()):
                 if versions.get(name) != state.realm.version:
                     self.invalidate(name)
-            self._versions = versions
             self._paths = paths
-            self._indexed_at = time.monotonic()
+            self._indexed_at = started
 
     def start(self) -> None:
         """Start polling in the background."""
