@@ -1,0 +1,117 @@
+"""The tokensmith command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def tokensmith(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
+    env["TOKENSMITH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "tokensmith", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def test_realm_client_and_key_lifecycle(tmp_path: Path) -> None:
+    """Create a realm and a client, list and show them, rotate secret and keys, delete."""
+    created = tokensmith(
+        tmp_path,
+        "realm",
+        "create",
+        "acme",
+        "--access-token-ttl",
+        "5m",
+        "--token-path",
+        "/connect/token",
+        "--response-style",
+        "pascal",
+    )
+    client = tokensmith(
+        tmp_path,
+        "client",
+        "create",
+        "acme",
+        "svc",
+        "--scope",
+        "a b",
+        "--default-scope",
+        "a",
+        "--refresh-tokens",
+        "--json",
+    )
+    listed = tokensmith(tmp_path, "realm", "list")
+    shown = tokensmith(tmp_path, "client", "show", "acme", "svc")
+    rotated = tokensmith(tmp_path, "client", "rotate-secret", "acme", "svc", "--grace", "24h")
+    shown_after = tokensmith(tmp_path, "client", "show", "acme", "svc")
+    keys_before = tokensmith(tmp_path, "key", "list", "acme")
+    key_rotated = tokensmith(tmp_path, "key", "rotate", "acme")
+    keys_after = tokensmith(tmp_path, "key", "list", "acme")
+    deleted = tokensmith(tmp_path, "realm", "delete", "acme")
+
+    assert created.returncode == 0, created.stderr
+    assert "access token ttl:  300s" in created.stdout
+    data = json.loads(client.stdout)
+    assert len(data["client_secret"]) == 43
+    assert data["scope"] == "a b"
+    assert data["default_scope"] == "a"
+    assert "acme" in listed.stdout
+    assert "/connect/token" in listed.stdout
+    assert data["client_secret"] not in shown.stdout
+    assert "no expiry" in shown.stdout
+    assert "client_secret: " in rotated.stdout
+    assert shown_after.stdout.count("#") == 2
+    assert "expires" in shown_after.stdout
+    assert keys_before.stdout.count("current") == 1
+    assert "now signing with" in key_rotated.stdout
+    assert "previous" in keys_after.stdout
+    assert deleted.returncode == 0
+    assert "no realms yet" in tokensmith(tmp_path, "realm", "list").stdout
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    """Unknown realms, duplicates and bad arguments print a message and exit non-zero."""
+    tokensmith(tmp_path, "realm", "create", "acme")
+    cases = [
+        tokensmith(tmp_path, "realm", "create", "acme"),
+        tokensmith(tmp_path, "client", "list", "nope"),
+        tokensmith(tmp_path, "realm", "create", "bad name"),
+        tokensmith(
+            tmp_path, "client", "create", "acme", "c", "--scope", "a", "--default-scope", "b"
+        ),
+        tokensmith(tmp_path, "realm", "create", "x", "--access-token-ttl", "soon"),
+        tokensmith(tmp_path, "realm", "show", "acme", "--database", "mysql://x/y"),
+    ]
+
+    for result in cases:
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert "error" in result.stderr
+
+
+def test_help_explains_every_command(tmp_path: Path) -> None:
+    """`tokensmith --help` lists the commands; no command prints help with exit 2."""
+    top = tokensmith(tmp_path, "--help")
+    bare = tokensmith(tmp_path)
+
+    for command in ("serve", "realm", "client", "key"):
+        assert command in top.stdout
+    assert bare.returncode == 2
+
+
+def test_master_key_file_is_private(tmp_path: Path) -> None:
+    """The master key file created beside the database is readable by its owner only."""
+    tokensmith(tmp_path, "realm", "create", "acme")
+
+    mode = (tmp_path / "cli.db.key").stat().st_mode & 0o777
+
+    assert mode == 0o600
