@@ -1,0 +1,185 @@
+"""Load benchmark: client-credentials tokens per second and latency of `tokensmith serve`.
+
+Starts `tokensmith serve --workers N` on a fresh SQLite database and, as the baseline measured in
+the same run, the smallest possible ASGI app on the same uvicorn stack; drives both with wrk
+(Debian package `wrk`) over loopback, alternating rounds, and prints medians.
+
+    python bench/token_load.py [--workers 2] [--seconds 10] [--rounds 3] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tokensmith.server import Admin, MasterKey, Settings
+from tokensmith.store import Database
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def setup(settings: Settings, alg: str) -> str:
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        admin = Admin(db, MasterKey.load(settings.master_key, settings.key_file()))
+        await admin.create_realm("bench", alg=alg)
+        new = await admin.create_client("bench", "loadgen", scopes="api")
+        assert new.secret is not None
+        return new.secret
+    finally:
+        await db.close()
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
+        assert m is not None, out
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        lat[pct] = float(m.group(1)) * scale
+    return {
+        "rps": rps,
+        "p50": lat["50"],
+        "p99": lat["99"],
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--alg", choices=["ES256", "RS256"], default="ES256")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    tmp = Path(tempfile.mkdtemp(prefix="tokensmith-bench-"))
+    settings = Settings(database_url=f"sqlite:///{tmp / 'bench.db'}")
+    secret = asyncio.run(setup(settings, args.alg))
+    body = f"grant_type=client_credentials&client_id=loadgen&client_secret={secret}"
+    script = tmp / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = "{body}"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+    )
+    env = {**os.environ, **settings.to_env()}
+    token_port, bare_port = free_port(), free_port()
+    exe = [sys.executable, "-m"]
+    token = subprocess.Popen(
+        [*exe, "tokensmith", "serve", "--workers", str(args.workers), "--port", str(token_port)],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bare = subprocess.Popen(
+        [
+            *exe,
+            "uvicorn",
+            "bare_app:app",
+            "--workers",
+            str(args.workers),
+            "--port",
+            str(bare_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--no-server-header",
+        ],
+        cwd=HERE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    token_url = f"http://127.0.0.1:{token_port}/realms/bench/protocol/openid-connect/token"
+    bare_url = f"http://127.0.0.1:{bare_port}/"
+    try:
+        wait_up(f"http://127.0.0.1:{token_port}/health", token)
+        wait_up(bare_url, bare)
+        check = httpx.post(
+            token_url, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        check.raise_for_status()
+        wrk(token_url, 2, args.connections, script)  # warm up every worker's caches
+        results: dict[str, list[dict[str, float]]] = {"token": [], "bare": []}
+        for i in range(args.rounds):
+            results["bare"].append(wrk(bare_url, args.seconds, args.connections, None))
+            results["token"].append(wrk(token_url, args.seconds, args.connections, script))
+            print(
+                f"round {i + 1}: bare {results['bare'][-1]['rps']:.0f} req/s, "
+                f"tokens {results['token'][-1]['rps']:.0f}/s",
+                flush=True,
+            )
+    finally:
+        for proc in (token, bare):
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[kind])
+
+    errors = sum(r["errors"] for r in results["token"])
+    print()
+    print(
+        f"{args.alg} client_credentials, serve --workers {args.workers}, "
+        f"wrk -t2 -c{args.connections}, {args.rounds} x {args.seconds} s, medians:"
+    )
+    for label, kind, unit in (
+        ("bare ASGI baseline", "bare", "req/s"),
+        ("tokensmith", "token", "tokens/s"),
+    ):
+        print(
+            f"  {label:<18} : {med(kind, 'rps'):8.0f} {unit:<8}  "
+            f"p50 {med(kind, 'p50'):6.2f} ms   p99 {med(kind, 'p99'):6.2f} ms"
+        )
+    print(f"  ratio to baseline  : {med('token', 'rps') / med('bare', 'rps'):.2f}")
+    print(f"  non-2xx responses  : {errors:.0f}")
+
+
+if __name__ == "__main__":
+    main()
