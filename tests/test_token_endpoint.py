@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -550,3 +551,29 @@ def test_admin_rejects_bad_input(service: Service) -> None:
         return [r.name for r in await a.list_realms()]
 
     assert service.admin(realms) == []
+
+
+def test_database_outage_is_503_and_cached_realms_keep_serving(postgres_url: str) -> None:
+    """With the database gone, cached realms keep issuing tokens and others get a 503
+    temporarily_unavailable with Retry-After, never a 500."""
+    from .conftest import _pg, _service
+
+    gen = _service(postgres_url)
+    service = next(gen)
+    try:
+        make_realm(service)
+        secret = make_client(service, "acme", "svc")
+        data = {"grant_type": "client_credentials", "client_id": "svc", "client_secret": secret}
+        assert post(service, service.token_url("acme"), data).status_code == 200
+
+        name = postgres_url.rsplit("/", 1)[1]
+        asyncio.run(_pg(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        cached = post(service, service.token_url("acme"), data)
+        uncached = post(service, service.token_url("other"), data)
+
+        assert cached.status_code == 200
+        assert uncached.status_code == 503
+        assert uncached.json()["error"] == "temporarily_unavailable"
+        assert uncached.headers["retry-after"] == "2"
+    finally:
+        gen.close()

@@ -9,7 +9,8 @@ The tree::
         ├── InvalidGrant            400 invalid_grant
         ├── UnauthorizedClient      400 unauthorized_client
         ├── UnsupportedGrantType    400 unsupported_grant_type
-        └── InvalidScope            400 invalid_scope
+        ├── InvalidScope            400 invalid_scope
+        └── TemporarilyUnavailable  503 temporarily_unavailable
 
 No message built here or by callers may carry a secret or a token: descriptions name parameters and
 checks, never their values.
@@ -82,6 +83,14 @@ class InvalidScope(OAuthError):
     resource owner."""
 
     error = "invalid_scope"
+
+
+class TemporarilyUnavailable(OAuthError):
+    """The authorization server is currently unable to handle the request due to a temporary
+    overloading or maintenance of the server (RFC 6749 §4.1.2.1)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
 
 
 def error_body(err: OAuthError) -> bytes:

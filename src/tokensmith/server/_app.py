@@ -18,11 +18,12 @@ from ..oauth import (
     InvalidClient,
     InvalidRequest,
     OAuthError,
+    TemporarilyUnavailable,
     error_body,
     parse_form,
     system_clock,
 )
-from ..store import Database
+from ..store import Database, DatabaseUnavailable
 from ._clientauth import METHODS
 from ._keys import MasterKey
 from ._secrets import SecretChecker
@@ -126,6 +127,14 @@ class TokensmithApp:
             await self._route(path, scope, receive, send)
         except OAuthError as err:
             await _error(send, err)
+        except DatabaseUnavailable:
+            log.warning("database unavailable while answering %s", _short(path))
+            await _error(
+                send,
+                TemporarilyUnavailable(
+                    "the token service cannot reach its database; retry in a few seconds"
+                ),
+            )
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], path)
             await _send(send, 500, b'{"error":"server_error"}', [_JSON])
@@ -267,6 +276,8 @@ async def _error(send: Send, err: OAuthError) -> None:
     if isinstance(err, InvalidClient):
         # RFC 6749 §5.2 requires it after HTTP Basic; RFC 9110 §15.5.2 wants it on every 401.
         headers.append((b"www-authenticate", b'Basic realm="tokensmith"'))
+    if isinstance(err, TemporarilyUnavailable):
+        headers.append((b"retry-after", b"2"))
     if isinstance(err, _MethodNotAllowed):
         headers.append((b"allow", err.allow))
     await _send(send, err.status_code, error_body(err), headers)

@@ -3,7 +3,15 @@
 from . import _clients as clients
 from . import _realms as realms
 from . import _refresh as refresh
-from ._database import DEFAULT_URL, Connection, Database, DatabaseError, async_url, sqlite_path
+from ._database import (
+    DEFAULT_URL,
+    Connection,
+    Database,
+    DatabaseError,
+    DatabaseUnavailable,
+    async_url,
+    sqlite_path,
+)
 from ._errors import Conflict, NotFound
 from ._models import Client, Realm, RefreshTokenRecord, SigningKeyRecord, StoredSecret
 
@@ -14,6 +22,7 @@ __all__ = [
     "Connection",
     "Database",
     "DatabaseError",
+    "DatabaseUnavailable",
     "NotFound",
     "Realm",
     "RefreshTokenRecord",

@@ -17,7 +17,7 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..oauth import TokensmithError
@@ -32,6 +32,15 @@ _MIGRATION_LOCK = 0x746F6B73  # "toks"
 
 class DatabaseError(TokensmithError):
     """The database URL is unusable or the database cannot be reached."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database could not be reached, or the connection broke, while serving a request."""
+
+
+_UNAVAILABLE = (DBAPIError, OSError, TimeoutError)
+# Errors in what we asked, not in reaching the database: bugs, never reported as an outage.
+_OUR_FAULT = (IntegrityError, ProgrammingError, DataError)
 
 
 def async_url(url: str) -> str:
@@ -97,21 +106,44 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a read transaction."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A connection in a read transaction.
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached or failed mid-transaction.
+        """
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except _OUR_FAULT:
+            raise
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed on success and rolled back on error."""
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(tokensmith_write=True)
-            async with conn.begin():
-                yield conn
+        """A connection in a write transaction, committed on success and rolled back on error.
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached or failed mid-transaction.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(tokensmith_write=True)
+                async with conn.begin():
+                    yield conn
+        except _OUR_FAULT:
+            raise
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
 
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    # The driver's message may quote SQL parameters; name only the kind of failure.
+    return DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__})")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
