@@ -10,6 +10,7 @@ from ._errors import (
     TokensmithError,
     UnauthorizedClient,
     UnsupportedGrantType,
+    echo,
     error_body,
 )
 from ._form import parse_form
@@ -52,6 +53,7 @@ __all__ = [
     "UnsupportedGrantType",
     "b64url",
     "b64url_decode",
+    "echo",
     "error_body",
     "format_scope",
     "generate_key",

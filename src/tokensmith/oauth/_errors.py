@@ -93,6 +93,13 @@ class TemporarilyUnavailable(OAuthError):
     status_code = 503
 
 
+def echo(text: str, limit: int = 60) -> str:
+    """Caller input fit to quote in an error description: printable and at most ``limit``
+    characters. Quote only names (parameters, realms, scopes), never a credential."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    return clean if len(clean) <= limit else clean[:limit] + "…"
+
+
 def error_body(err: OAuthError) -> bytes:
     """Render ``err`` as the compact JSON body of RFC 6749 §5.2."""
     body: dict[str, str] = {"error": err.error}

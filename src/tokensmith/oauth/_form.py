@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from ._errors import InvalidRequest
+from ._errors import InvalidRequest, echo
 
 MAX_FIELDS = 64
 
@@ -30,15 +30,9 @@ def parse_form(body: bytes) -> dict[str, str]:
     for name, value in pairs:
         if name in seen:
             raise InvalidRequest(
-                f"parameter '{_printable(name)}' is repeated; each parameter may appear once"
+                f"parameter '{echo(name, 40)}' is repeated; each parameter may appear once"
             )
         seen.add(name)
         if value:
             form[name] = value
     return form
-
-
-def _printable(name: str) -> str:
-    """A parameter name fit to echo in an error description: short and printable."""
-    clean = "".join(c if c.isprintable() else "?" for c in name)
-    return clean if len(clean) <= 40 else clean[:40] + "…"

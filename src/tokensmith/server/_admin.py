@@ -215,14 +215,7 @@ class Admin:
         if access_token_ttl is not None:
             check_ttl("access token lifetime", access_token_ttl)
         style = check_style(response_style).value if response_style else None
-        if secret is not None and not secret:
-            raise AdminError("the secret must not be empty")
-        generated = generate_secret() if secret is None else None
-        digest = (
-            digest_generated(generated)
-            if generated is not None
-            else self.checker.digest_chosen(secret or "")
-        )
+        generated, digest = self._new_secret(secret)
         async with self.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
             client = await clients.create_client(
@@ -295,12 +288,7 @@ class Admin:
         """
         if grace < 0:
             raise AdminError("the grace period must not be negative")
-        generated = generate_secret() if secret is None else None
-        digest = (
-            digest_generated(generated)
-            if generated is not None
-            else self.checker.digest_chosen(secret or "")
-        )
+        generated, digest = self._new_secret(secret)
         now = self._now()
         async with self.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
@@ -310,6 +298,15 @@ class Admin:
             await realms.bump_version(conn, realm.id)
             client = await clients.require_client(conn, realm.id, client_id)
         return NewClient(client, generated)
+
+    def _new_secret(self, chosen: str | None) -> tuple[str | None, str]:
+        """The generated secret (None when one was chosen) and the digest to store."""
+        if chosen is None:
+            generated = generate_secret()
+            return generated, digest_generated(generated)
+        if not chosen:
+            raise AdminError("the secret must not be empty")
+        return None, self.checker.digest_chosen(chosen)
 
     async def list_keys(self, realm_name: str) -> list[SigningKeyRecord]:
         """The realm's signing keys, newest first.

@@ -19,6 +19,7 @@ from ..oauth import (
     InvalidRequest,
     OAuthError,
     TemporarilyUnavailable,
+    echo,
     error_body,
     parse_form,
     system_clock,
@@ -128,7 +129,7 @@ class TokensmithApp:
         except OAuthError as err:
             await _error(send, err)
         except DatabaseUnavailable:
-            log.warning("database unavailable while answering %s", _short(path))
+            log.warning("database unavailable while answering %s", echo(path))
             await _error(
                 send,
                 TemporarilyUnavailable(
@@ -165,12 +166,12 @@ class TokensmithApp:
             alias = await self.registry.realm_for_path(path)
             if alias is not None:
                 return await self._token(alias, "", scope, receive, send)
-        raise InvalidRequest(f"there is no endpoint at {_short(path)}", status_code=404)
+        raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)
         if state is None:
-            raise InvalidRequest(f"realm {_short(name)!r} does not exist", status_code=404)
+            raise InvalidRequest(f"realm {echo(name)!r} does not exist", status_code=404)
         return state
 
     async def _token(
@@ -300,8 +301,3 @@ async def _send(
         }
     )
     await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def _short(text: str) -> str:
-    clean = "".join(c if c.isprintable() else "?" for c in text)
-    return clean if len(clean) <= 60 else clean[:60] + "…"

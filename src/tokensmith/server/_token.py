@@ -21,6 +21,7 @@ from ..oauth import (
     TokenResponse,
     UnauthorizedClient,
     UnsupportedGrantType,
+    echo,
     format_scope,
     parse_scope,
     system_clock,
@@ -38,10 +39,11 @@ _REFRESH_TOKEN_LENGTH = 43
 
 @dataclass(frozen=True)
 class Issued:
-    """A token response ready to send."""
+    """A token response ready to send, and the refresh token record to store with it."""
 
     response: TokenResponse
     style: ResponseStyle
+    refresh_record: RefreshTokenRecord | None = None
 
 
 class TokenEndpoint:
@@ -81,9 +83,9 @@ class TokenEndpoint:
         if grant_type == "client_credentials":
             scope = _requested_scope(client, form.get("scope"))
             issued = self._mint(state, client, scope, issuer, int(now), family=None)
-            if isinstance(issued, _WithRefresh):
+            if issued.refresh_record is not None:
                 async with self.db.write() as conn:
-                    await refresh.insert_refresh_token(conn, issued.record)
+                    await refresh.insert_refresh_token(conn, issued.refresh_record)
             return issued
         if grant_type == "refresh_token":
             if not client.refresh_tokens:
@@ -96,8 +98,7 @@ class TokenEndpoint:
                 f"grant type {grant_type!r} is not offered: this service is for machine clients"
             )
         raise UnsupportedGrantType(
-            f"grant type {_short(grant_type)!r} is not supported; "
-            f"use one of {', '.join(GRANT_TYPES)}"
+            f"grant type {echo(grant_type)!r} is not supported; use one of {', '.join(GRANT_TYPES)}"
         )
 
     def _mint(
@@ -150,9 +151,7 @@ class TokenEndpoint:
             refresh_token=refresh_token,
             refresh_expires_in=refresh_ttl,
         )
-        return (
-            Issued(response, style) if pending is None else _WithRefresh(response, style, pending)
-        )
+        return Issued(response, style, pending)
 
     async def _refresh(
         self, state: RealmState, client: Client, form: dict[str, str], issuer: str, now: int
@@ -180,7 +179,7 @@ class TokenEndpoint:
                 if requested and not requested <= granted:
                     failure = InvalidScope(
                         "a refresh may narrow the scope, never widen it; not granted: "
-                        + _short(format_scope(requested - granted))
+                        + echo(format_scope(requested - granted))
                     )
                 elif not await refresh.claim_refresh_token(conn, record.digest, now):
                     failure = await _reused(conn, record)
@@ -188,17 +187,12 @@ class TokenEndpoint:
                     issued = self._mint(
                         state, client, requested or granted, issuer, now, family=record.family
                     )
-                    if isinstance(issued, _WithRefresh):
-                        await refresh.insert_refresh_token(conn, issued.record)
+                    if issued.refresh_record is not None:
+                        await refresh.insert_refresh_token(conn, issued.refresh_record)
         if failure is not None:
             raise failure
         assert issued is not None
         return issued
-
-
-@dataclass(frozen=True)
-class _WithRefresh(Issued):
-    record: RefreshTokenRecord
 
 
 def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
@@ -209,7 +203,7 @@ def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
     if refused:
         allowed = format_scope(client.scopes) or "none"
         raise InvalidScope(
-            f"scope {_short(format_scope(refused))!r} is not allowed for this client "
+            f"scope {echo(format_scope(refused))!r} is not allowed for this client "
             f"(allowed: {allowed})"
         )
     return requested
@@ -234,8 +228,3 @@ def _unknown_refresh_token(presented: str) -> str:
             f"characters where ours have {_REFRESH_TOKEN_LENGTH} (was something appended to it?)"
         )
     return "the refresh token is unknown, expired or revoked"
-
-
-def _short(text: str) -> str:
-    clean = "".join(c if c.isprintable() else "?" for c in text)
-    return clean if len(clean) <= 60 else clean[:60] + "…"

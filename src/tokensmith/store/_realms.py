@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select, update
@@ -149,17 +150,7 @@ async def bump_version(conn: AsyncConnection, realm_id: int) -> None:
 
 async def add_key(conn: AsyncConnection, key: SigningKeyRecord) -> None:
     """Store a signing key."""
-    await conn.execute(
-        insert(signing_keys).values(
-            kid=key.kid,
-            realm_id=key.realm_id,
-            alg=key.alg,
-            state=key.state,
-            private_key=key.private_key,
-            public_jwk=key.public_jwk,
-            created_at=key.created_at,
-        )
-    )
+    await conn.execute(insert(signing_keys).values(**dataclasses.asdict(key)))
 
 
 async def list_keys(conn: AsyncConnection, realm_id: int) -> list[SigningKeyRecord]:

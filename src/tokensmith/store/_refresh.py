@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,19 +13,7 @@ from ._tables import refresh_tokens
 
 async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
     """Store a new refresh token."""
-    await conn.execute(
-        insert(refresh_tokens).values(
-            digest=record.digest,
-            family=record.family,
-            realm_id=record.realm_id,
-            client_pk=record.client_pk,
-            scope=record.scope,
-            issued_at=record.issued_at,
-            expires_at=record.expires_at,
-            used_at=record.used_at,
-            revoked=record.revoked,
-        )
-    )
+    await conn.execute(insert(refresh_tokens).values(**dataclasses.asdict(record)))
 
 
 async def get_refresh_token(conn: AsyncConnection, digest: str) -> RefreshTokenRecord | None:
@@ -33,18 +23,7 @@ async def get_refresh_token(conn: AsyncConnection, digest: str) -> RefreshTokenR
     ).first()
     if row is None:
         return None
-    m = row._mapping
-    return RefreshTokenRecord(
-        digest=m["digest"],
-        family=m["family"],
-        realm_id=m["realm_id"],
-        client_pk=m["client_pk"],
-        scope=m["scope"],
-        issued_at=m["issued_at"],
-        expires_at=m["expires_at"],
-        used_at=m["used_at"],
-        revoked=bool(m["revoked"]),
-    )
+    return RefreshTokenRecord(**{**row._mapping, "revoked": bool(row.revoked)})
 
 
 async def claim_refresh_token(conn: AsyncConnection, digest: str, now: int) -> bool:
