@@ -12,6 +12,7 @@ from ._errors import (
     UnsupportedGrantType,
     echo,
     error_body,
+    error_from_response,
 )
 from ._form import parse_form
 from ._jose import (
@@ -55,6 +56,7 @@ __all__ = [
     "b64url_decode",
     "echo",
     "error_body",
+    "error_from_response",
     "format_scope",
     "generate_key",
     "key_from_pem",

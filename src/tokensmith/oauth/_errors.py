@@ -100,6 +100,41 @@ def echo(text: str, limit: int = 60) -> str:
     return clean if len(clean) <= limit else clean[:limit] + "…"
 
 
+_BY_CODE: dict[str, type[OAuthError]] = {}
+
+
+def error_from_response(status_code: int, body: object) -> OAuthError:
+    """The error a token endpoint answered, from its status and parsed JSON body (RFC 6749 §5.2).
+
+    An unknown ``error`` code gives a plain :class:`OAuthError` carrying that code.
+    """
+    if not _BY_CODE:
+        for known in (
+            InvalidRequest,
+            InvalidClient,
+            InvalidGrant,
+            UnauthorizedClient,
+            UnsupportedGrantType,
+            InvalidScope,
+            TemporarilyUnavailable,
+        ):
+            _BY_CODE[known.error] = known
+    code = body.get("error") if isinstance(body, dict) else None
+    description = body.get("error_description") if isinstance(body, dict) else None
+    text = echo(description, 300) if isinstance(description, str) else ""
+    if not isinstance(code, str):
+        err = OAuthError(
+            text or f"the token endpoint answered HTTP {status_code}", status_code=status_code
+        )
+        return err
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls(text, status_code=status_code)
+    err = OAuthError(text or code, status_code=status_code)
+    err.error = echo(code, 60)  # type: ignore[misc]  # an extension code, kept as sent
+    return err
+
+
 def error_body(err: OAuthError) -> bytes:
     """Render ``err`` as the compact JSON body of RFC 6749 §5.2."""
     body: dict[str, str] = {"error": err.error}

@@ -1,0 +1,161 @@
+"""Token caches shared by processes: a directory of files with ``flock``, or Redis.
+
+A worker pool of N processes then makes one token request per renewal, not N: the first process
+to find the token due takes the lock, renews and stores; the others find the new token in the
+cache. A corrupted cache entry is ignored and overwritten, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ._token import Token
+
+log = logging.getLogger("tokensmith.client")
+
+
+def _dump(token: Token) -> str:
+    data = asdict(token)
+    data.pop("raw", None)
+    return json.dumps(data)
+
+
+def _load(text: str | bytes) -> Token | None:
+    try:
+        data = json.loads(text)
+        return Token(**{k: v for k, v in data.items() if k != "raw"})
+    except (ValueError, TypeError):
+        return None
+
+
+class FileCache:
+    """Tokens in files of a private directory (0700, files 0600), locked with ``flock``."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"FileCache({str(self.directory)!r})"
+
+    def load(self, key: str) -> Token | None:
+        """The cached token, or None when absent or unreadable (a corrupt file is ignored)."""
+        path = self.directory / f"{key}.json"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("cannot read token cache %s: %s", path, exc.strerror)
+            return None
+        token = _load(text)
+        if token is None:
+            log.warning("token cache %s is corrupted; it will be replaced", path)
+        return token
+
+    def store(self, key: str, token: Token) -> None:
+        """Write the token atomically (write a temporary file, then rename)."""
+        path = self.directory / f"{key}.json"
+        tmp = path.with_name(f".{key}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(_dump(token))
+        os.replace(tmp, path)
+
+    def acquire(self, key: str, timeout: float) -> object:
+        """Take the renewal lock (``flock`` on a lock file); None if not had within ``timeout``."""
+        fd = os.open(self.directory / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    log.warning(
+                        "token cache lock %s not had in %.0f s; renewing anyway", key, timeout
+                    )
+                    return None
+                time.sleep(0.01)
+
+    def release(self, handle: object) -> None:
+        """Give the lock back."""
+        assert isinstance(handle, int)
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
+
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class RedisCache:
+    """Tokens in Redis (kept until the token expires), with a ``SET NX PX`` renewal lock.
+
+    Args:
+        client: a ``redis.Redis`` client (the ``redis`` extra), or use :meth:`from_url`.
+        prefix: prefix of every key.
+    """
+
+    def __init__(self, client: Any, *, prefix: str = "tokensmith:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "tokensmith:") -> RedisCache:
+        """A cache on the Redis server at ``url`` (``redis://host:6379/0``)."""
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("Redis support needs: pip install 'tokensmith[redis]'") from exc
+        return cls(redis.Redis.from_url(url), prefix=prefix)
+
+    def __repr__(self) -> str:
+        return f"RedisCache(prefix={self.prefix!r})"
+
+    def load(self, key: str) -> Token | None:
+        """The cached token, or None."""
+        value = self.client.get(self.prefix + key)
+        if value is None:
+            return None
+        token = _load(value)
+        if token is None:
+            log.warning("token cache entry %s is corrupted; it will be replaced", key)
+        return token
+
+    def store(self, key: str, token: Token) -> None:
+        """Keep the token until it expires."""
+        ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
+        self.client.set(self.prefix + key, _dump(token), px=ttl_ms)
+
+    def acquire(self, key: str, timeout: float) -> object:
+        """Take the renewal lock; None if not had within ``timeout``."""
+        name = self.prefix + key + ":lock"
+        owner = secrets.token_hex(16)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.client.set(name, owner, nx=True, px=int(timeout * 1000)):
+                return (name, owner)
+            if time.monotonic() >= deadline:
+                log.warning("token cache lock %s not had in %.0f s; renewing anyway", key, timeout)
+                return None
+            time.sleep(0.01)
+
+    def release(self, handle: object) -> None:
+        """Give the lock back, if this process still holds it."""
+        assert isinstance(handle, tuple)
+        name, owner = handle
+        self.client.eval(_RELEASE, 1, name, owner)

@@ -1,0 +1,406 @@
+"""The client's core, without I/O: the token it holds, when to renew it, and the requests to send.
+
+:meth:`TokenCore.fetch_flow` is a generator that *yields instructions* (send this request, sleep
+this long, call this function) and receives their results; the sync and async drivers only carry
+them out (httpx's ``Auth.auth_flow`` idea). So retries, fallbacks and the shared cache are written
+once, and the two drivers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, Protocol
+from urllib.parse import quote_plus, urlencode
+
+from ..oauth import Clock, InvalidGrant, OAuthError, TokensmithError, error_from_response
+from ._dialect import Dialect, parse_token_response
+from ._errors import ConfigurationError, TokenEndpointUnavailable
+from ._grants import Attempt, Grant
+from ._token import Secret, Token
+
+log = logging.getLogger("tokensmith.client")
+
+AuthMethod = Literal["client_secret_post", "client_secret_basic", "none"]
+
+
+@dataclass(frozen=True)
+class HTTPRequest:
+    """A token request to send; ``repr`` hides the body and headers (they hold the secret)."""
+
+    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
+class HTTPResponse:
+    """What came back: status, headers with lower-case names, and the body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+
+
+class TransportFailure(TokensmithError):
+    """The request did not get an answer (connection refused, reset, timed out)."""
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send this request and resume with its :class:`HTTPResponse` (or throw TransportFailure)."""
+
+    request: HTTPRequest
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this many seconds."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Call:
+    """Call ``fn(*args)`` (a blocking function, or an async one) and resume with its result.
+    ``inline`` calls are quick and must run even while the caller is being cancelled."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    inline: bool = False
+
+
+Instruction = Send | Sleep | Call
+Flow = Generator[Instruction, Any, Token]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Retries of a token request on network errors, 5xx and 429.
+
+    ``attempts`` counts every try; the wait before try *n* is ``backoff * 2**(n-1)`` capped at
+    ``max_backoff``, with jitter (half to all of it), or what ``Retry-After`` says, capped at
+    ``max_retry_after``.
+    """
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_backoff: float = 10.0
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("Retry.attempts must be at least 1")
+        if self.backoff < 0 or self.max_backoff < 0 or self.max_retry_after < 0:
+            raise ValueError("Retry waits must not be negative")
+
+
+class TokenCache(Protocol):
+    """A cache shared by processes, so that N workers make one token request per renewal."""
+
+    def load(self, key: str) -> Token | None:
+        """The cached token, or None (also when the entry is unreadable)."""
+        ...
+
+    def store(self, key: str, token: Token) -> None:
+        """Keep ``token`` for other processes."""
+        ...
+
+    def acquire(self, key: str, timeout: float) -> object:
+        """Take the cross-process renewal lock for ``key``, waiting at most ``timeout`` seconds;
+        returns a handle for :meth:`release`, or None when the lock could not be had in time."""
+        ...
+
+    def release(self, handle: object) -> None:
+        """Give the lock back."""
+        ...
+
+
+def default_margin(lifetime: float) -> float:
+    """Renew ``min(60 s, 20 % of the lifetime)`` before expiry: a 5-minute token renews after 4
+    minutes, a 30-second one after 24 seconds, never on every call."""
+    return min(60.0, 0.2 * lifetime)
+
+
+@dataclass
+class Stats:
+    """Counters of what the token source did (OpenTelemetry-style: read and export as you like)."""
+
+    fetches: int = 0
+    renewals: int = 0
+    failures: int = 0
+    unauthorized_retries: int = 0
+    cache_hits: int = 0
+    shared_cache_hits: int = 0
+
+
+class TokenCore:
+    """The token held, when it is due, and the flow that gets a new one."""
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        client_id: str | None,
+        client_secret: Secret | None,
+        grant: Grant,
+        auth_method: AuthMethod,
+        dialect: Dialect,
+        default_ttl: float | None,
+        margin: float | Callable[[float], float] | None,
+        retry: Retry,
+        cache: TokenCache | None,
+        cache_lock_timeout: float,
+        clock: Clock,
+        rng: random.Random,
+        on_event: Callable[[str, Mapping[str, object]], None] | None,
+    ) -> None:
+        if not token_url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"token_url must be an http(s) URL, not {token_url!r}")
+        if auth_method != "none" and (client_id is None or client_secret is None):
+            raise ConfigurationError(
+                f"{auth_method} needs client_id and client_secret (use auth_method='none' for a "
+                "public client)"
+            )
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.grant = grant
+        self.auth_method = auth_method
+        self.dialect = dialect
+        self.default_ttl = default_ttl
+        self.margin = margin
+        self.retry = retry
+        self.cache = cache
+        self.cache_lock_timeout = cache_lock_timeout
+        self.clock = clock
+        self.rng = rng
+        self.on_event = on_event
+        self.stats = Stats()
+        self.token: Token | None = None
+        self.renew_at = float("-inf")
+        self._rejected: str | None = None
+        self.cache_key = hashlib.sha256(
+            "\0".join([token_url, client_id or "", grant.name, repr(grant)]).encode()
+        ).hexdigest()[:32]
+
+    def __repr__(self) -> str:
+        return f"TokenCore({self.token_url!r}, client_id={self.client_id!r}, token={self.token!r})"
+
+    # --- what the hot path asks -------------------------------------------------------------
+
+    def usable(self, now: float) -> Token | None:
+        """The held token if it has not expired (it may be due for renewal)."""
+        token = self.token
+        return token if token is not None and now < token.expires_at else None
+
+    def renew_time(self, token: Token) -> float:
+        """When ``token`` is due: its expiry less the margin."""
+        margin = self.margin
+        if margin is None:
+            margin = default_margin(token.lifetime)
+        elif callable(margin):
+            margin = margin(token.lifetime)
+        return token.expires_at - min(float(margin), token.lifetime)
+
+    def accept(self, token: Token, *, renewed: bool) -> None:
+        """Hold ``token`` from now on."""
+        self.token = token
+        self.renew_at = self.renew_time(token)
+        self._rejected = None
+        if renewed:
+            self.stats.renewals += 1
+        self._event(
+            "fetch", token=token.fingerprint, expires_in=round(token.expires_at - self.clock())
+        )
+
+    def failed(self, exc: BaseException, now: float) -> Token | None:
+        """Note a failed renewal; returns the token to keep serving, if one is still valid, and
+        waits a little before the next try so that callers do not hammer a failing endpoint."""
+        self.stats.failures += 1
+        usable = self.usable(now)
+        self._event("failure", error=type(exc).__name__, serving=usable is not None)
+        if usable is not None:
+            self.renew_at = min(usable.expires_at, now + min(5.0, (usable.expires_at - now) / 4))
+            log.warning(
+                "token renewal failed (%s); still serving token %s for %.0f s",
+                type(exc).__name__,
+                usable.fingerprint,
+                usable.expires_at - now,
+            )
+        return usable
+
+    def invalidate(self, access_token: str) -> bool:
+        """Drop the held access token if it is ``access_token`` (an API answered 401 to it);
+        the refresh token is kept. False when a newer token is already held."""
+        token = self.token
+        if token is None or token.access_token != access_token:
+            return False
+        now = self.clock()
+        self.token = replace(token, expires_at=min(token.expires_at, now))
+        self.renew_at = float("-inf")
+        self._rejected = access_token
+        self.stats.unauthorized_retries += 1
+        self._event("unauthorized", token=token.fingerprint)
+        return True
+
+    def _event(self, name: str, **attrs: object) -> None:
+        if name == "fetch":
+            self.stats.fetches += 1
+        if self.on_event is not None:
+            try:
+                self.on_event(name, attrs)
+            except Exception:
+                log.exception("on_event hook failed")
+
+    # --- the flow ----------------------------------------------------------------------------
+
+    def fetch_flow(self) -> Flow:
+        """Get a new token: from the shared cache if another process renewed it, else from the
+        token endpoint under the shared cache's lock."""
+        if self.cache is None:
+            return (yield from self._request_flow())
+        cached: Token | None = yield Call(self.cache.load, (self.cache_key,))
+        if cached is not None and self._shared_fresh(cached):
+            return cached
+        handle = yield Call(self.cache.acquire, (self.cache_key, self.cache_lock_timeout))
+        try:
+            cached = yield Call(self.cache.load, (self.cache_key,))
+            if cached is not None and self._shared_fresh(cached):
+                return cached
+            token = yield from self._request_flow()
+            yield Call(self.cache.store, (self.cache_key, token))
+            return token
+        finally:
+            if handle is not None:
+                yield Call(self.cache.release, (handle,), inline=True)
+
+    def _shared_fresh(self, token: Token) -> bool:
+        if token.access_token == self._rejected:
+            return False
+        if self.token is not None and token.access_token == self.token.access_token:
+            return False
+        if self.clock() < self.renew_time(token):
+            self.stats.shared_cache_hits += 1
+            return True
+        return False
+
+    def _request_flow(self) -> Flow:
+        attempts = list(self.grant.attempts(self.token, self.clock()))
+        for index, attempt in enumerate(attempts):
+            try:
+                return (yield from self._attempt_flow(attempt))
+            except InvalidGrant:
+                if not attempt.fallback or index == len(attempts) - 1:
+                    raise
+                log.info("%s was refused (invalid_grant); falling back", attempt.describe)
+        raise ConfigurationError("the grant produced no request")
+
+    def _attempt_flow(self, attempt: Attempt) -> Flow:
+        form: dict[str, str] = {}
+        for name, value in attempt.form.items():
+            if callable(value):
+                supplied = yield Call(value)
+                if not isinstance(supplied, str) or not supplied:
+                    raise ConfigurationError(f"the supplier of {name!r} returned no string")
+                form[name] = supplied
+            else:
+                form[name] = value
+        request = self._build(form)
+        secrets = [v for k, v in form.items() if k != "grant_type"]
+        if self.client_secret is not None:
+            secrets.append(self.client_secret.reveal())
+        for n in range(1, self.retry.attempts + 1):
+            last = n == self.retry.attempts
+            try:
+                response: HTTPResponse = yield Send(request)
+            except TransportFailure as exc:
+                if last:
+                    raise TokenEndpointUnavailable(
+                        f"cannot reach the token endpoint {self.token_url} after {n} tries: {exc}"
+                    ) from None
+                yield Sleep(self._backoff(n))
+                continue
+            status = response.status_code
+            if 200 <= status < 300:
+                now = self.clock()
+                return parse_token_response(
+                    response.body,
+                    dialect=self.dialect,
+                    now=now,
+                    date_header=response.headers.get("date"),
+                    default_ttl=self.default_ttl,
+                )
+            if status == 429 or status >= 500:
+                if last:
+                    raise TokenEndpointUnavailable(
+                        f"the token endpoint {self.token_url} answered HTTP {status} {n} times",
+                        status_code=status,
+                    )
+                yield Sleep(self._retry_after(response) or self._backoff(n))
+                continue
+            raise _redacted(error_from_response(status, _json(response.body)), secrets)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _build(self, form: dict[str, str]) -> HTTPRequest:
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        body = dict(form)
+        if self.auth_method == "client_secret_basic":
+            assert self.client_id is not None
+            assert self.client_secret is not None
+            # RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
+            pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret.reveal())}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            if self.client_id is not None:
+                body["client_id"] = self.client_id
+            if self.auth_method == "client_secret_post" and self.client_secret is not None:
+                body["client_secret"] = self.client_secret.reveal()
+        return HTTPRequest(self.token_url, headers, urlencode(body).encode())
+
+    def _backoff(self, n: int) -> float:
+        delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (n - 1))
+        return float(delay * (0.5 + self.rng.random() / 2))
+
+    def _retry_after(self, response: HTTPResponse) -> float | None:
+        value = response.headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError):
+                return None
+        return max(0.0, min(seconds, self.retry.max_retry_after))
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _redacted(err: OAuthError, secrets: list[str]) -> OAuthError:
+    """``err`` with any credential the server echoed in its description masked."""
+    description = err.description
+    for secret in secrets:
+        if len(secret) >= 4 and secret in description:
+            description = description.replace(secret, "***")
+    if description != err.description:
+        err.description = description
+        err.args = (description,)
+    return err

@@ -1,0 +1,136 @@
+"""Ready-made token sources for the vendors in tokensmith's seeds, and for any Keycloak realm or
+OpenID Connect issuer. Base URLs are overridable (sandbox hosts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from ._dialect import PASCAL
+from ._errors import ConfigurationError
+from ._grants import ClientCredentials, FormValue, IdAuth, RefreshToken
+from ._source import TokenSource
+from ._token import Secret
+
+TRUPHONE_URL = "https://services.truphone.com"
+GBG_URL = "https://api.gbgplc.com"
+TRULIOO_URL = "https://auth-api.trulioo.com"
+
+
+def truphone(
+    client_id: str,
+    client_secret: str | Secret,
+    *,
+    base_url: str = TRUPHONE_URL,
+    **options: Any,
+) -> TokenSource:
+    """Truphone / 1GLOBAL Connect: Keycloak realm ``tru-staff``, client credentials, then the
+    refresh token while it lives (5-minute tokens, 30-minute refresh tokens)."""
+    return keycloak(base_url, "tru-staff", client_id, client_secret, legacy_prefix=True, **options)
+
+
+one_global = truphone
+
+
+def gbg(
+    id_token: FormValue,
+    *,
+    client_id: str = "ro.client",
+    client_secret: str | Secret = "secret",
+    scope: str | Sequence[str] | None = "api api2",
+    base_url: str = GBG_URL,
+    **options: Any,
+) -> TokenSource:
+    """GBG: the ``id_auth`` grant at ``/authenticate/v1/connect/token``. ``id_token`` is the
+    external SSO token, or a function (sync or async) returning a fresh one for each renewal."""
+    return TokenSource(
+        f"{base_url.rstrip('/')}/authenticate/v1/connect/token",
+        client_id=client_id,
+        client_secret=client_secret,
+        grant=IdAuth(id_token, scope=scope),
+        **options,
+    )
+
+
+def trulioo(
+    client_id: str,
+    client_secret: str | Secret,
+    *,
+    scope: str | Sequence[str] | None = "workflow.studio.api",
+    base_url: str = TRULIOO_URL,
+    **options: Any,
+) -> TokenSource:
+    """Trulioo: client credentials at ``/connect/token``, answered PascalCase (``Token``,
+    ``ExpiresIn``)."""
+    return TokenSource(
+        f"{base_url.rstrip('/')}/connect/token",
+        client_id=client_id,
+        client_secret=client_secret,
+        grant=ClientCredentials(scope=scope),
+        dialect=PASCAL,
+        **options,
+    )
+
+
+def keycloak(
+    base_url: str,
+    realm: str,
+    client_id: str,
+    client_secret: str | Secret,
+    *,
+    legacy_prefix: bool = False,
+    scope: str | Sequence[str] | None = None,
+    refresh_tokens: bool = True,
+    **options: Any,
+) -> TokenSource:
+    """Any Keycloak (or tokensmith) realm: client credentials, then the refresh token when the
+    server hands one out. ``legacy_prefix`` adds Keycloak's old ``/auth`` path prefix."""
+    prefix = "/auth" if legacy_prefix else ""
+    url = f"{base_url.rstrip('/')}{prefix}/realms/{realm}/protocol/openid-connect/token"
+    primary = ClientCredentials(scope=scope)
+    return TokenSource(
+        url,
+        client_id=client_id,
+        client_secret=client_secret,
+        grant=RefreshToken(primary) if refresh_tokens else primary,
+        **options,
+    )
+
+
+def from_discovery(
+    issuer: str,
+    client_id: str,
+    client_secret: str | Secret,
+    *,
+    timeout: float = 10.0,
+    **options: Any,
+) -> TokenSource:
+    """A source for the token endpoint an OpenID Connect (or RFC 8414) issuer advertises.
+
+    Raises:
+        ConfigurationError: the issuer's metadata cannot be read or names no token endpoint.
+    """
+    base = issuer.rstrip("/")
+    scheme, _, rest = base.partition("://")
+    host, _, path = rest.partition("/")
+    candidates = [
+        f"{base}/.well-known/openid-configuration",
+        f"{scheme}://{host}/.well-known/oauth-authorization-server" + (f"/{path}" if path else ""),
+    ]
+    for url in candidates:
+        try:
+            response = httpx.get(url, timeout=timeout, follow_redirects=True)
+        except httpx.HTTPError:
+            continue
+        if response.status_code == 200:
+            try:
+                endpoint = response.json().get("token_endpoint")
+            except ValueError:
+                endpoint = None
+            if isinstance(endpoint, str) and endpoint:
+                return TokenSource(
+                    endpoint, client_id=client_id, client_secret=client_secret, **options
+                )
+    raise ConfigurationError(f"cannot find a token_endpoint in the metadata of issuer {issuer}")

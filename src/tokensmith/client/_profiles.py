@@ -1,0 +1,104 @@
+"""Client settings kept in a profile file, and secrets read from the environment.
+
+Profiles live in ``$TOKENSMITH_PROFILES`` or ``~/.config/tokensmith/profiles.toml``::
+
+    [truphone]
+    token_url = "https://services.truphone.com/auth/realms/tru-staff/protocol/openid-connect/token"
+    client_id = "truphone"
+    client_secret_env = "TRUPHONE_CLIENT_SECRET"   # or client_secret = "…" (keep the file 0600)
+    scope = "…"                                     # optional
+    grant = "client_credentials"                    # or refresh_token, or any grant name
+    dialect = "standard"                            # or pascal
+    auth_method = "client_secret_post"              # or client_secret_basic
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ._dialect import PASCAL, STANDARD
+from ._errors import ConfigurationError
+from ._grants import ClientCredentials, CustomGrant, Grant, RefreshToken
+from ._source import TokenSource
+from ._token import Secret
+
+
+def secret_from_env(variable: str) -> Secret:
+    """The secret held by environment variable ``variable``.
+
+    Raises:
+        ConfigurationError: the variable is unset or empty.
+    """
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigurationError(f"environment variable {variable} holds no client secret")
+    return Secret(value)
+
+
+def profiles_path() -> Path:
+    """Where profiles are read from."""
+    env = os.environ.get("TOKENSMITH_PROFILES")
+    if env:
+        return Path(env)
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "tokensmith" / "profiles.toml"
+
+
+def load_profile(name: str, path: Path | None = None) -> dict[str, Any]:
+    """The settings of profile ``name``, as keyword arguments for :class:`TokenSource`.
+
+    Raises:
+        ConfigurationError: the file or the profile is missing or malformed.
+    """
+    path = path or profiles_path()
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigurationError(f"no profile file at {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read profile file {path}: {exc}") from None
+    profile = data.get(name)
+    if not isinstance(profile, dict):
+        known = ", ".join(sorted(k for k, v in data.items() if isinstance(v, dict))) or "none"
+        raise ConfigurationError(f"no profile {name!r} in {path} (profiles: {known})")
+    return _options(profile, f"profile {name!r}")
+
+
+def source_from_profile(name: str, path: Path | None = None, **overrides: Any) -> TokenSource:
+    """A :class:`TokenSource` built from profile ``name``."""
+    options = load_profile(name, path)
+    options.update(overrides)
+    return TokenSource(**options)
+
+
+def _options(profile: dict[str, Any], where: str) -> dict[str, Any]:
+    token_url = profile.get("token_url")
+    if not isinstance(token_url, str):
+        raise ConfigurationError(f"{where} has no token_url")
+    options: dict[str, Any] = {"token_url": token_url, "client_id": profile.get("client_id")}
+    if "client_secret_env" in profile:
+        options["client_secret"] = secret_from_env(str(profile["client_secret_env"]))
+    elif "client_secret" in profile:
+        options["client_secret"] = Secret(str(profile["client_secret"]))
+    scope = profile.get("scope")
+    options["grant"] = grant_named(str(profile.get("grant", "client_credentials")), scope)
+    dialect = profile.get("dialect", "standard")
+    if dialect not in ("standard", "pascal"):
+        raise ConfigurationError(f"{where}: dialect must be standard or pascal, not {dialect!r}")
+    options["dialect"] = PASCAL if dialect == "pascal" else STANDARD
+    if "auth_method" in profile:
+        options["auth_method"] = profile["auth_method"]
+    return options
+
+
+def grant_named(name: str, scope: str | None = None) -> Grant:
+    """The grant called ``name``: client_credentials, refresh_token (client credentials first,
+    then refresh tokens), or any other grant type sent as is."""
+    if name == "client_credentials":
+        return ClientCredentials(scope=scope)
+    if name == "refresh_token":
+        return RefreshToken(ClientCredentials(scope=scope))
+    return CustomGrant(name, {"scope": scope} if scope else {})
