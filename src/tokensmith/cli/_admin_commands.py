@@ -8,11 +8,13 @@ import datetime
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..server import Admin, MasterKey, NewClient, Settings
-from ..store import Client, Database, Realm
 from ._args import duration
+
+if TYPE_CHECKING:  # the server's dependencies load only when an admin command runs
+    from ..server import Admin, NewClient, Settings
+    from ..store import Client, Realm
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -142,6 +144,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one administration command; returns the exit status."""
+    from ..server import Admin, MasterKey
+    from ..store import Database
+
     db = Database(settings.database_url)
     try:
         await db.migrate()

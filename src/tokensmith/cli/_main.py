@@ -53,7 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (paths only)")
     add_parsers(sub, common)
+    from ._token_command import add_parser as add_token_parser
+
+    add_token_parser(sub)
     return parser
+
+
+def _token(args: argparse.Namespace) -> int:
+    from ._token_command import run
+
+    try:
+        return run(args)
+    except TokensmithError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "token":
+        return _token(args)
     from ..server import Settings
 
     try:

@@ -203,8 +203,6 @@ class TokenSource(httpx.Auth):
                 return usable
             flight.event.wait()
             return flight.outcome()
-        if self._background and self._thread is None:
-            self._start_thread()
         renewed = core.token is not None
         try:
             token = self._run_sync(core.fetch_flow())
@@ -218,6 +216,8 @@ class TokenSource(httpx.Auth):
         else:
             core.accept(token, renewed=renewed)
             flight.token = token
+            if self._background and self._thread is None:
+                self._start_thread()
             return token
         finally:
             with self._lock:
@@ -333,8 +333,6 @@ class TokenSource(httpx.Auth):
         if not force and token is not None and self._clock() < core.renew_at:
             return token
         flight = self._aflight = _Flight(asyncio.Event())
-        if self._background and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._abackground_loop())
         renewed = core.token is not None
         try:
             token = await self._run_async(core.fetch_flow())
@@ -348,6 +346,8 @@ class TokenSource(httpx.Auth):
         else:
             core.accept(token, renewed=renewed)
             flight.token = token
+            if self._background and self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._abackground_loop())
             return token
         finally:
             self._aflight = None

@@ -1,0 +1,94 @@
+"""``tokensmith token``: get an access token, replacing the vendors' ``curl … | sed …``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any
+
+from ..client import (
+    PASCAL,
+    STANDARD,
+    ConfigurationError,
+    Secret,
+    TokenSource,
+    grant_named,
+    jwt_claims,
+    load_profile,
+    secret_from_env,
+)
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``tokensmith token``."""
+    p = sub.add_parser(
+        "token",
+        help="get an access token from any OAuth 2.0 token endpoint",
+        description="Print an access token (by default the bare token, for $(…) in scripts).",
+    )
+    p.add_argument("--profile", metavar="NAME", help="read the settings below from a profile")
+    p.add_argument("--token-url", metavar="URL", help="the token endpoint")
+    p.add_argument("--client-id", metavar="ID")
+    p.add_argument(
+        "--client-secret-env",
+        metavar="VAR",
+        help="read the client secret from this environment variable "
+        "(without it, and without a profile secret, you are prompted)",
+    )
+    p.add_argument("--scope", help='scopes, space-separated, e.g. "api api2"')
+    p.add_argument(
+        "--grant",
+        default=None,
+        help="client_credentials (default), refresh_token, or another grant type",
+    )
+    p.add_argument("--basic", action="store_true", help="send the credentials with HTTP Basic")
+    p.add_argument("--pascal", action="store_true", help="read a PascalCase answer (Trulioo)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--header", action="store_true", help="print 'Authorization: Bearer …'")
+    out.add_argument("--json", action="store_true", help="print the whole token response")
+    out.add_argument("--decode", action="store_true", help="print the JWT's claims (unverified)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Get and print the token; returns the exit status."""
+    options: dict[str, Any] = load_profile(args.profile) if args.profile else {}
+    if args.token_url:
+        options["token_url"] = args.token_url
+    if args.client_id:
+        options["client_id"] = args.client_id
+    if "token_url" not in options:
+        raise ConfigurationError("give --token-url or --profile")
+    if args.client_secret_env:
+        options["client_secret"] = secret_from_env(args.client_secret_env)
+    elif "client_secret" not in options and options.get("client_id"):
+        if not sys.stdin.isatty():
+            raise ConfigurationError(
+                "no client secret: use --client-secret-env VAR or a profile "
+                "(there is no terminal to prompt on)"
+            )
+        options["client_secret"] = Secret(getpass.getpass("client secret: "))
+    if args.grant or args.scope or "grant" not in options:
+        options["grant"] = grant_named(args.grant or "client_credentials", args.scope)
+    if args.basic:
+        options["auth_method"] = "client_secret_basic"
+    if args.pascal:
+        options["dialect"] = PASCAL
+    options.setdefault("dialect", STANDARD)
+    if options.get("client_secret") is None:
+        options["auth_method"] = "none"
+    with TokenSource(retry_unauthorized=False, **options) as source:
+        token = source.token()
+    if args.json:
+        print(json.dumps(token.raw, indent=2))
+    elif args.header:
+        print(f"Authorization: {token.authorization}")
+    elif args.decode:
+        claims = jwt_claims(token.access_token)
+        if claims is None:
+            raise ConfigurationError("the access token is not a JWT; nothing to decode")
+        print(json.dumps(claims, indent=2))
+    else:
+        print(token.access_token)
+    return 0
