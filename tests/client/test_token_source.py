@@ -69,7 +69,8 @@ def test_client_secret_basic(fake: FakeOAuth) -> None:
         s.token()
 
     seen = fake.token_requests[0]
-    assert "client_secret" not in seen.form and "client_id" not in seen.form
+    assert "client_secret" not in seen.form
+    assert "client_id" not in seen.form
     decoded = base64.b64decode(seen.headers["Authorization"].split()[1]).decode()
     assert decoded == "svc:a%3Ab+c"
 
@@ -308,7 +309,8 @@ def test_64_threads_make_one_request(make_fake: Any) -> None:
     s.close()
 
     assert len(fake.token_requests) == 1
-    assert len(got) == 64 and len(set(got)) == 1
+    assert len(got) == 64
+    assert len(set(got)) == 1
 
 
 def test_64_threads_share_the_error(make_fake: Any) -> None:
