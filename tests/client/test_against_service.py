@@ -1,0 +1,155 @@
+"""The client against tokensmith's own token service over loopback: presets, discovery, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tokensmith.client import (
+    InvalidClient,
+    UnsupportedGrantType,
+    from_discovery,
+    gbg,
+    keycloak,
+    trulioo,
+    truphone,
+)
+from tokensmith.server import ensure_demo
+
+from ..conftest import Service, run_admin
+from .conftest import SENSITIVE, Clock
+
+TRUPHONE_SECRET = "xxxxxx-xxxx-43f3-9fba-85686d72c1c0"
+
+
+@pytest.fixture
+def demo(sqlite_service: Service) -> Service:
+    """The service with the demo realms of `serve --demo`."""
+    run_admin(sqlite_service.settings, ensure_demo)
+    SENSITIVE.add(TRUPHONE_SECRET)
+    return sqlite_service
+
+
+def recording_client(grants: list[str]) -> httpx.Client:
+    def record(request: httpx.Request) -> None:
+        request.read()
+        form = dict(x.split("=", 1) for x in request.content.decode().split("&"))
+        grants.append(form["grant_type"])
+
+    return httpx.Client(event_hooks={"request": [record]})
+
+
+def test_truphone_preset_gets_then_refreshes(demo: Service, clock: Clock) -> None:
+    """The Truphone preset gets a 5-minute token, then renews with the refresh token."""
+    grants: list[str] = []
+    http = recording_client(grants)
+    source = truphone("truphone", TRUPHONE_SECRET, base_url=demo.url, clock=clock, http_client=http)
+
+    first = source.token()
+    clock.advance(250)
+    second = source.token()
+    http.close()
+
+    assert first.lifetime == 300
+    assert second.access_token != first.access_token
+    assert grants == ["client_credentials", "refresh_token"]
+    SENSITIVE.update({first.access_token, second.access_token})
+
+
+def test_trulioo_preset_reads_the_pascal_answer(demo: Service) -> None:
+    """The Trulioo preset posts to /connect/token and reads Token/ExpiresIn."""
+    with trulioo("12345x2e0", "12345;", base_url=demo.url) as source:
+        token = source.token()
+
+    assert token.scope == "workflow.studio.api"
+    assert token.lifetime == 3600
+
+
+def test_keycloak_and_discovery(demo: Service) -> None:
+    """keycloak() and from_discovery() find the realm's token endpoint."""
+    with keycloak(demo.url, "tru-staff", "truphone", TRUPHONE_SECRET) as kc:
+        a = kc.token()
+    with from_discovery(f"{demo.url}/realms/gbg", "ro.client", "secret") as disc:
+        b = disc.token()
+
+    assert a.refresh_token is not None
+    assert b.scope == "api api2"
+
+
+def test_errors_of_the_real_service_map_to_classes(demo: Service) -> None:
+    """A wrong secret is InvalidClient; a grant the service lacks is UnsupportedGrantType."""
+    with (
+        truphone("truphone", "wrong-secret", base_url=demo.url) as wrong,
+        pytest.raises(InvalidClient),
+    ):
+        wrong.token()
+    with gbg("external-id-token", base_url=demo.url) as source, pytest.raises(UnsupportedGrantType):
+        source.token()
+
+
+def tokensmith(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "tokensmith", "token", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_cli_token_replaces_curl_and_sed(demo: Service, tmp_path: Path) -> None:
+    """`tokensmith token` prints the bare token, a header, the JSON answer or the claims."""
+    url = demo.token_url("tru-staff", "/auth")
+    args = ["--token-url", url, "--client-id", "truphone", "--client-secret-env", "TS"]
+    env = {"TS": TRUPHONE_SECRET}
+
+    bare = tokensmith(*args, env=env)
+    header = tokensmith(*args, "--header", env=env)
+    answer = tokensmith(*args, "--json", env=env)
+    claims = tokensmith(*args, "--decode", "--basic", env=env)
+
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout.count(".") == 2
+    assert header.stdout.startswith("Authorization: Bearer ey")
+    assert json.loads(answer.stdout)["expires_in"] == 300
+    assert json.loads(claims.stdout)["sub"] == "truphone"
+    SENSITIVE.update({bare.stdout.strip(), json.loads(answer.stdout)["refresh_token"]})
+
+
+def test_cli_token_profile_and_errors(demo: Service, tmp_path: Path) -> None:
+    """A profile supplies the settings; missing secrets are one-line errors."""
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        "[trulioo]\n"
+        f'token_url = "{demo.url}/connect/token"\n'
+        'client_id = "12345x2e0"\n'
+        'client_secret_env = "TRULIOO_SECRET"\n'
+        'scope = "workflow.studio.api"\n'
+        'dialect = "pascal"\n'
+    )
+    env: dict[str, Any] = {"TOKENSMITH_PROFILES": str(profiles), "TRULIOO_SECRET": "12345;"}
+
+    ok = tokensmith("--profile", "trulioo", "--decode", env=env)
+    unknown = tokensmith("--profile", "nope", env=env)
+    no_env = tokensmith("--profile", "trulioo", env={"TOKENSMITH_PROFILES": str(profiles)})
+    no_tty = tokensmith("--token-url", demo.token_url("gbg"), "--client-id", "ro.client")
+
+    assert json.loads(ok.stdout)["scope"] == "workflow.studio.api"
+    for result, words in (
+        (unknown, "profiles: trulioo"),
+        (no_env, "TRULIOO_SECRET"),
+        (no_tty, "--client-secret-env"),
+    ):
+        assert result.returncode == 1
+        assert words in result.stderr
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,135 @@
+"""Shared caches across real processes: a file cache with flock, and Redis on 127.0.0.1:6379."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tokensmith.client import FileCache, RedisCache, Token, TokenSource
+
+from .conftest import SENSITIVE, Answer, FakeOAuth
+
+WORKER = """
+import sys, time
+from tokensmith.client import FileCache, RedisCache, TokenSource
+url, kind, where, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+redis_url = "redis://127.0.0.1:6379/0"
+cache = FileCache(where) if kind == "file" else RedisCache.from_url(redis_url, prefix=where)
+source = TokenSource(url, client_id="svc", client_secret="s3cret-value", cache=cache)
+time.sleep(max(0.0, start - time.time()))
+print(source.access_token())
+"""
+
+
+def redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A fresh key prefix on the real Redis server."""
+    if not redis_up():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    return f"tokensmith-test-{secrets.token_hex(4)}:"
+
+
+def run_workers(fake: FakeOAuth, kind: str, where: str, n: int = 4) -> list[str]:
+    start = time.time() + 2.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, fake.token_url, kind, where, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        outputs.append(out.strip())
+    return outputs
+
+
+def test_file_cache_makes_one_request_for_four_processes(tmp_path: Path) -> None:
+    """Four processes renewing at the same moment make one token request and share its token."""
+    with FakeOAuth(lambda f, seen: Answer(body=f.issue(), delay=0.3)) as fake:
+        tokens = run_workers(fake, "file", str(tmp_path / "cache"))
+
+    assert len(fake.token_requests) == 1
+    assert len(set(tokens)) == 1
+    assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
+
+
+def test_redis_cache_makes_one_request_for_four_processes(redis_prefix: str) -> None:
+    """The same through Redis."""
+    with FakeOAuth(lambda f, seen: Answer(body=f.issue(), delay=0.3)) as fake:
+        tokens = run_workers(fake, "redis", redis_prefix)
+
+    assert len(fake.token_requests) == 1
+    assert len(set(tokens)) == 1
+
+
+def test_corrupted_cache_file_is_recovered(tmp_path: Path, fake: FakeOAuth) -> None:
+    """A cache file of garbage is ignored and replaced by a good token."""
+    cache = FileCache(tmp_path)
+    source = TokenSource(fake.token_url, client_id="svc", client_secret="s3cret-value", cache=cache)
+    key = source._core.cache_key
+    (tmp_path / f"{key}.json").write_text("{not json")
+
+    token = source.token()
+    source.close()
+
+    assert cache.load(key) == token
+    assert len(fake.token_requests) == 1
+
+
+def test_a_token_from_the_cache_is_used_without_a_request(tmp_path: Path, fake: FakeOAuth) -> None:
+    """A second source (another process's view) finds the first one's token in the cache."""
+    cache = FileCache(tmp_path)
+    first = TokenSource(fake.token_url, client_id="svc", client_secret="s3cret-value", cache=cache)
+    second = TokenSource(fake.token_url, client_id="svc", client_secret="s3cret-value", cache=cache)
+
+    a = first.token()
+    b = second.token()
+    first.close()
+    second.close()
+
+    assert a.access_token == b.access_token
+    assert len(fake.token_requests) == 1
+    assert second.stats.shared_cache_hits == 1
+
+
+def test_redis_cache_round_trip_and_corruption(redis_prefix: str) -> None:
+    """Redis keeps a token until it expires; a corrupted entry reads as absent."""
+    import redis
+
+    cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
+    token = Token("tok-redis-roundtrip", expires_at=time.time() + 60, issued_at=time.time())
+    SENSITIVE.add(token.access_token)
+
+    cache.store("k", token)
+    loaded = cache.load("k")
+    redis.Redis.from_url("redis://127.0.0.1:6379/0").set(redis_prefix + "k", b"\xff garbage")
+
+    assert loaded == token
+    assert cache.load("k") is None
+    handle = cache.acquire("k", timeout=1)
+    assert handle is not None
+    assert cache.acquire("k", timeout=0.05) is None
+    cache.release(handle)
+    assert cache.acquire("k", timeout=0.05) is not None
