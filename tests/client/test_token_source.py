@@ -510,3 +510,54 @@ def test_reprs_never_show_secrets_or_tokens(fake: FakeOAuth) -> None:
     assert "s3cret-value" not in text
     assert token.access_token not in text
     assert token.fingerprint in repr(token)
+
+
+def test_token_exchange_and_custom_grant_forms(fake: FakeOAuth) -> None:
+    """RFC 8693 token exchange and a custom grant send their parameters (suppliers resolved)."""
+    from tokensmith.client import CustomGrant, TokenExchange
+
+    exchange = TokenExchange(
+        lambda: "subject-token-1",
+        actor_token="actor-token-1",
+        audience="api",
+        requested_token_type="urn:x",
+    )
+    custom = CustomGrant("urn:example:grant", {"assertion": "assertion-value-1"})
+
+    with source(fake, grant=exchange) as a, source(fake, grant=custom) as b:
+        a.token()
+        b.token()
+
+    first, second = (r.form for r in fake.token_requests)
+    assert first["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
+    assert first["subject_token"] == "subject-token-1"
+    assert first["subject_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+    assert first["actor_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+    assert first["audience"] == "api"
+    assert first["requested_token_type"] == "urn:x"
+    assert second["grant_type"] == "urn:example:grant"
+    assert second["assertion"] == "assertion-value-1"
+
+
+def test_async_supplier_in_sync_api_is_a_clear_error(fake: FakeOAuth) -> None:
+    """An async supplier used from the sync API says to use the async API."""
+    from tokensmith.client import ConfigurationError, IdAuth
+
+    async def supplier() -> str:
+        return "x"
+
+    with (
+        source(fake, grant=IdAuth(supplier)) as s,
+        pytest.raises(ConfigurationError, match="async"),
+    ):
+        s.token()
+
+
+def test_bad_configuration_is_refused() -> None:
+    """A non-HTTP token URL or a missing secret is a ConfigurationError at construction."""
+    from tokensmith.client import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        TokenSource("ftp://x/token", client_id="a", client_secret="b")
+    with pytest.raises(ConfigurationError):
+        TokenSource("https://x/token", client_id="a")

@@ -420,7 +420,12 @@ class TokenSource(httpx.Auth):
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Add the bearer token; on a 401 to a token still held, get a new one and resend once."""
-        token = self.token()
+        core = self._core
+        token = core.token
+        if token is not None and self._clock() < core.renew_at:  # token(), inlined: hot path
+            core.stats.cache_hits += 1
+        else:
+            token = self._renew(force=False)
         request.headers["Authorization"] = token.authorization
         response = yield request
         if response.status_code == 401 and self._retry_unauthorized:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 def fingerprint(value: str) -> str:
@@ -64,7 +65,7 @@ class Token:
         """Seconds between issue and expiry."""
         return max(0.0, self.expires_at - self.issued_at)
 
-    @property
+    @cached_property
     def authorization(self) -> str:
         """The ``Authorization`` header value (RFC 6750 §2.1: scheme ``Bearer``)."""
         scheme = "Bearer" if self.token_type.lower() == "bearer" else self.token_type
