@@ -7,6 +7,8 @@ import asyncio
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -186,3 +188,41 @@ def _service(database_url: str) -> Iterator[Service]:
     app = TokensmithApp(settings, clock=clock)
     with ServerThread(app) as server, httpx.Client(timeout=10) as http:
         yield Service(server.url, settings, clock, http, app)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """`tokensmith serve --demo` as `make run` starts it, in a fresh directory."""
+    workdir = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokensmith", "serve", "--demo", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(base + "/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.1)
+        yield base, str(workdir)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        assert "Traceback" not in out

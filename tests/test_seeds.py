@@ -3,19 +3,13 @@ and python-keycloak's KeycloakOpenID against the service."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-import pytest
 from keycloak import KeycloakOpenID
 
 from tokensmith.server import ensure_demo
@@ -25,44 +19,6 @@ from .conftest import Service, run_admin
 # Copies of the vendors' documents from shared/seeds, so these tests never depend on the layout.
 SEEDS = Path(__file__).resolve().parent / "fixtures"
 SED = 'sed \'s/.*access_token":"\\([^"]*\\).*/\\1/\''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """`tokensmith serve --demo` as `make run` starts it, in a fresh directory."""
-    workdir = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tokensmith", "serve", "--demo", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                time.sleep(0.1)
-        yield base, str(workdir)
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=10)
-        assert "Traceback" not in out
 
 
 def _bash(script: str) -> str:
