@@ -8,6 +8,7 @@ from types import ModuleType
 import pytest
 
 import tokensmith
+import tokensmith.client
 import tokensmith.oauth
 import tokensmith.server
 import tokensmith.store
@@ -91,7 +92,8 @@ def test_error_body_and_tree() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [tokensmith, tokensmith.oauth, tokensmith.server, tokensmith.store]
+    "module",
+    [tokensmith, tokensmith.oauth, tokensmith.client, tokensmith.server, tokensmith.store],
 )
 def test_public_names_are_complete(module: ModuleType) -> None:
     """Each package's __all__ lists exactly its public names (ruff's RUF022 keeps it sorted)."""
@@ -103,3 +105,18 @@ def test_public_names_are_complete(module: ModuleType) -> None:
     }
 
     assert public - {"annotations"} == names - {"__version__"}
+
+
+def test_client_import_needs_no_server_dependency() -> None:
+    """Importing the client loads none of the server's dependencies."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tokensmith, tokensmith.client, tokensmith.cli._main as m; m.build_parser();"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in "
+        "('sqlalchemy','alembic','uvicorn','argon2','aiosqlite','asyncpg')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip() == "[]"
