@@ -10,7 +10,10 @@ The tree::
         ├── UnauthorizedClient      400 unauthorized_client
         ├── UnsupportedGrantType    400 unsupported_grant_type
         ├── InvalidScope            400 invalid_scope
-        └── TemporarilyUnavailable  503 temporarily_unavailable
+        ├── TemporarilyUnavailable  503 temporarily_unavailable
+        ├── UnsupportedTokenType    400 unsupported_token_type   (RFC 7009 §2.2.1)
+        ├── InvalidToken            401 invalid_token            (RFC 6750 §3.1)
+        └── InsufficientScope       403 insufficient_scope       (RFC 6750 §3.1)
 
 No message built here or by callers may carry a secret or a token: descriptions name parameters and
 checks, never their values.
@@ -100,6 +103,35 @@ def echo(text: str, limit: int = 60) -> str:
     return clean if len(clean) <= limit else clean[:limit] + "…"
 
 
+class UnsupportedTokenType(OAuthError):
+    """The authorization server does not support the revocation of the presented token type
+    (RFC 7009 §2.2.1)."""
+
+    error = "unsupported_token_type"
+
+
+class InvalidToken(OAuthError):
+    """The access token provided is expired, revoked, malformed, or invalid for other reasons
+    (RFC 6750 §3.1)."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
+class InsufficientScope(OAuthError):
+    """The request requires higher privileges than provided by the access token (RFC 6750 §3.1).
+
+    ``scope`` names the scopes the resource needs.
+    """
+
+    error = "insufficient_scope"
+    status_code = 403
+
+    def __init__(self, description: str = "", *, scope: str = "") -> None:
+        super().__init__(description)
+        self.scope = scope
+
+
 _BY_CODE: dict[str, type[OAuthError]] = {}
 
 
@@ -117,6 +149,9 @@ def error_from_response(status_code: int, body: object) -> OAuthError:
             UnsupportedGrantType,
             InvalidScope,
             TemporarilyUnavailable,
+            UnsupportedTokenType,
+            InvalidToken,
+            InsufficientScope,
         ):
             _BY_CODE[known.error] = known
     code = body.get("error") if isinstance(body, dict) else None

@@ -25,7 +25,8 @@ from ..oauth import (
     system_clock,
 )
 from ..store import Database, DatabaseUnavailable
-from ._clientauth import METHODS
+from ._clientauth import METHODS, ClientAuthenticator
+from ._introspection import TokenInspector
 from ._keys import MasterKey
 from ._secrets import SecretChecker
 from ._settings import Settings
@@ -40,6 +41,8 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("tokensmith.server")
 
 _TOKEN = "/protocol/openid-connect/token"  # noqa: S105
+_INTROSPECT = "/protocol/openid-connect/token/introspect"
+_REVOKE = "/protocol/openid-connect/revoke"
 _CERTS = "/protocol/openid-connect/certs"
 _OIDC = "/.well-known/openid-configuration"
 _RFC8414 = "/.well-known/oauth-authorization-server"
@@ -69,6 +72,7 @@ class TokensmithApp:
         self.checker = SecretChecker()
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
+        self._inspector: TokenInspector | None = None
 
     def __repr__(self) -> str:
         return f"TokensmithApp({self.db!r})"
@@ -83,7 +87,9 @@ class TokensmithApp:
         await registry.refresh_index()
         registry.start()
         self._registry = registry
-        self._endpoint = TokenEndpoint(registry, self.db, self.checker, clock=self.clock)
+        clients = ClientAuthenticator(registry, self.checker, clock=self.clock)
+        self._endpoint = TokenEndpoint(clients, self.db, clock=self.clock)
+        self._inspector = TokenInspector(clients, self.db, clock=self.clock)
 
     async def shutdown(self) -> None:
         """Stop watching and close the database."""
@@ -150,6 +156,8 @@ class TokensmithApp:
             tail = "/" + tail if tail else ""
             if tail == _TOKEN:
                 return await self._token(name, prefix, scope, receive, send)
+            if tail in (_INTROSPECT, _REVOKE):
+                return await self._inspect(name, tail == _REVOKE, scope, receive, send)
             if tail == _CERTS:
                 return await self._jwks(name, scope, send)
             if tail == _OIDC:
@@ -174,29 +182,48 @@ class TokensmithApp:
             raise InvalidRequest(f"realm {echo(name)!r} does not exist", status_code=404)
         return state
 
-    async def _token(
-        self, name: str, prefix: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _form_request(
+        self, name: str, scope: Scope, receive: Receive
+    ) -> tuple[RealmState, dict[str, str], dict[str, str]]:
+        """The realm, form and headers of a POSTed form request (token, introspect, revoke)."""
         if scope["method"] != "POST":
-            raise _MethodNotAllowed("the token endpoint takes POST")
+            raise _MethodNotAllowed("this endpoint takes POST")
         if scope.get("query_string"):
             raise InvalidRequest(
-                "token request parameters belong in the form body, not the URL (RFC 6749 §3.2)"
+                "request parameters belong in the form body, not the URL (RFC 6749 §3.2)"
             )
         state = await self._realm(name)
         headers = _headers(scope)
         content_type = headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
             raise InvalidRequest(
-                "send the token request as application/x-www-form-urlencoded (RFC 6749 §4.4.2)"
+                "send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.4.2)"
             )
         body = await _read_body(receive, headers, self.settings.max_body_bytes)
-        form = parse_form(body)
+        return state, parse_form(body), headers
+
+    async def _token(
+        self, name: str, prefix: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        state, form, headers = await self._form_request(name, scope, receive)
         issuer = self._issuer(state.realm.name, prefix, scope, headers)
         endpoint = self._endpoint
         assert endpoint is not None
         issued = await endpoint.issue(state, form, headers.get("authorization"), issuer)
         await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
+
+    async def _inspect(
+        self, name: str, revoke: bool, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        state, form, headers = await self._form_request(name, scope, receive)
+        inspector = self._inspector
+        assert inspector is not None
+        if revoke:
+            await inspector.revoke(state, form, headers.get("authorization"))
+            return await _send(send, 200, b"", _NO_STORE)
+        answer = await inspector.introspect(state, form, headers.get("authorization"))
+        body = json.dumps(answer, separators=(",", ":")).encode()
+        await _send(send, 200, body, _TOKEN_HEADERS)
 
     async def _jwks(self, name: str, scope: Scope, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
@@ -220,6 +247,10 @@ class TokensmithApp:
             "jwks_uri": endpoint + "/certs",
             "grant_types_supported": list(GRANT_TYPES),
             "token_endpoint_auth_methods_supported": list(METHODS),
+            "introspection_endpoint": endpoint + "/token/introspect",
+            "introspection_endpoint_auth_methods_supported": list(METHODS),
+            "revocation_endpoint": endpoint + "/revoke",
+            "revocation_endpoint_auth_methods_supported": list(METHODS),
             "scopes_supported": ["openid"],
         }
         if oidc:

@@ -8,7 +8,10 @@ from base64 import b64decode
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from ..oauth import InvalidClient, InvalidRequest
+from ..oauth import Clock, InvalidClient, InvalidRequest, system_clock
+from ..store import Client
+from ._secrets import SecretChecker
+from ._state import RealmState, Registry
 
 METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -53,6 +56,36 @@ def credentials(form: dict[str, str], authorization: str | None) -> Credentials:
             "client_secret is missing; every client of this service is confidential"
         )
     return Credentials(client_id, secret, "client_secret_post")
+
+
+class ClientAuthenticator:
+    """Authenticates the client of a request to any realm endpoint (token, introspect, revoke)."""
+
+    def __init__(
+        self, registry: Registry, checker: SecretChecker, *, clock: Clock = system_clock
+    ) -> None:
+        self.registry = registry
+        self.checker = checker
+        self.clock = clock
+
+    async def authenticate(
+        self, state: RealmState, form: dict[str, str], authorization: str | None
+    ) -> Client:
+        """The enabled client whose credentials the request carries.
+
+        Raises:
+            InvalidRequest: two authentication methods at once.
+            InvalidClient: missing, unknown or wrong credentials, or a disabled client.
+        """
+        creds = credentials(form, authorization)
+        client = await self.registry.client(state, creds.client_id)
+        if client is None or not await self.checker.check(
+            creds.secret, client.secrets, self.clock()
+        ):
+            raise InvalidClient("unknown client or wrong client secret")
+        if not client.enabled:
+            raise InvalidClient(f"client {client.client_id!r} is disabled")
+        return client
 
 
 def _basic(value: str) -> Credentials:

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from ..oauth import ResponseStyle, Signer
+from ..oauth import PublicKeys, ResponseStyle, Signer
 from ..store import Client, Database, Realm, clients, realms, refresh
 from ._keys import MasterKey, signer_for
 
@@ -30,6 +30,7 @@ class RealmState:
     realm: Realm
     signer: Signer
     jwks: bytes
+    public_keys: PublicKeys
     style: ResponseStyle
     clients: dict[str, Client | None] = field(default_factory=dict)
 
@@ -109,10 +110,12 @@ class Registry:
         published = [
             json.loads(k.public_jwk) for k in keys if k.state in ("current", "next", "previous")
         ]
+        jwks = {"keys": published}
         state = RealmState(
             realm=realm,
             signer=signer_for(current, self.master),
-            jwks=json.dumps({"keys": published}, separators=(",", ":")).encode(),
+            jwks=json.dumps(jwks, separators=(",", ":")).encode(),
+            public_keys=PublicKeys.from_jwks(jwks),
             style=ResponseStyle(realm.response_style),
         )
         if epoch == self._epoch:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from ..oauth import (
     Clock,
-    InvalidClient,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
@@ -27,9 +26,8 @@ from ..oauth import (
     system_clock,
 )
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
-from ._clientauth import credentials
-from ._secrets import SecretChecker
-from ._state import RealmState, Registry
+from ._clientauth import ClientAuthenticator
+from ._state import RealmState
 
 GRANT_TYPES = ("client_credentials", "refresh_token")
 # Keycloak lets every client ask for "openid"; Keycloak clients (python-keycloak) always do.
@@ -51,15 +49,13 @@ class TokenEndpoint:
 
     def __init__(
         self,
-        registry: Registry,
+        clients: ClientAuthenticator,
         db: Database,
-        checker: SecretChecker,
         *,
         clock: Clock = system_clock,
     ) -> None:
-        self.registry = registry
+        self.clients = clients
         self.db = db
-        self.checker = checker
         self.clock = clock
 
     async def issue(
@@ -73,13 +69,8 @@ class TokenEndpoint:
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("grant_type is missing")
-        creds = credentials(form, authorization)
-        client = await self.registry.client(state, creds.client_id)
+        client = await self.clients.authenticate(state, form, authorization)
         now = self.clock()
-        if client is None or not await self.checker.check(creds.secret, client.secrets, now):
-            raise InvalidClient("unknown client or wrong client secret")
-        if not client.enabled:
-            raise InvalidClient(f"client {client.client_id!r} is disabled")
         if grant_type == "client_credentials":
             scope = _requested_scope(client, form.get("scope"))
             issued = self._mint(state, client, scope, issuer, int(now), family=None)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._models import RefreshTokenRecord
-from ._tables import refresh_tokens
+from ._tables import clients, refresh_tokens, revoked_access_tokens
 
 
 async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
@@ -53,6 +54,47 @@ async def revoke_family(conn: AsyncConnection, family: str) -> int:
 
 
 async def delete_expired(conn: AsyncConnection, now: int) -> int:
-    """Forget refresh tokens that expired before ``now``; returns how many."""
+    """Forget refresh tokens and revoked access tokens that expired before ``now``; returns how
+    many rows went."""
     result = await conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now))
-    return result.rowcount
+    denied = await conn.execute(
+        delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < now)
+    )
+    return result.rowcount + denied.rowcount
+
+
+async def client_id_of(conn: AsyncConnection, client_pk: int) -> str | None:
+    """The ``client_id`` of the client with this primary key."""
+    value = await conn.scalar(select(clients.c.client_id).where(clients.c.id == client_pk))
+    return str(value) if value is not None else None
+
+
+async def revoke_access_token(
+    conn: AsyncConnection, realm_id: int, jti: str, expires_at: int
+) -> None:
+    """Deny the access token ``jti`` until ``expires_at`` (idempotent)."""
+    exists = await conn.scalar(
+        select(revoked_access_tokens.c.jti).where(
+            and_(revoked_access_tokens.c.realm_id == realm_id, revoked_access_tokens.c.jti == jti)
+        )
+    )
+    if exists is None:
+        try:
+            async with conn.begin_nested():
+                await conn.execute(
+                    insert(revoked_access_tokens).values(
+                        realm_id=realm_id, jti=jti, expires_at=expires_at
+                    )
+                )
+        except IntegrityError:
+            pass  # revoked concurrently: the outcome is the same
+
+
+async def access_token_revoked(conn: AsyncConnection, realm_id: int, jti: str) -> bool:
+    """Whether the access token ``jti`` of the realm is on the deny list."""
+    found = await conn.scalar(
+        select(revoked_access_tokens.c.jti).where(
+            and_(revoked_access_tokens.c.realm_id == realm_id, revoked_access_tokens.c.jti == jti)
+        )
+    )
+    return found is not None

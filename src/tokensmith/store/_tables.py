@@ -81,6 +81,14 @@ signing_keys = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+revoked_access_tokens = Table(
+    "revoked_access_tokens",
+    metadata,
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True),
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
 refresh_tokens = Table(
     "refresh_tokens",
     metadata,
