@@ -314,18 +314,23 @@ def test_fastapi_dependency(api: API) -> None:
     """RequireToken works as a FastAPI dependency."""
     from fastapi import Depends, FastAPI
 
-    app = FastAPI()
+    verifier = Verifier(issuer=f"{api.service.url}/realms/acme", audience="acme")
 
-    reader = Depends(RequireToken(api.verifier, scopes=["read"]))
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await verifier.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    reader = Depends(RequireToken(verifier, scopes=["read"]))
 
     @app.get("/me")
     async def me(claims: dict[str, Any] = reader) -> dict[str, Any]:
         return {"client": claims["client_id"]}
 
     with ServerThread(app) as server:
-        ok = api.service.http.get(
-            server.url + "/me", headers={"Authorization": f"Bearer {api.token()}"}
-        )
+        bearer = {"Authorization": f"Bearer {api.token()}"}
+        ok = api.service.http.get(server.url + "/me", headers=bearer)
         missing = api.service.http.get(server.url + "/me")
 
     assert ok.json() == {"client": "caller"}
