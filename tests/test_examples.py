@@ -36,3 +36,20 @@ def test_example_runs(demo: tuple[str, str], script: str, env: dict[str, str]) -
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout.strip()
+
+
+def test_protected_api_example_shows_valid_expired_renewed() -> None:
+    """The protected-API example: 200, then 401 invalid_token, then 200 with a renewed token."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "protected_api.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("1. with a fresh token: 200")
+    assert lines[1].startswith("2. the same token later: 401")
+    assert 'error="invalid_token"' in lines[1]
+    assert lines[2].startswith("3. with the self-renewing client: 200")

@@ -125,7 +125,9 @@ class Verifier:
         return claims
 
     def _remember(self, digest: bytes, claims: Claims) -> None:
-        if len(self._verified) >= self.cache_size:
+        if self.cache_size <= 0:
+            return
+        while len(self._verified) >= self.cache_size:
             del self._verified[next(iter(self._verified))]
         self._verified[digest] = (claims, float(claims["exp"]))
 
@@ -176,7 +178,7 @@ class Verifier:
         if status != 200 or not isinstance(answer, dict):
             raise VerifierUnavailable(f"the introspection endpoint answered HTTP {status}")
         active = answer.get("active") is True
-        if len(self._introspected) >= self.cache_size:
+        while self._introspected and len(self._introspected) >= max(1, self.cache_size):
             del self._introspected[next(iter(self._introspected))]
         self._introspected[digest] = (active, now + self.introspection.cache_ttl)
         if not active:
