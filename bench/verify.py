@@ -67,7 +67,6 @@ def main() -> None:
             issuer=ISSUER,
             audience="api",
             algorithms=("ES256",),
-            cache_size=0,
         )
         verifier.keys = PublicKeys.from_jwks(jwks)
         verifier._fetched_at = time.time()  # keys given directly: no fetch in the benchmark
