@@ -336,3 +336,18 @@ def test_fastapi_dependency(api: API) -> None:
     assert ok.json() == {"client": "caller"}
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+def test_unreachable_keys_are_503_not_500() -> None:
+    """When the issuer's JWKS cannot be fetched the API answers 503 temporarily_unavailable."""
+    verifier = Verifier(jwks_url="http://127.0.0.1:9/certs", audience="acme")
+
+    async def unreachable(request: Request) -> JSONResponse:
+        raise AssertionError("must not be reached")
+
+    inner = Starlette(routes=[Route("/x", unreachable)])
+    with ServerThread(BearerAuthMiddleware(inner, verifier)) as server:
+        response = httpx.get(server.url + "/x", headers={"Authorization": "Bearer a.b.c"})
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
