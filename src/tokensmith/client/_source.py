@@ -207,15 +207,9 @@ class TokenSource(httpx.Auth):
         try:
             token = self._run_sync(core.fetch_flow())
         except Exception as exc:
-            serving = core.failed(exc, self._clock())
-            flight.error = None if serving is not None else exc
-            flight.token = serving
-            if serving is None:
-                raise
-            return serving
+            return self._settle_failure(flight, exc)
         else:
-            core.accept(token, renewed=renewed)
-            flight.token = token
+            self._settle(flight, token, renewed=renewed)
             if self._background and self._thread is None:
                 self._start_thread()
             return token
@@ -223,6 +217,24 @@ class TokenSource(httpx.Auth):
             with self._lock:
                 self._flight = None
             flight.event.set()
+
+    def _settle(self, flight: _Flight, token: Token, *, renewed: bool) -> None:
+        """A renewal succeeded: hold the token and give it to every waiter."""
+        self._core.accept(token, renewed=renewed)
+        flight.token = token
+
+    def _settle_failure(self, flight: _Flight, exc: Exception) -> Token:
+        """A renewal failed: keep serving a still-valid token, else share the error.
+
+        Raises:
+            the renewal's error, when no valid token is left.
+        """
+        serving = self._core.failed(exc, self._clock())
+        flight.token = serving
+        if serving is None:
+            flight.error = exc
+            raise exc
+        return serving
 
     def _run_sync(self, flow: Flow) -> Token:
         value: Any = None
@@ -337,15 +349,9 @@ class TokenSource(httpx.Auth):
         try:
             token = await self._run_async(core.fetch_flow())
         except Exception as exc:
-            serving = core.failed(exc, self._clock())
-            flight.error = None if serving is not None else exc
-            flight.token = serving
-            if serving is None:
-                raise
-            return serving
+            return self._settle_failure(flight, exc)
         else:
-            core.accept(token, renewed=renewed)
-            flight.token = token
+            self._settle(flight, token, renewed=renewed)
             if self._background and self._task is None:
                 self._task = asyncio.get_running_loop().create_task(self._abackground_loop())
             return token

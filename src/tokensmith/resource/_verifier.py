@@ -210,22 +210,17 @@ class Verifier:
         return claims
 
     def _verify_fresh(self, token: str, now: float) -> Claims:
-        if self._needs_fetch(now, unknown_key=False):
-            self._fetch_sync(now)
-        try:
-            return self._check(token, now)
-        except UnknownKey:
-            if not self._needs_fetch(now, unknown_key=True):
-                raise InvalidToken(
-                    "the token was signed with a key the issuer does not publish"
-                ) from None
-        self._fetch_sync(now)
-        try:
-            return self._check(token, now)
-        except UnknownKey:
-            raise InvalidToken(
-                "the token was signed with a key the issuer does not publish"
-            ) from None
+        # Fetch when the keys are missing or stale; fetch once more if the kid is unknown.
+        for unknown_key in (False, True):
+            if self._needs_fetch(now, unknown_key=unknown_key):
+                self._fetch_sync(now)
+            elif unknown_key:
+                break
+            try:
+                return self._check(token, now)
+            except UnknownKey:
+                continue
+        raise InvalidToken("the token was signed with a key the issuer does not publish")
 
     def _fetch_sync(self, now: float) -> None:
         with self._lock:
@@ -276,22 +271,17 @@ class Verifier:
         return claims
 
     async def _averify_fresh(self, token: str, now: float) -> Claims:
-        if self._needs_fetch(now, unknown_key=False):
-            await self._afetch(now)
-        try:
-            return self._check(token, now)
-        except UnknownKey:
-            if not self._needs_fetch(now, unknown_key=True):
-                raise InvalidToken(
-                    "the token was signed with a key the issuer does not publish"
-                ) from None
-        await self._afetch(now)
-        try:
-            return self._check(token, now)
-        except UnknownKey:
-            raise InvalidToken(
-                "the token was signed with a key the issuer does not publish"
-            ) from None
+        # Fetch when the keys are missing or stale; fetch once more if the kid is unknown.
+        for unknown_key in (False, True):
+            if self._needs_fetch(now, unknown_key=unknown_key):
+                await self._afetch(now)
+            elif unknown_key:
+                break
+            try:
+                return self._check(token, now)
+            except UnknownKey:
+                continue
+        raise InvalidToken("the token was signed with a key the issuer does not publish")
 
     async def _afetch(self, now: float) -> None:
         if self._alock is None:
