@@ -1,6 +1,7 @@
 """Storage: SQLAlchemy Core tables, Alembic migrations and repositories on SQLite or PostgreSQL."""
 
 from . import _clients as clients
+from . import _issuers as issuers
 from . import _realms as realms
 from . import _refresh as refresh
 from ._database import (
@@ -13,7 +14,14 @@ from ._database import (
     sqlite_path,
 )
 from ._errors import Conflict, NotFound
-from ._models import Client, Realm, RefreshTokenRecord, SigningKeyRecord, StoredSecret
+from ._models import (
+    Client,
+    Realm,
+    RefreshTokenRecord,
+    SigningKeyRecord,
+    StoredSecret,
+    TrustedIssuer,
+)
 
 __all__ = [
     "DEFAULT_URL",
@@ -28,8 +36,10 @@ __all__ = [
     "RefreshTokenRecord",
     "SigningKeyRecord",
     "StoredSecret",
+    "TrustedIssuer",
     "async_url",
     "clients",
+    "issuers",
     "realms",
     "refresh",
     "sqlite_path",

@@ -27,6 +27,9 @@ def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> 
         response_style=m["response_style"],
         created_at=m["created_at"],
         secrets=secrets,
+        grant_types=frozenset((m["grant_types"] or "").split()),
+        audience=m["audience"],
+        extra_claims=m["extra_claims"],
     )
 
 
@@ -54,6 +57,9 @@ async def create_client(
     response_style: str | None,
     secret_digest: str,
     now: int,
+    grant_types: str = "",
+    audience: str | None = None,
+    extra_claims: str | None = None,
 ) -> Client:
     """Insert a client with one secret digest.
 
@@ -72,6 +78,9 @@ async def create_client(
                 access_token_ttl=access_token_ttl,
                 response_style=response_style,
                 created_at=now,
+                grant_types=grant_types,
+                audience=audience,
+                extra_claims=extra_claims,
             )
         )
     except IntegrityError:

@@ -51,6 +51,27 @@ class Client:
     response_style: str | None
     created_at: int
     secrets: tuple[StoredSecret, ...] = ()
+    grant_types: frozenset[str] = frozenset()
+    audience: str | None = None
+    extra_claims: str | None = None
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An external token issuer a realm accepts tokens from (id_auth, token exchange,
+    jwt-bearer)."""
+
+    id: int
+    realm_id: int
+    issuer: str
+    jwks_url: str | None
+    jwks: str | None
+    audiences: frozenset[str]
+    algorithms: tuple[str, ...]
+    max_age: int
+    claims: tuple[str, ...]
+    created_at: int
+    private_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

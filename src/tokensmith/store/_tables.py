@@ -54,7 +54,29 @@ clients = Table(
     Column("access_token_ttl", Integer, nullable=True),
     Column("response_style", String(16), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # Grants beyond client_credentials/refresh_token: "id_auth", token exchange, jwt-bearer.
+    Column("grant_types", Text, nullable=False, server_default=""),
+    Column("audience", String(255), nullable=True),
+    Column("extra_claims", Text, nullable=True),  # a JSON object added to every access token
     UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
+)
+
+trusted_issuers = Table(
+    "trusted_issuers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+    Column("issuer", String(255), nullable=False),
+    Column("jwks_url", String(1024), nullable=True),
+    Column("jwks", Text, nullable=True),
+    Column("audiences", Text, nullable=False),
+    Column("algorithms", Text, nullable=False),
+    Column("max_age", Integer, nullable=False),
+    Column("claims", Text, nullable=False),
+    # Only for demo issuers tokensmith signs for itself; encrypted with the master key.
+    Column("private_key", LargeBinary, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("realm_id", "issuer", name="uq_trusted_issuers_realm_issuer"),
 )
 
 client_secrets = Table(
