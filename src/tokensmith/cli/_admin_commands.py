@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._args import duration
+from ._issuer_commands import HANDLERS as ISSUER_HANDLERS
+from ._issuer_commands import add_parsers as add_issuer_parsers
 
 if TYPE_CHECKING:  # the server's dependencies load only when an admin command runs
     from ..server import Admin, NewClient, Settings
@@ -103,6 +105,22 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         choices=["standard", "pascal"],
         help="override the realm's response style",
     )
+    ccreate.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="GRANT",
+        choices=["id_auth", "token-exchange", "jwt-bearer"],
+        help="also allow this grant (repeatable): id_auth, token-exchange, jwt-bearer",
+    )
+    ccreate.add_argument("--audience", help="aud of this client's tokens (default: the realm's)")
+    ccreate.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a static claim for every token of the client (repeatable)",
+    )
     ccreate.add_argument("--json", action="store_true", help="print a JSON object")
     clist = csub.add_parser(parents=[common], name="list", help="list a realm's clients")
     clist.add_argument("realm")
@@ -140,6 +158,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="promote the next key to current and make a new next key",
     )
     krotate.add_argument("realm")
+    add_issuer_parsers(sub, common)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -223,6 +242,9 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         refresh_tokens=args.refresh_tokens,
         access_token_ttl=args.access_token_ttl,
         response_style=args.response_style,
+        grant_types=args.grant,
+        audience=args.audience,
+        extra_claims=_claims(args.claim),
     )
     _print_new_secret(args, new, "created client")
     return 0
@@ -308,7 +330,21 @@ _HANDLERS: dict[tuple[str, str], Any] = {
     ("client", "rotate-secret"): _client_rotate,
     ("key", "list"): _key_list,
     ("key", "rotate"): _key_rotate,
+    **ISSUER_HANDLERS,
 }
+
+
+def _claims(pairs: list[str]) -> dict[str, object]:
+    claims: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--claim {pair!r} must be NAME=VALUE")
+        try:
+            claims[name] = json.loads(value)  # numbers, booleans, lists, objects
+        except ValueError:
+            claims[name] = value
+    return claims
 
 
 def _print_new_secret(args: argparse.Namespace, new: NewClient, what: str) -> None:
@@ -350,6 +386,9 @@ def _print_client(c: Client) -> None:
     print(f"scopes:          {' '.join(sorted(c.scopes)) or '-'}")
     print(f"default scopes:  {' '.join(sorted(c.default_scopes)) or '-'}")
     print(f"refresh tokens:  {'yes' if c.refresh_tokens else 'no'}")
+    print(f"extra grants:    {' '.join(sorted(c.grant_types)) or '-'}")
+    print(f"audience:        {c.audience or 'realm default'}")
+    print(f"extra claims:    {c.extra_claims or '-'}")
     print(f"access ttl:      {f'{c.access_token_ttl}s' if c.access_token_ttl else 'realm default'}")
     print(f"response style:  {c.response_style or 'realm default'}")
     print("secrets:")

@@ -11,15 +11,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..oauth import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS
 from ._token import Token
 
 Supplier = Callable[[], str] | Callable[[], Awaitable[str]]
 FormValue = str | Supplier
-
-TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"
-TOKEN_TYPE_ID = "urn:ietf:params:oauth:token-type:id_token"
-TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt"
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 @dataclass(frozen=True)
@@ -141,7 +137,7 @@ class TokenExchange:
     def attempts(self, previous: Token | None, now: float) -> Sequence[Attempt]:
         """One token-exchange request."""
         form: dict[str, FormValue] = {
-            "grant_type": TOKEN_EXCHANGE,
+            "grant_type": GRANT_TOKEN_EXCHANGE,
             "subject_token": self.subject_token,
             "subject_token_type": self.subject_token_type,
         }

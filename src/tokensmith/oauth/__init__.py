@@ -45,9 +45,21 @@ from ._jose import (
 from ._response import ResponseStyle, TokenResponse
 from ._scope import format_scope, parse_scope
 from ._time import Clock, system_clock
+from ._urns import (
+    GRANT_JWT_BEARER,
+    GRANT_TOKEN_EXCHANGE,
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_ID,
+    TOKEN_TYPE_JWT,
+)
 
 __all__ = [
     "ALGORITHMS",
+    "GRANT_JWT_BEARER",
+    "GRANT_TOKEN_EXCHANGE",
+    "TOKEN_TYPE_ACCESS",
+    "TOKEN_TYPE_ID",
+    "TOKEN_TYPE_JWT",
     "Algorithm",
     "Clock",
     "InsufficientScope",

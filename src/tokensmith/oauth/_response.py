@@ -28,6 +28,7 @@ class TokenResponse:
     token_type: str = "Bearer"  # noqa: S105
     refresh_token: str | None = field(default=None, repr=False)
     refresh_expires_in: int | None = None
+    issued_token_type: str | None = None
 
     def render(self, style: ResponseStyle = ResponseStyle.STANDARD) -> bytes:
         """Compact JSON (no spaces) in ``style``; ``access_token`` comes first so that the seeds'
@@ -45,6 +46,8 @@ class TokenResponse:
                 body["refresh_expires_in"] = self.refresh_expires_in
                 body["refresh_token"] = self.refresh_token
             body["token_type"] = self.token_type
+            if self.issued_token_type is not None:
+                body["issued_token_type"] = self.issued_token_type
         if self.scope:
             body["scope"] = self.scope
         return json.dumps(body, separators=(",", ":")).encode()

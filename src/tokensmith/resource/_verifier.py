@@ -63,6 +63,8 @@ class Verifier:
         refetch_interval: least time between two JWKS fetches.
         jwks_max_age: refetch the JWKS on the next verification once it is this old.
         introspection: also ask the token service whether the token is active.
+        jwks: fixed keys (a JWKS document) instead of fetched ones.
+        typ: accepted ``typ`` header values (None: not checked, e.g. for ID tokens).
         cache_size: verified tokens remembered.
         clock: the time, for tests.
     """
@@ -78,12 +80,14 @@ class Verifier:
         refetch_interval: float = 5.0,
         jwks_max_age: float = 300.0,
         introspection: Introspection | None = None,
+        jwks: object | None = None,
+        typ: Collection[str] | None = ("at+jwt", "application/at+jwt"),
         cache_size: int = 10_000,
         timeout: float = 5.0,
         clock: Clock = time.time,
     ) -> None:
-        if issuer is None and jwks_url is None:
-            raise ValueError("give issuer= or jwks_url=")
+        if issuer is None and jwks_url is None and jwks is None:
+            raise ValueError("give issuer=, jwks_url= or jwks=")
         bad = {a for a in algorithms if a.lower() == "none" or a.upper().startswith("HS")}
         if bad:
             raise ValueError(f"algorithms {sorted(bad)} are refused for access tokens")
@@ -98,9 +102,13 @@ class Verifier:
         self.cache_size = cache_size
         self.timeout = timeout
         self.clock = clock
+        self.typ = typ
         self.keys: PublicKeys | None = None
         self.jwks_fetches = 0
         self._fetched_at = float("-inf")
+        self._static = jwks is not None
+        if jwks is not None:
+            self.keys = PublicKeys.from_jwks(jwks)
         self._tried_at = float("-inf")
         self._verified: dict[bytes, tuple[Claims, float]] = {}
         self._introspected: dict[bytes, tuple[bool, float]] = {}
@@ -142,9 +150,12 @@ class Verifier:
             audience=self.audience,
             now=now,
             leeway=self.leeway,
+            typ=self.typ,
         )
 
     def _needs_fetch(self, now: float, *, unknown_key: bool) -> bool:
+        if self._static:
+            return False
         if self.keys is None or now - self._fetched_at > self.jwks_max_age:
             return now - self._tried_at >= min(1.0, self.refetch_interval)
         return unknown_key and now - self._tried_at >= self.refetch_interval

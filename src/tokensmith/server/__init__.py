@@ -5,8 +5,11 @@ from ._app import TokensmithApp
 from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
 from ._keys import MasterKey, MasterKeyError
 from ._settings import Settings
+from ._trust import DEMO_AUDIENCE, DEMO_ISSUER, Trust
 
 __all__ = [
+    "DEMO_AUDIENCE",
+    "DEMO_ISSUER",
     "DEMO_REALMS",
     "Admin",
     "AdminError",
@@ -15,6 +18,7 @@ __all__ = [
     "NewClient",
     "Settings",
     "TokensmithApp",
+    "Trust",
     "demo_instructions",
     "ensure_demo",
 ]

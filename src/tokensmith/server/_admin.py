@@ -6,8 +6,9 @@ what they cached within one poll interval.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..oauth import (
@@ -36,6 +37,10 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
+EXTRA_GRANTS = ("id_auth", "token-exchange", "jwt-bearer")
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
+)
 
 
 class AdminError(ValueError):
@@ -194,9 +199,14 @@ class Admin:
         refresh_tokens: bool = False,
         access_token_ttl: int | None = None,
         response_style: str | None = None,
+        grant_types: Sequence[str] = (),
+        audience: str | None = None,
+        extra_claims: Mapping[str, object] | None = None,
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
+        ``grant_types`` enables id_auth, token-exchange or jwt-bearer; ``audience`` and
+        ``extra_claims`` go into every access token of the client.
 
         Raises:
             AdminError: an argument is invalid.
@@ -214,6 +224,14 @@ class Admin:
             )
         if access_token_ttl is not None:
             check_ttl("access token lifetime", access_token_ttl)
+        unknown = set(grant_types) - set(EXTRA_GRANTS)
+        if unknown:
+            raise AdminError(
+                f"unknown grant {sorted(unknown)[0]!r}; choose from {', '.join(EXTRA_GRANTS)}"
+            )
+        reserved = set(extra_claims or {}) & RESERVED_CLAIMS
+        if reserved:
+            raise AdminError(f"claim {sorted(reserved)[0]!r} is set by tokensmith itself")
         style = check_style(response_style).value if response_style else None
         generated, digest = self._new_secret(secret)
         async with self.db.write() as conn:
@@ -229,6 +247,9 @@ class Admin:
                 response_style=style,
                 secret_digest=digest,
                 now=self._now(),
+                grant_types=" ".join(sorted(set(grant_types))),
+                audience=audience or None,
+                extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
             )
             await realms.bump_version(conn, realm.id)
         return NewClient(client, generated)

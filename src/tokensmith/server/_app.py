@@ -26,6 +26,7 @@ from ..oauth import (
 )
 from ..store import Database, DatabaseUnavailable
 from ._clientauth import METHODS, ClientAuthenticator
+from ._external import ExternalTokens
 from ._introspection import TokenInspector
 from ._keys import MasterKey
 from ._secrets import SecretChecker
@@ -73,6 +74,7 @@ class TokensmithApp:
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
+        self._external: ExternalTokens | None = None
 
     def __repr__(self) -> str:
         return f"TokensmithApp({self.db!r})"
@@ -88,7 +90,8 @@ class TokensmithApp:
         registry.start()
         self._registry = registry
         clients = ClientAuthenticator(registry, self.checker, clock=self.clock)
-        self._endpoint = TokenEndpoint(clients, self.db, clock=self.clock)
+        self._external = ExternalTokens(clock=self.clock)
+        self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
 
     async def shutdown(self) -> None:
@@ -96,6 +99,8 @@ class TokensmithApp:
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
+        if self._external is not None:
+            await self._external.aclose()
         await self.db.close()
 
     @property

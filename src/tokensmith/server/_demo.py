@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..store import Conflict
 from ._admin import Admin
+from ._trust import Trust
 
 SED = 'sed \'s/.*access_token":"\\([^"]*\\).*/\\1/\''
 
@@ -25,6 +26,8 @@ class DemoRealm:
     response_style: str = "standard"
     scopes: str = ""
     refresh_tokens: bool = False
+    grant_types: tuple[str, ...] = ()
+    demo_issuer: bool = False
 
 
 DEMO_REALMS = (
@@ -47,6 +50,8 @@ DEMO_REALMS = (
         "secret",
         token_paths=("/authenticate/v1/connect/token",),
         scopes="api api2",
+        grant_types=("id_auth",),
+        demo_issuer=True,
     ),
 )
 
@@ -73,7 +78,11 @@ async def ensure_demo(admin: Admin) -> list[str]:
                 secret=demo.secret,
                 scopes=demo.scopes,
                 refresh_tokens=demo.refresh_tokens,
+                grant_types=demo.grant_types,
             )
+        if demo.demo_issuer:
+            with contextlib.suppress(Conflict):
+                await Trust(admin).add_demo(demo.realm)
     return created
 
 
@@ -102,7 +111,9 @@ Demo realms are ready (the vendors' documented credentials work as written):
   curl -s --data "grant_type=client_credentials&scope={trulioo.scopes}" \\
     --data "client_id={trulioo.client_id}&client_secret=12345%3B" {base_url}{trulioo.token_paths[0]}
 
-  # GBG (client credentials at /authenticate/v1/connect/token)
-  curl -s -d 'client_id={gbg.client_id}' -d 'grant_type=client_credentials' \\
-    -d 'client_secret={gbg.secret}' -d 'scope={gbg.scopes}' {base_url}{gbg.token_paths[0]}
+  # GBG: the seed's id_auth request, with an id_token from the realm's demo SSO issuer
+  export ID_TOKEN=`tokensmith issuer demo-token {gbg.realm} --sub alice`
+  curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' \\
+    -d 'client_id={gbg.client_id}' -d 'grant_type=id_auth' -d 'client_secret={gbg.secret}' \\
+    -d 'scope={gbg.scopes}' -d "id_token=$ID_TOKEN" {base_url}{gbg.token_paths[0]}
 """

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..oauth import PublicKeys, ResponseStyle, Signer
-from ..store import Client, Database, Realm, clients, realms, refresh
+from ..store import Client, Database, Realm, TrustedIssuer, clients, issuers, realms, refresh
 from ._keys import MasterKey, signer_for
 
 log = logging.getLogger("tokensmith.server")
@@ -32,6 +32,7 @@ class RealmState:
     jwks: bytes
     public_keys: PublicKeys
     style: ResponseStyle
+    issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     clients: dict[str, Client | None] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,7 @@ class Registry:
             if realm is None:
                 return None
             keys = await realms.list_keys(conn, realm.id)
+            trusted = await issuers.list_issuers(conn, realm.id)
         current = next((k for k in keys if k.state == "current"), None)
         if current is None:
             log.error("realm %s has no current signing key; run 'tokensmith key rotate'", name)
@@ -117,6 +119,7 @@ class Registry:
             jwks=json.dumps(jwks, separators=(",", ":")).encode(),
             public_keys=PublicKeys.from_jwks(jwks),
             style=ResponseStyle(realm.response_style),
+            issuers={t.issuer: t for t in trusted},
         )
         if epoch == self._epoch:
             self._states[name] = state

@@ -8,14 +8,22 @@ its whole family (RFC 9700 §4.14.2).
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from ..oauth import (
+    GRANT_JWT_BEARER,
+    GRANT_TOKEN_EXCHANGE,
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_ID,
+    TOKEN_TYPE_JWT,
     Clock,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    InvalidToken,
     ResponseStyle,
     TokenResponse,
     UnauthorizedClient,
@@ -24,12 +32,20 @@ from ..oauth import (
     format_scope,
     parse_scope,
     system_clock,
+    verify_jwt_access_token,
 )
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
 from ._clientauth import ClientAuthenticator
+from ._external import ExternalTokens
 from ._state import RealmState
 
-GRANT_TYPES = ("client_credentials", "refresh_token")
+# Grant type as sent → the short name a client is enabled for.
+EXTENSION_GRANTS = {
+    "id_auth": "id_auth",
+    GRANT_TOKEN_EXCHANGE: "token-exchange",
+    GRANT_JWT_BEARER: "jwt-bearer",
+}
+GRANT_TYPES = ("client_credentials", "refresh_token", *EXTENSION_GRANTS)
 # Keycloak lets every client ask for "openid"; Keycloak clients (python-keycloak) always do.
 ALWAYS_ALLOWED_SCOPES = frozenset({"openid"})
 _REFRESH_TOKEN_LENGTH = 43
@@ -52,10 +68,12 @@ class TokenEndpoint:
         clients: ClientAuthenticator,
         db: Database,
         *,
+        external: ExternalTokens | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.clients = clients
         self.db = db
+        self.external = external or ExternalTokens(clock=clock)
         self.clock = clock
 
     async def issue(
@@ -84,6 +102,8 @@ class TokenEndpoint:
                     f"client {client.client_id!r} is not allowed the refresh_token grant"
                 )
             return await self._refresh(state, client, form, issuer, int(now))
+        if grant_type in EXTENSION_GRANTS:
+            return await self._external_grant(state, client, grant_type, form, issuer, int(now))
         if grant_type in ("authorization_code", "password", "implicit"):
             raise UnsupportedGrantType(
                 f"grant type {grant_type!r} is not offered: this service is for machine clients"
@@ -101,26 +121,38 @@ class TokenEndpoint:
         now: int,
         *,
         family: str | None,
+        subject: str | None = None,
+        extra: dict[str, Any] | None = None,
+        issued_token_type: str | None = None,
     ) -> Issued:
         realm = state.realm
         ttl = client.access_token_ttl or realm.access_token_ttl
         scope_text = format_scope(scope)
-        claims: dict[str, object] = {
-            "iss": issuer,
-            "sub": client.client_id,
-            "aud": state.audience,
-            "exp": now + ttl,
-            "iat": now,
-            "jti": secrets.token_urlsafe(16),
-            "client_id": client.client_id,
-        }
+        claims: dict[str, Any] = {}
+        if client.extra_claims:
+            claims.update(json.loads(client.extra_claims))
+        if extra:
+            claims.update(extra)
+        claims.update(
+            iss=issuer,
+            sub=subject or client.client_id,
+            aud=client.audience or state.audience,
+            exp=now + ttl,
+            iat=now,
+            jti=secrets.token_urlsafe(16),
+            client_id=client.client_id,
+        )
+        if subject is not None:
+            claims["azp"] = client.client_id
         if scope_text:
             claims["scope"] = scope_text
         access_token = state.signer.sign(claims)
         refresh_token: str | None = None
         refresh_ttl: int | None = None
         pending: RefreshTokenRecord | None = None
-        if client.refresh_tokens:
+        # A refresh token remembers only the client and scope, so tokens for an external
+        # subject (id_auth, exchange, jwt-bearer) come without one.
+        if client.refresh_tokens and subject is None:
             refresh_token = secrets.token_urlsafe(32)
             refresh_ttl = realm.refresh_token_ttl
             pending = RefreshTokenRecord(
@@ -141,8 +173,84 @@ class TokenEndpoint:
             scope=scope_text,
             refresh_token=refresh_token,
             refresh_expires_in=refresh_ttl,
+            issued_token_type=issued_token_type,
         )
         return Issued(response, style, pending)
+
+    async def _external_grant(
+        self,
+        state: RealmState,
+        client: Client,
+        grant_type: str,
+        form: dict[str, str],
+        issuer: str,
+        now: int,
+    ) -> Issued:
+        """id_auth, RFC 8693 token exchange and RFC 7523 jwt-bearer: a token about a subject
+        vouched for by a trusted issuer (or, for exchange, by this realm)."""
+        short = EXTENSION_GRANTS[grant_type]
+        if short not in client.grant_types:
+            raise UnauthorizedClient(
+                f"client {client.client_id!r} is not allowed the {short} grant "
+                f"(tokensmith client create … --grant {short})"
+            )
+        scope = _requested_scope(client, form.get("scope"))
+        issued_type: str | None = None
+        extra: dict[str, Any] = {}
+        if short == "id_auth":
+            claims = await self.external.verify(state, _required(form, "id_token"), what="id_token")
+        elif short == "jwt-bearer":
+            claims = await self.external.verify(
+                state, _required(form, "assertion"), what="assertion"
+            )
+        else:
+            requested = form.get("requested_token_type", TOKEN_TYPE_ACCESS)
+            if requested not in (TOKEN_TYPE_ACCESS, TOKEN_TYPE_JWT):
+                raise InvalidRequest("requested_token_type may only be an access token or a JWT")
+            claims = await self._subject(state, form, "subject_token", "subject_token_type")
+            if "actor_token" in form:
+                actor = await self._subject(state, form, "actor_token", "actor_token_type")
+                extra["act"] = {"sub": actor["sub"]}
+            issued_type = TOKEN_TYPE_ACCESS
+        trusted = state.issuers.get(str(claims.get("iss")))
+        if trusted is not None:
+            extra.update({c: claims[c] for c in trusted.claims if c in claims})
+        return self._mint(
+            state,
+            client,
+            scope,
+            issuer,
+            now,
+            family=None,
+            subject=str(claims["sub"]),
+            extra=extra,
+            issued_token_type=issued_type,
+        )
+
+    async def _subject(
+        self, state: RealmState, form: dict[str, str], name: str, type_name: str
+    ) -> dict[str, Any]:
+        token = _required(form, name)
+        kind = _required(form, type_name)
+        if kind == TOKEN_TYPE_ACCESS:
+            try:
+                claims = verify_jwt_access_token(
+                    token,
+                    state.public_keys,
+                    algorithms=(state.realm.alg,),
+                    issuer=None,
+                    audience=None,
+                    now=self.clock(),
+                    leeway=0,
+                )
+            except InvalidToken as exc:
+                raise InvalidGrant(f"the {name} was refused: {exc.description}") from None
+            if not str(claims.get("iss", "")).endswith(f"/realms/{state.realm.name}"):
+                raise InvalidGrant(f"the {name} is from another realm")
+            return claims
+        if kind in (TOKEN_TYPE_ID, TOKEN_TYPE_JWT):
+            return await self.external.verify(state, token, what=name)
+        raise InvalidRequest(f"{type_name} must be an access_token, id_token or jwt token type URN")
 
     async def _refresh(
         self, state: RealmState, client: Client, form: dict[str, str], issuer: str, now: int
@@ -206,6 +314,13 @@ async def _reused(conn: Connection, record: RefreshTokenRecord) -> InvalidGrant:
         "the refresh token was already used; every token issued from it is now revoked, "
         "so authenticate again with client_credentials"
     )
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name)
+    if value is None:
+        raise InvalidRequest(f"{name} is missing")
+    return value
 
 
 def _digest(token: str) -> str:

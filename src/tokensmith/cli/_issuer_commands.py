@@ -1,0 +1,149 @@
+"""``tokensmith issuer …``: the external issuers a realm trusts (id_auth, token exchange,
+jwt-bearer), and demo id_tokens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._args import duration
+
+if TYPE_CHECKING:
+    from ..server import Admin
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register the issuer commands."""
+    issuer = sub.add_parser("issuer", help="trust external token issuers (SSO providers)")
+    isub = issuer.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = isub.add_parser("add", parents=[common], help="trust tokens signed by an issuer")
+    add.add_argument("realm")
+    add.add_argument("issuer", help="the issuer URL, as in the tokens' iss claim")
+    keys = add.add_mutually_exclusive_group()
+    keys.add_argument("--jwks-url", metavar="URL", help="where its keys are (default: discovery)")
+    keys.add_argument("--jwks-file", metavar="FILE", type=Path, help="its keys, a JWKS JSON file")
+    add.add_argument(
+        "--audience",
+        action="append",
+        default=[],
+        metavar="AUD",
+        help="an accepted aud of its tokens (repeatable; default: any)",
+    )
+    add.add_argument(
+        "--alg",
+        action="append",
+        default=[],
+        metavar="ALG",
+        help="an accepted algorithm (repeatable; default RS256 and ES256)",
+    )
+    add.add_argument(
+        "--max-age",
+        type=duration,
+        default=3600,
+        metavar="S",
+        help="refuse tokens issued longer ago than this (default 1h)",
+    )
+    add.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="copy this claim of its tokens into the access token (repeatable)",
+    )
+    lst = isub.add_parser("list", parents=[common], help="list the issuers a realm trusts")
+    lst.add_argument("realm")
+    rm = isub.add_parser("remove", parents=[common], help="stop trusting an issuer")
+    rm.add_argument("realm")
+    rm.add_argument("issuer")
+    demo = isub.add_parser(
+        "add-demo", parents=[common], help="add a demo issuer whose key tokensmith holds"
+    )
+    demo.add_argument("realm")
+    token = isub.add_parser(
+        "demo-token", parents=[common], help="print an id_token from the realm's demo issuer"
+    )
+    token.add_argument("realm")
+    token.add_argument("--sub", required=True, help="the subject (user) of the id_token")
+    token.add_argument(
+        "--ttl", type=duration, default=300, metavar="S", help="lifetime (default 300 s)"
+    )
+    token.add_argument("--email", help="an email claim to include")
+
+
+async def _add(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import Trust
+
+    jwks = None
+    if args.jwks_file is not None:
+        try:
+            jwks = json.loads(args.jwks_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read JWKS file {args.jwks_file}: {exc}") from None
+    await Trust(admin).add(
+        args.realm,
+        args.issuer,
+        jwks_url=args.jwks_url,
+        jwks=jwks,
+        audiences=args.audience,
+        algorithms=args.alg or ["RS256", "ES256"],
+        max_age=args.max_age,
+        claims=args.claim,
+    )
+    print(f"realm {args.realm} now trusts {args.issuer}")
+    return 0
+
+
+async def _list(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import Trust
+
+    trusted = await Trust(admin).list(args.realm)
+    if not trusted:
+        print(f"realm {args.realm} trusts no external issuer")
+        return 0
+    for t in trusted:
+        keys = t.jwks_url or ("inline keys" if t.jwks else "keys by discovery")
+        demo = "  (demo: tokensmith holds its key)" if t.private_key else ""
+        print(
+            f"{t.issuer}  {keys}  aud={' '.join(sorted(t.audiences)) or 'any'}  "
+            f"algs={' '.join(t.algorithms)}  max-age={t.max_age}s  "
+            f"claims={' '.join(t.claims) or '-'}{demo}"
+        )
+    return 0
+
+
+async def _remove(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import Trust
+
+    await Trust(admin).remove(args.realm, args.issuer)
+    print(f"realm {args.realm} no longer trusts {args.issuer}")
+    return 0
+
+
+async def _add_demo(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import DEMO_ISSUER, Trust
+
+    await Trust(admin).add_demo(args.realm)
+    print(
+        f"realm {args.realm} now trusts the demo issuer {DEMO_ISSUER}; "
+        f"make an id_token with: tokensmith issuer demo-token {args.realm} --sub alice"
+    )
+    return 0
+
+
+async def _demo_token(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import Trust
+
+    claims = {"email": args.email} if args.email else None
+    print(await Trust(admin).demo_token(args.realm, sub=args.sub, ttl=args.ttl, claims=claims))
+    return 0
+
+
+HANDLERS: dict[tuple[str, str], Any] = {
+    ("issuer", "add"): _add,
+    ("issuer", "list"): _list,
+    ("issuer", "remove"): _remove,
+    ("issuer", "add-demo"): _add_demo,
+    ("issuer", "demo-token"): _demo_token,
+}

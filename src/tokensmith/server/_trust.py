@@ -1,0 +1,151 @@
+"""Trusted external issuers of a realm: adding, listing and removing them, and a demo issuer that
+tokensmith signs for itself so that the GBG id_auth flow can be tried without an SSO provider."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Sequence
+
+from ..oauth import Signer, generate_key, key_from_pem, key_id, key_to_pem, public_jwk
+from ..store import TrustedIssuer, issuers, realms
+from ._admin import Admin, AdminError, check_ttl
+
+DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
+DEMO_AUDIENCE = "tokensmith-demo"
+_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+_ALGS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA")
+
+
+class Trust:
+    """Manages the trusted issuers of an :class:`Admin`'s database."""
+
+    def __init__(self, admin: Admin) -> None:
+        self.admin = admin
+
+    async def add(
+        self,
+        realm_name: str,
+        issuer: str,
+        *,
+        jwks_url: str | None = None,
+        jwks: dict[str, object] | None = None,
+        audiences: Sequence[str] = (),
+        algorithms: Sequence[str] = ("RS256", "ES256"),
+        max_age: int = 3600,
+        claims: Sequence[str] = (),
+        _private_key: bytes | None = None,
+    ) -> None:
+        """Trust tokens from ``issuer`` (keys from ``jwks_url``, inline ``jwks``, or discovery).
+
+        Raises:
+            AdminError: an argument is invalid.
+            NotFound: the realm does not exist.
+            Conflict: the realm already trusts the issuer.
+        """
+        if not _URL.fullmatch(issuer):
+            raise AdminError(f"issuer {issuer!r} must be an http(s) URL")
+        if jwks_url is not None and not _URL.fullmatch(jwks_url):
+            raise AdminError(f"JWKS URL {jwks_url!r} must be an http(s) URL")
+        if jwks_url is not None and jwks is not None:
+            raise AdminError("give the keys either as a JWKS URL or inline, not both")
+        if jwks is not None and not isinstance(jwks.get("keys"), list):
+            raise AdminError('inline keys must be a JWKS document: {"keys": [...]}')
+        bad = [a for a in algorithms if a not in _ALGS]
+        if bad or not algorithms:
+            raise AdminError(f"algorithms must be among {', '.join(_ALGS)}")
+        check_ttl("maximum token age", max_age)
+        async with self.admin.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            await issuers.add_issuer(
+                conn,
+                realm_id=realm.id,
+                issuer=issuer,
+                jwks_url=jwks_url,
+                jwks=json.dumps(jwks) if jwks is not None else None,
+                audiences=" ".join(audiences),
+                algorithms=" ".join(algorithms),
+                max_age=max_age,
+                claims=" ".join(claims),
+                private_key=_private_key,
+                now=int(self.admin.clock()),
+            )
+            await realms.bump_version(conn, realm.id)
+
+    async def list(self, realm_name: str) -> list[TrustedIssuer]:
+        """The realm's trusted issuers.
+
+        Raises:
+            NotFound: the realm does not exist.
+        """
+        async with self.admin.db.read() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            return await issuers.list_issuers(conn, realm.id)
+
+    async def remove(self, realm_name: str, issuer: str) -> None:
+        """Stop trusting ``issuer``.
+
+        Raises:
+            NotFound: the realm does not exist or does not trust the issuer.
+        """
+        async with self.admin.db.write() as conn:
+            realm = await realms.require_realm(conn, realm_name)
+            await issuers.remove_issuer(conn, realm.id, issuer)
+            await realms.bump_version(conn, realm.id)
+
+    async def add_demo(self, realm_name: str, issuer: str = DEMO_ISSUER) -> None:
+        """Trust a demo issuer whose key tokensmith holds (encrypted), for :meth:`demo_token`.
+
+        Raises:
+            NotFound: the realm does not exist.
+            Conflict: the realm already trusts the issuer.
+        """
+        key = generate_key("ES256")
+        kid = key_id(key)
+        await self.add(
+            realm_name,
+            issuer,
+            jwks={"keys": [public_jwk(key, kid=kid, alg="ES256")]},
+            audiences=[DEMO_AUDIENCE],
+            algorithms=["ES256"],
+            claims=["email", "name"],
+            _private_key=self.admin.master.encrypt(key_to_pem(key)),
+        )
+
+    async def demo_token(
+        self,
+        realm_name: str,
+        *,
+        sub: str,
+        ttl: int = 300,
+        issuer: str | None = None,
+        claims: dict[str, object] | None = None,
+    ) -> str:
+        """An id_token for ``sub`` signed by the realm's demo issuer.
+
+        Raises:
+            AdminError: the realm has no demo issuer (``tokensmith issuer add-demo``).
+        """
+        demo = [t for t in await self.list(realm_name) if t.private_key is not None]
+        if issuer is not None:
+            demo = [t for t in demo if t.issuer == issuer]
+        if not demo:
+            raise AdminError(
+                f"realm {realm_name!r} has no demo issuer; add one with "
+                f"'tokensmith issuer add-demo {realm_name}'"
+            )
+        trusted = demo[0]
+        assert trusted.private_key is not None
+        key = key_from_pem("ES256", self.admin.master.decrypt(trusted.private_key))
+        now = int(self.admin.clock())
+        body: dict[str, object] = dict(claims or {})
+        body.update(
+            iss=trusted.issuer,
+            sub=sub,
+            aud=DEMO_AUDIENCE,
+            iat=now,
+            exp=now + ttl,
+            jti=secrets.token_urlsafe(12),
+        )
+        return Signer(key, kid=key_id(key), alg="ES256", typ="JWT").sign(body)
