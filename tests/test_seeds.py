@@ -131,3 +131,32 @@ def test_demo_prints_working_commands(demo: tuple[str, str]) -> None:
 
     assert answer.status_code == 200
     assert answer.json()["scope"] == "api api2"
+
+
+def test_demo_gbg_id_auth_with_a_demo_token(demo: tuple[str, str]) -> None:
+    """`tokensmith issuer demo-token gbg` makes an id_token the demo gbg realm accepts."""
+    base, workdir = demo
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
+    made = subprocess.run(
+        [sys.executable, "-m", "tokensmith", "issuer", "demo-token", "gbg", "--sub", "alice"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    answer = httpx.post(
+        f"{base}/authenticate/v1/connect/token",
+        data={
+            "client_id": "ro.client",
+            "grant_type": "id_auth",
+            "client_secret": "secret",
+            "scope": "api api2",
+            "id_token": made.stdout.strip(),
+        },
+    )
+
+    assert made.returncode == 0, made.stderr
+    assert answer.status_code == 200, answer.text
+    assert _verify(base, "gbg", answer.json()["access_token"])["sub"] == "alice"
