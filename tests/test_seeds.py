@@ -3,8 +3,10 @@ and python-keycloak's KeycloakOpenID against the service."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
