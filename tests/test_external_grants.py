@@ -275,3 +275,101 @@ def test_client_gets_gbg_tokens_that_renew_with_fresh_id_tokens(
 
     assert verified(gbg_realm, first.access_token)["sub"] == "erin"
     assert verified(gbg_realm, second.access_token)["sub"] == "frank"
+
+
+@pytest.fixture
+def keyed_client(gbg_realm: Service) -> tuple[Service, Any]:
+    """Client 'signer' of realm gbg authenticating with private_key_jwt (inline keys)."""
+    key = generate_key("ES256")
+    jwks = {"keys": [public_jwk(key, kid=key_id(key), alg="ES256")]}
+    gbg_realm.admin(lambda a: a.create_client("gbg", "signer", scopes="api", jwks=jwks))
+    return gbg_realm, key
+
+
+def assertion(key: Any, audience: str, **overrides: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "signer",
+        "sub": "signer",
+        "aud": audience,
+        "iat": now,
+        "exp": now + 60,
+        "jti": f"j-{time.monotonic_ns()}",
+    }
+    claims.update(overrides)
+    return Signer(key, kid=key_id(key), alg="ES256", typ="JWT").sign(claims)
+
+
+def pkjwt(service: Service, client_assertion: str) -> Any:
+    return service.http.post(
+        service.token_url("gbg"),
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion,
+        },
+    )
+
+
+def test_private_key_jwt_accepted_and_replay_refused(keyed_client: tuple[Service, Any]) -> None:
+    """A signed assertion authenticates the client once; the same assertion again is refused."""
+    service, key = keyed_client
+    signed = assertion(key, service.token_url("gbg"))
+
+    first = pkjwt(service, signed)
+    replay = pkjwt(service, signed)
+    issuer_aud = pkjwt(service, assertion(key, f"{service.url}/realms/gbg"))
+
+    assert first.status_code == 200, first.text
+    assert verified(service, first.json()["access_token"])["client_id"] == "signer"
+    assert replay.status_code == 401
+    assert "replay" in replay.json()["error_description"]
+    assert issuer_aud.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"aud": "https://elsewhere.invalid/token"}, "aud"),
+        ({"sub": "someone"}, "sub"),
+        ({"exp": int(time.time()) - 100}, "expired"),
+        ({"exp": int(time.time()) + 3600}, "longer than"),
+    ],
+)
+def test_private_key_jwt_refusals(
+    keyed_client: tuple[Service, Any], overrides: dict[str, Any], words: str
+) -> None:
+    """Wrong audience, subject, an expired or too long-lived assertion is invalid_client."""
+    service, key = keyed_client
+
+    response = pkjwt(service, assertion(key, service.token_url("gbg"), **overrides))
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert words in response.json()["error_description"]
+
+
+def test_private_key_jwt_signed_by_another_key(keyed_client: tuple[Service, Any]) -> None:
+    """An assertion signed with a key the client did not register is refused."""
+    service, _ = keyed_client
+
+    response = pkjwt(service, assertion(generate_key("ES256"), service.token_url("gbg")))
+
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_client_library_private_key_jwt(keyed_client: tuple[Service, Any]) -> None:
+    """TokenSource(private_key=…) authenticates with fresh assertions, renewal after renewal."""
+    from tokensmith.client import TokenSource
+    from tokensmith.oauth import key_to_pem
+
+    service, key = keyed_client
+    with TokenSource(
+        service.token_url("gbg"), client_id="signer", private_key=key_to_pem(key)
+    ) as source:
+        first = source.token()
+        source.invalidate(first)
+        second = source.token()
+
+    assert first.access_token != second.access_token
+    assert verified(service, second.access_token)["sub"] == "signer"

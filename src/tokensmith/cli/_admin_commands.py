@@ -8,6 +8,7 @@ import datetime
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._args import duration
@@ -120,6 +121,18 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a static claim for every token of the client (repeatable)",
+    )
+    keys = ccreate.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--jwks-file",
+        type=Path,
+        metavar="FILE",
+        help="private_key_jwt: the client's public keys (a JWKS file); no secret",
+    )
+    keys.add_argument(
+        "--jwks-url",
+        metavar="URL",
+        help="private_key_jwt: where the client's public keys are; no secret",
     )
     ccreate.add_argument("--json", action="store_true", help="print a JSON object")
     clist = csub.add_parser(parents=[common], name="list", help="list a realm's clients")
@@ -245,6 +258,8 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         grant_types=args.grant,
         audience=args.audience,
         extra_claims=_claims(args.claim),
+        jwks=_jwks_file(args.jwks_file),
+        jwks_url=args.jwks_url,
     )
     _print_new_secret(args, new, "created client")
     return 0
@@ -334,6 +349,18 @@ _HANDLERS: dict[tuple[str, str], Any] = {
 }
 
 
+def _jwks_file(path: Path | None) -> dict[str, object] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read JWKS file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JWKS document")
+    return data
+
+
 def _claims(pairs: list[str]) -> dict[str, object]:
     claims: dict[str, object] = {}
     for pair in pairs:
@@ -366,6 +393,8 @@ def _print_new_secret(args: argparse.Namespace, new: NewClient, what: str) -> No
         print(
             "This secret is shown once and stored only as a digest; keep it now.", file=sys.stderr
         )
+    elif c.jwks or c.jwks_url:
+        print("authentication: private_key_jwt (no secret)")
     else:
         print("client_secret: (the one you gave, stored with argon2id)")
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 from urllib.parse import quote_plus, urlencode
 
-from ..oauth import Clock, InvalidGrant, OAuthError, TokensmithError, error_from_response
+from ..oauth import (
+    Clock,
+    InvalidGrant,
+    OAuthError,
+    Signer,
+    TokensmithError,
+    error_from_response,
+)
 from ._dialect import Dialect, parse_token_response
 from ._errors import ConfigurationError, TokenEndpointUnavailable
 from ._grants import Attempt, Grant
@@ -28,7 +36,8 @@ from ._token import Secret, Token
 
 log = logging.getLogger("tokensmith.client")
 
-AuthMethod = Literal["client_secret_post", "client_secret_basic", "none"]
+AuthMethod = Literal["client_secret_post", "client_secret_basic", "private_key_jwt", "none"]
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @dataclass(frozen=True)
@@ -162,14 +171,19 @@ class TokenCore:
         clock: Clock,
         rng: random.Random,
         on_event: Callable[[str, Mapping[str, object]], None] | None,
+        assertion_signer: Signer | None = None,
     ) -> None:
         if not token_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"token_url must be an http(s) URL, not {token_url!r}")
-        if auth_method != "none" and (client_id is None or client_secret is None):
+        if auth_method == "private_key_jwt":
+            if client_id is None or assertion_signer is None:
+                raise ConfigurationError("private_key_jwt needs client_id and private_key")
+        elif auth_method != "none" and (client_id is None or client_secret is None):
             raise ConfigurationError(
                 f"{auth_method} needs client_id and client_secret (use auth_method='none' for a "
                 "public client)"
             )
+        self.assertion_signer = assertion_signer
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -314,14 +328,14 @@ class TokenCore:
                 form[name] = supplied
             else:
                 form[name] = value
-        request = self._build(form)
         secrets = [v for k, v in form.items() if k != "grant_type"]
         if self.client_secret is not None:
             secrets.append(self.client_secret.reveal())
         for n in range(1, self.retry.attempts + 1):
             last = n == self.retry.attempts
             try:
-                response: HTTPResponse = yield Send(request)
+                # Built per try: a private_key_jwt assertion is used once (its jti).
+                response: HTTPResponse = yield Send(self._build(form))
             except TransportFailure as exc:
                 if last:
                     raise TokenEndpointUnavailable(
@@ -362,6 +376,22 @@ class TokenCore:
             # RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
             pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret.reveal())}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        elif self.auth_method == "private_key_jwt":
+            assert self.client_id is not None
+            assert self.assertion_signer is not None
+            now = int(self.clock())
+            body["client_id"] = self.client_id
+            body["client_assertion_type"] = ASSERTION_TYPE
+            body["client_assertion"] = self.assertion_signer.sign(
+                {
+                    "iss": self.client_id,
+                    "sub": self.client_id,
+                    "aud": self.token_url,
+                    "iat": now,
+                    "exp": now + 60,
+                    "jti": secrets.token_urlsafe(16),
+                }
+            )
         else:
             if self.client_id is not None:
                 body["client_id"] = self.client_id

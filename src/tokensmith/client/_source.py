@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import httpx
 
-from ..oauth import Clock
+from ..oauth import Algorithm, Clock, PrivateKey, Signer, key_from_pem, key_id
 from ._core import (
     AuthMethod,
     Flow,
@@ -85,6 +85,8 @@ class TokenSource(httpx.Auth):
         http_client, async_http_client: clients for token requests (default: made and owned).
         on_event: called with ``(name, attributes)`` on fetch, failure and unauthorized.
         clock: the time, for tests.
+        private_key, private_key_alg, key_id: authenticate with RFC 7523 private_key_jwt (a PEM
+            or a key; the ``kid`` defaults to the key's thumbprint) instead of a secret.
     """
 
     requires_request_body = True
@@ -109,12 +111,18 @@ class TokenSource(httpx.Auth):
         async_http_client: httpx.AsyncClient | None = None,
         on_event: Callable[[str, Mapping[str, object]], None] | None = None,
         clock: Clock = time.time,
+        private_key: str | bytes | PrivateKey | None = None,
+        private_key_alg: Algorithm = "ES256",
+        key_id: str | None = None,
     ) -> None:
+        if private_key is not None and auth_method == "client_secret_post":
+            auth_method = "private_key_jwt"
         secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
         self._core = TokenCore(
             token_url,
             client_id=client_id,
             client_secret=secret,
+            assertion_signer=_assertion_signer(private_key, private_key_alg, key_id),
             grant=grant or ClientCredentials(),
             auth_method=auth_method,
             dialect=dialect,
@@ -462,6 +470,16 @@ class TokenSource(httpx.Auth):
         from ._requests import RequestsAuth
 
         return RequestsAuth(self)
+
+
+def _assertion_signer(
+    key: str | bytes | PrivateKey | None, alg: Algorithm, kid: str | None
+) -> Signer | None:
+    if key is None:
+        return None
+    if isinstance(key, str | bytes):
+        key = key_from_pem(alg, key.encode() if isinstance(key, str) else key)
+    return Signer(key, kid=kid or key_id(key), alg=alg, typ="JWT")
 
 
 def _headers(response: httpx.Response) -> dict[str, str]:

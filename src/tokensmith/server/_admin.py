@@ -202,11 +202,14 @@ class Admin:
         grant_types: Sequence[str] = (),
         audience: str | None = None,
         extra_claims: Mapping[str, object] | None = None,
+        jwks: Mapping[str, object] | None = None,
+        jwks_url: str | None = None,
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
         ``grant_types`` enables id_auth, token-exchange or jwt-bearer; ``audience`` and
-        ``extra_claims`` go into every access token of the client.
+        ``extra_claims`` go into every access token of the client. With ``jwks`` or ``jwks_url``
+        the client authenticates with private_key_jwt and gets no secret.
 
         Raises:
             AdminError: an argument is invalid.
@@ -233,7 +236,19 @@ class Admin:
         if reserved:
             raise AdminError(f"claim {sorted(reserved)[0]!r} is set by tokensmith itself")
         style = check_style(response_style).value if response_style else None
-        generated, digest = self._new_secret(secret)
+        keyed = jwks is not None or jwks_url is not None
+        if keyed:
+            if secret is not None:
+                raise AdminError("a private_key_jwt client has keys, not a secret")
+            if jwks is not None and jwks_url is not None:
+                raise AdminError("give the client's keys as a JWKS or a JWKS URL, not both")
+            if jwks is not None and not isinstance(jwks.get("keys"), list):
+                raise AdminError('the client\'s keys must be a JWKS document: {"keys": [...]}')
+            if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
+                raise AdminError("the client's JWKS URL must be an http(s) URL")
+            generated, digest = None, ""
+        else:
+            generated, digest = self._new_secret(secret)
         async with self.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
             client = await clients.create_client(
@@ -250,6 +265,8 @@ class Admin:
                 grant_types=" ".join(sorted(set(grant_types))),
                 audience=audience or None,
                 extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
+                jwks=json.dumps(dict(jwks)) if jwks is not None else None,
+                jwks_url=jwks_url,
             )
             await realms.bump_version(conn, realm.id)
         return NewClient(client, generated)

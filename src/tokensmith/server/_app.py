@@ -89,7 +89,7 @@ class TokensmithApp:
         await registry.refresh_index()
         registry.start()
         self._registry = registry
-        clients = ClientAuthenticator(registry, self.checker, clock=self.clock)
+        clients = ClientAuthenticator(registry, self.checker, self.db, clock=self.clock)
         self._external = ExternalTokens(clock=self.clock)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
@@ -162,7 +162,7 @@ class TokensmithApp:
             if tail == _TOKEN:
                 return await self._token(name, prefix, scope, receive, send)
             if tail in (_INTROSPECT, _REVOKE):
-                return await self._inspect(name, tail == _REVOKE, scope, receive, send)
+                return await self._inspect(name, prefix, tail == _REVOKE, scope, receive, send)
             if tail == _CERTS:
                 return await self._jwks(name, scope, send)
             if tail == _OIDC:
@@ -214,19 +214,22 @@ class TokensmithApp:
         issuer = self._issuer(state.realm.name, prefix, scope, headers)
         endpoint = self._endpoint
         assert endpoint is not None
-        issued = await endpoint.issue(state, form, headers.get("authorization"), issuer)
+        audiences = (issuer, issuer + _TOKEN, self._base(scope, headers) + scope["path"])
+        issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
         await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
 
     async def _inspect(
-        self, name: str, revoke: bool, scope: Scope, receive: Receive, send: Send
+        self, name: str, prefix: str, revoke: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
         inspector = self._inspector
         assert inspector is not None
+        issuer = self._issuer(state.realm.name, prefix, scope, headers)
+        audiences = (issuer, issuer + _TOKEN, issuer + (_REVOKE if revoke else _INTROSPECT))
         if revoke:
-            await inspector.revoke(state, form, headers.get("authorization"))
+            await inspector.revoke(state, form, headers.get("authorization"), audiences)
             return await _send(send, 200, b"", _NO_STORE)
-        answer = await inspector.introspect(state, form, headers.get("authorization"))
+        answer = await inspector.introspect(state, form, headers.get("authorization"), audiences)
         body = json.dumps(answer, separators=(",", ":")).encode()
         await _send(send, 200, body, _TOKEN_HEADERS)
 
@@ -267,6 +270,10 @@ class TokensmithApp:
         )
 
     def _issuer(self, name: str, prefix: str, scope: Scope, headers: dict[str, str]) -> str:
+        return f"{self._base(scope, headers)}{prefix}/realms/{name}"
+
+    def _base(self, scope: Scope, headers: dict[str, str]) -> str:
+        """The service's public base URL: configured, or from the request's Host."""
         base = self.settings.public_url
         if base is None:
             host = headers.get("host")
@@ -274,7 +281,7 @@ class TokensmithApp:
                 server = scope.get("server") or ("localhost", None)
                 host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
             base = f"{scope.get('scheme', 'http')}://{host}"
-        return f"{base.rstrip('/')}{prefix}/realms/{name}"
+        return base.rstrip("/")
 
 
 class _MethodNotAllowed(InvalidRequest):

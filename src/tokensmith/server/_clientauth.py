@@ -4,16 +4,30 @@
 from __future__ import annotations
 
 import binascii
+import json
 from base64 import b64decode
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from ..oauth import Clock, InvalidClient, InvalidRequest, system_clock
-from ..store import Client
+from ..oauth import (
+    Clock,
+    InvalidClient,
+    InvalidRequest,
+    InvalidToken,
+    TemporarilyUnavailable,
+    b64url_decode,
+    system_clock,
+)
+from ..resource import Verifier, VerifierUnavailable
+from ..store import Client, Database, clients
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
 
-METHODS = ("client_secret_basic", "client_secret_post")
+METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "EdDSA")
+_MAX_ASSERTION_LIFETIME = 600
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,8 @@ def credentials(form: dict[str, str], authorization: str | None) -> Credentials:
         InvalidRequest: the client used two authentication methods at once.
         InvalidClient: no credentials, or unreadable Basic credentials.
     """
+    if "client_assertion_type" in form or "client_assertion" in form:
+        return _assertion(form, authorization)
     if authorization is not None:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "basic":
@@ -53,7 +69,8 @@ def credentials(form: dict[str, str], authorization: str | None) -> Credentials:
         )
     if secret is None:
         raise InvalidClient(
-            "client_secret is missing; every client of this service is confidential"
+            "client_secret is missing; every client of this service is confidential "
+            "(or use private_key_jwt)"
         )
     return Credentials(client_id, secret, "client_secret_post")
 
@@ -62,30 +79,127 @@ class ClientAuthenticator:
     """Authenticates the client of a request to any realm endpoint (token, introspect, revoke)."""
 
     def __init__(
-        self, registry: Registry, checker: SecretChecker, *, clock: Clock = system_clock
+        self,
+        registry: Registry,
+        checker: SecretChecker,
+        db: Database,
+        *,
+        clock: Clock = system_clock,
     ) -> None:
         self.registry = registry
         self.checker = checker
+        self.db = db
         self.clock = clock
+        self._verifiers: dict[tuple[object, ...], Verifier] = {}
 
     async def authenticate(
-        self, state: RealmState, form: dict[str, str], authorization: str | None
+        self,
+        state: RealmState,
+        form: dict[str, str],
+        authorization: str | None,
+        *,
+        audiences: Collection[str] = (),
     ) -> Client:
-        """The enabled client whose credentials the request carries.
+        """The enabled client whose credentials the request carries. ``audiences`` are the
+        ``aud`` values a private_key_jwt assertion may name (the issuer and endpoint URLs).
 
         Raises:
             InvalidRequest: two authentication methods at once.
-            InvalidClient: missing, unknown or wrong credentials, or a disabled client.
+            InvalidClient: missing, unknown or wrong credentials, a refused or replayed
+                assertion, or a disabled client.
         """
         creds = credentials(form, authorization)
         client = await self.registry.client(state, creds.client_id)
-        if client is None or not await self.checker.check(
+        if creds.method == "private_key_jwt":
+            if client is None:
+                raise InvalidClient("unknown client")
+            await self._check_assertion(state, client, creds.secret, audiences)
+        elif client is None or not await self.checker.check(
             creds.secret, client.secrets, self.clock()
         ):
             raise InvalidClient("unknown client or wrong client secret")
         if not client.enabled:
             raise InvalidClient(f"client {client.client_id!r} is disabled")
         return client
+
+    async def _check_assertion(
+        self, state: RealmState, client: Client, assertion: str, audiences: Collection[str]
+    ) -> None:
+        """RFC 7523 §3: signature by the client's key, iss = sub = client_id, aud naming this
+        service, exp, and a jti never seen before within the assertion's lifetime."""
+        if client.jwks is None and client.jwks_url is None:
+            raise InvalidClient(f"client {client.client_id!r} has no keys for private_key_jwt")
+        try:
+            claims = await self._verifier(client).averify(assertion)
+        except InvalidToken as exc:
+            raise InvalidClient(f"the client assertion was refused: {exc.description}") from None
+        except VerifierUnavailable:
+            raise TemporarilyUnavailable(
+                "the client's keys cannot be fetched; retry shortly"
+            ) from None
+        if claims.get("sub") != client.client_id:
+            raise InvalidClient("the client assertion's sub must be the client_id")
+        aud = claims.get("aud")
+        named = set(aud) if isinstance(aud, list) else {aud}
+        if not named & set(audiences):
+            raise InvalidClient("the client assertion's aud must be the token endpoint or issuer")
+        jti, exp = claims.get("jti"), float(claims["exp"])  # exp: checked by the verifier
+        if not isinstance(jti, str) or not jti:
+            raise InvalidClient("the client assertion has no jti")
+        if exp - self.clock() > _MAX_ASSERTION_LIFETIME:
+            raise InvalidClient(
+                f"the client assertion lives longer than {_MAX_ASSERTION_LIFETIME} s"
+            )
+        async with self.db.write() as conn:
+            fresh = await clients.use_assertion(
+                conn, state.realm.id, f"{client.id}:{jti}"[:255], int(exp) + 60
+            )
+        if not fresh:
+            raise InvalidClient("the client assertion was already used (replay refused)")
+
+    def _verifier(self, client: Client) -> Verifier:
+        key = (client.id, client.created_at, client.jwks, client.jwks_url)
+        verifier = self._verifiers.get(key)
+        if verifier is None:
+            verifier = Verifier(
+                issuer=client.client_id,
+                jwks_url=client.jwks_url,
+                jwks=json.loads(client.jwks) if client.jwks else None,
+                algorithms=ASSERTION_ALGORITHMS,
+                typ=None,
+                clock=self.clock,
+            )
+            self._verifiers[key] = verifier
+        return verifier
+
+
+def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise InvalidRequest(f"client_assertion_type must be {ASSERTION_TYPE}")
+    assertion = form.get("client_assertion")
+    if assertion is None:
+        raise InvalidRequest("client_assertion is missing")
+    if "client_secret" in form or (authorization or "").lower().startswith("basic "):
+        raise InvalidRequest("the client authenticated twice; use one method")
+    claims = jwt_claims(assertion)
+    iss = claims.get("iss") if claims else None
+    if not isinstance(iss, str):
+        raise InvalidClient("the client assertion is not a JWT with an iss claim")
+    if form.get("client_id", iss) != iss:
+        raise InvalidClient("client_id differs from the client assertion's iss")
+    return Credentials(iss, assertion, "private_key_jwt")
+
+
+def jwt_claims(token: str) -> dict[str, object] | None:
+    """The claims of a JWT, unverified (to find whose key verifies it); None if not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(b64url_decode(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def _basic(value: str) -> Credentials:

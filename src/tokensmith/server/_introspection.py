@@ -9,6 +9,7 @@ and an access token's ``jti`` stays on a deny list until the token would have ex
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any
 
 from ..oauth import (
@@ -38,7 +39,11 @@ class TokenInspector:
         self.clock = clock
 
     async def introspect(
-        self, state: RealmState, form: dict[str, str], authorization: str | None
+        self,
+        state: RealmState,
+        form: dict[str, str],
+        authorization: str | None,
+        audiences: Collection[str] = (),
     ) -> dict[str, Any]:
         """The RFC 7662 §2.2 answer for ``form["token"]``.
 
@@ -46,14 +51,18 @@ class TokenInspector:
             InvalidClient, InvalidRequest: the caller is not an authenticated client, or sent no
                 token.
         """
-        await self.clients.authenticate(state, form, authorization)
+        await self.clients.authenticate(state, form, authorization, audiences=audiences)
         token = _token(form)
         if "." in token:  # a JWT: an access token of ours, or nothing
             return await self._access_answer(state, token) or INACTIVE
         return await self._refresh_answer(state, token) or INACTIVE
 
     async def revoke(
-        self, state: RealmState, form: dict[str, str], authorization: str | None
+        self,
+        state: RealmState,
+        form: dict[str, str],
+        authorization: str | None,
+        audiences: Collection[str] = (),
     ) -> None:
         """Revoke ``form["token"]`` if the calling client holds it (RFC 7009 §2.1).
 
@@ -61,7 +70,7 @@ class TokenInspector:
             InvalidClient, InvalidRequest: as for introspection.
             UnauthorizedClient: the token was issued to another client.
         """
-        client = await self.clients.authenticate(state, form, authorization)
+        client = await self.clients.authenticate(state, form, authorization, audiences=audiences)
         token = _token(form)
         now = int(self.clock())
         claims = self._verified(state, token)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,12 @@ class TokenEndpoint:
         self.clock = clock
 
     async def issue(
-        self, state: RealmState, form: dict[str, str], authorization: str | None, issuer: str
+        self,
+        state: RealmState,
+        form: dict[str, str],
+        authorization: str | None,
+        issuer: str,
+        audiences: Collection[str] = (),
     ) -> Issued:
         """Authenticate the client and run the grant it asked for.
 
@@ -87,7 +93,7 @@ class TokenEndpoint:
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("grant_type is missing")
-        client = await self.clients.authenticate(state, form, authorization)
+        client = await self.clients.authenticate(state, form, authorization, audiences=audiences)
         now = self.clock()
         if grant_type == "client_credentials":
             scope = _requested_scope(client, form.get("scope"))

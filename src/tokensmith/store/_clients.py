@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..oauth import parse_scope
 from ._errors import Conflict, NotFound
 from ._models import Client, StoredSecret
-from ._tables import client_secrets, clients
+from ._tables import client_secrets, clients, used_assertions
 
 
 def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> Client:
@@ -30,6 +30,8 @@ def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> 
         grant_types=frozenset((m["grant_types"] or "").split()),
         audience=m["audience"],
         extra_claims=m["extra_claims"],
+        jwks=m["jwks"],
+        jwks_url=m["jwks_url"],
     )
 
 
@@ -60,6 +62,8 @@ async def create_client(
     grant_types: str = "",
     audience: str | None = None,
     extra_claims: str | None = None,
+    jwks: str | None = None,
+    jwks_url: str | None = None,
 ) -> Client:
     """Insert a client with one secret digest.
 
@@ -81,12 +85,15 @@ async def create_client(
                 grant_types=grant_types,
                 audience=audience,
                 extra_claims=extra_claims,
+                jwks=jwks,
+                jwks_url=jwks_url,
             )
         )
     except IntegrityError:
         raise Conflict(f"client {client_id!r} already exists in this realm") from None
     client_pk = result.inserted_primary_key[0]  # type: ignore[index]
-    await add_secret(conn, client_pk, secret_digest, now)
+    if secret_digest:
+        await add_secret(conn, client_pk, secret_digest, now)
     client = await get_client(conn, realm_id, client_id)
     assert client is not None
     return client
@@ -136,6 +143,18 @@ async def set_enabled(conn: AsyncConnection, client_pk: int, enabled: bool) -> N
 async def delete_client(conn: AsyncConnection, client_pk: int) -> None:
     """Delete a client with its secrets and refresh tokens."""
     await conn.execute(delete(clients).where(clients.c.id == client_pk))
+
+
+async def use_assertion(conn: AsyncConnection, realm_id: int, jti: str, expires_at: int) -> bool:
+    """Record a client assertion's ``jti``; False when it was already used (a replay)."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                insert(used_assertions).values(realm_id=realm_id, jti=jti, expires_at=expires_at)
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 async def add_secret(conn: AsyncConnection, client_pk: int, digest: str, now: int) -> None:

@@ -54,6 +54,8 @@ class Client:
     grant_types: frozenset[str] = frozenset()
     audience: str | None = None
     extra_claims: str | None = None
+    jwks: str | None = None
+    jwks_url: str | None = None
 
 
 @dataclass(frozen=True)

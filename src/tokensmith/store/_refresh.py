@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._models import RefreshTokenRecord
-from ._tables import clients, refresh_tokens, revoked_access_tokens
+from ._tables import clients, refresh_tokens, revoked_access_tokens, used_assertions
 
 
 async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
@@ -60,7 +60,8 @@ async def delete_expired(conn: AsyncConnection, now: int) -> int:
     denied = await conn.execute(
         delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < now)
     )
-    return result.rowcount + denied.rowcount
+    used = await conn.execute(delete(used_assertions).where(used_assertions.c.expires_at < now))
+    return result.rowcount + denied.rowcount + used.rowcount
 
 
 async def client_id_of(conn: AsyncConnection, client_pk: int) -> str | None:

@@ -58,7 +58,17 @@ clients = Table(
     Column("grant_types", Text, nullable=False, server_default=""),
     Column("audience", String(255), nullable=True),
     Column("extra_claims", Text, nullable=True),  # a JSON object added to every access token
+    Column("jwks", Text, nullable=True),  # private_key_jwt: the client's public keys…
+    Column("jwks_url", String(1024), nullable=True),  # …or where to fetch them
     UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
+)
+
+used_assertions = Table(
+    "used_assertions",
+    metadata,
+    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
 )
 
 trusted_issuers = Table(
