@@ -115,3 +115,55 @@ def test_master_key_file_is_private(tmp_path: Path) -> None:
     mode = (tmp_path / "cli.db.key").stat().st_mode & 0o777
 
     assert mode == 0o600
+
+
+def test_issuer_commands_and_demo_token(tmp_path: Path) -> None:
+    """issuer add/list/remove manage trust; add-demo and demo-token make usable id_tokens."""
+    tokensmith(tmp_path, "realm", "create", "gbg")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+
+    added = tokensmith(
+        tmp_path,
+        "issuer",
+        "add",
+        "gbg",
+        "https://sso.example",
+        "--jwks-file",
+        str(jwks),
+        "--audience",
+        "gbg-api",
+        "--claim",
+        "email",
+    )
+    demo = tokensmith(tmp_path, "issuer", "add-demo", "gbg")
+    listed = tokensmith(tmp_path, "issuer", "list", "gbg")
+    token = tokensmith(tmp_path, "issuer", "demo-token", "gbg", "--sub", "alice")
+    removed = tokensmith(tmp_path, "issuer", "remove", "gbg", "https://sso.example")
+    again = tokensmith(tmp_path, "issuer", "remove", "gbg", "https://sso.example")
+    client = tokensmith(
+        tmp_path,
+        "client",
+        "create",
+        "gbg",
+        "ro.client",
+        "--grant",
+        "id_auth",
+        "--claim",
+        "tenant=acme",
+        "--audience",
+        "gbg-api",
+    )
+    shown = tokensmith(tmp_path, "client", "show", "gbg", "ro.client")
+
+    assert added.returncode == 0, added.stderr
+    assert demo.returncode == 0, demo.stderr
+    assert "https://sso.example" in listed.stdout
+    assert "demo" in listed.stdout
+    assert token.stdout.count(".") == 2
+    assert removed.returncode == 0
+    assert again.returncode == 1
+    assert "does not trust" in again.stderr
+    assert client.returncode == 0, client.stderr
+    assert "id_auth" in shown.stdout
+    assert '"tenant": "acme"' in shown.stdout

@@ -373,3 +373,25 @@ def test_client_library_private_key_jwt(keyed_client: tuple[Service, Any]) -> No
 
     assert first.access_token != second.access_token
     assert verified(service, second.access_token)["sub"] == "signer"
+
+
+def test_per_client_audience_and_discovery_auth_methods(gbg_realm: Service) -> None:
+    """A client's own audience goes into its tokens; discovery names private_key_jwt."""
+    gbg_realm.admin(
+        lambda a: a.create_client(
+            "gbg", "aud-client", secret="aud-secret", audience="billing-api", access_token_ttl=60
+        )
+    )
+    answer = post(
+        gbg_realm,
+        grant_type="client_credentials",
+        client_id="aud-client",
+        client_secret="aud-secret",
+    ).json()
+    meta = gbg_realm.http.get(f"{gbg_realm.url}/realms/gbg/.well-known/openid-configuration").json()
+
+    claims = pyjwt.decode(answer["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == "billing-api"
+    assert claims["exp"] - claims["iat"] == 60
+    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    assert "ES256" in meta["token_endpoint_auth_signing_alg_values_supported"]

@@ -25,7 +25,7 @@ from ..oauth import (
     system_clock,
 )
 from ..store import Database, DatabaseUnavailable
-from ._clientauth import METHODS, ClientAuthenticator
+from ._clientauth import ASSERTION_ALGORITHMS, METHODS, ClientAuthenticator
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
 from ._keys import MasterKey
@@ -255,6 +255,7 @@ class TokensmithApp:
             "jwks_uri": endpoint + "/certs",
             "grant_types_supported": list(GRANT_TYPES),
             "token_endpoint_auth_methods_supported": list(METHODS),
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "introspection_endpoint": endpoint + "/token/introspect",
             "introspection_endpoint_auth_methods_supported": list(METHODS),
             "revocation_endpoint": endpoint + "/revoke",
