@@ -13,7 +13,10 @@ import httpx
 import pytest
 
 from tokensmith.client import (
+    CustomGrant,
     InvalidClient,
+    InvalidGrant,
+    TokenSource,
     UnsupportedGrantType,
     from_discovery,
     gbg,
@@ -84,14 +87,27 @@ def test_keycloak_and_discovery(demo: Service) -> None:
 
 
 def test_errors_of_the_real_service_map_to_classes(demo: Service) -> None:
-    """A wrong secret is InvalidClient; a grant the service lacks is UnsupportedGrantType."""
+    """A wrong secret is InvalidClient; an unsigned id_token is InvalidGrant saying so; an
+    unknown grant is UnsupportedGrantType."""
     with (
         truphone("truphone", "wrong-secret", base_url=demo.url) as wrong,
         pytest.raises(InvalidClient),
     ):
         wrong.token()
-    with gbg("external-id-token", base_url=demo.url) as source, pytest.raises(UnsupportedGrantType):
+    with gbg("external-id-token", base_url=demo.url) as source, pytest.raises(InvalidGrant) as info:
         source.token()
+    with (
+        TokenSource(
+            demo.token_url("gbg"),
+            client_id="ro.client",
+            client_secret="secret",
+            grant=CustomGrant("urn:example:unknown"),
+        ) as custom,
+        pytest.raises(UnsupportedGrantType),
+    ):
+        custom.token()
+
+    assert "not a signed JWT" in str(info.value)
 
 
 def tokensmith(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
