@@ -18,7 +18,6 @@ from ..oauth import (
     InvalidToken,
     UnauthorizedClient,
     system_clock,
-    verify_jwt_access_token,
 )
 from ..store import Client, Database, refresh
 from ._clientauth import ClientAuthenticator
@@ -98,21 +97,9 @@ class TokenInspector:
 
     def _verified(self, state: RealmState, token: str) -> dict[str, Any] | None:
         try:
-            claims = verify_jwt_access_token(
-                token,
-                state.public_keys,
-                algorithms=(state.realm.alg,),
-                issuer=None,
-                audience=None,
-                now=self.clock(),
-                leeway=0,
-            )
+            return state.verify_own(token, self.clock())
         except InvalidToken:
             return None
-        iss = claims.get("iss")
-        if not isinstance(iss, str) or not iss.endswith(f"/realms/{state.realm.name}"):
-            return None
-        return claims
 
     async def _access_answer(self, state: RealmState, token: str) -> dict[str, Any] | None:
         claims = self._verified(state, token)

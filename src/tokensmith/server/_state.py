@@ -12,8 +12,9 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..oauth import PublicKeys, ResponseStyle, Signer
+from ..oauth import InvalidToken, PublicKeys, ResponseStyle, Signer, verify_jwt_access_token
 from ..store import Client, Database, Realm, TrustedIssuer, clients, issuers, realms, refresh
 from ._keys import MasterKey, signer_for
 
@@ -34,6 +35,25 @@ class RealmState:
     style: ResponseStyle
     issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     clients: dict[str, Client | None] = field(default_factory=dict)
+
+    def verify_own(self, token: str, now: float) -> dict[str, Any]:
+        """The claims of an access token this realm issued and that is still valid at ``now``.
+
+        Raises:
+            InvalidToken: forged, expired, signed by a retired key, or from another realm.
+        """
+        claims = verify_jwt_access_token(
+            token,
+            self.public_keys,
+            algorithms=(self.realm.alg,),
+            issuer=None,
+            audience=None,
+            now=now,
+            leeway=0,
+        )
+        if not str(claims.get("iss", "")).endswith(f"/realms/{self.realm.name}"):
+            raise InvalidToken("the token is from another realm")
+        return claims
 
     @property
     def audience(self) -> str:
