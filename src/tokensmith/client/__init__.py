@@ -11,10 +11,11 @@ from ..oauth import (
     TokensmithError,
     UnauthorizedClient,
     UnsupportedGrantType,
+    jwt_claims,
 )
 from ._cache import FileCache, RedisCache
 from ._core import Retry, Stats, TokenCache, default_margin
-from ._dialect import PASCAL, STANDARD, Dialect, jwt_claims, parse_token_response
+from ._dialect import PASCAL, STANDARD, Dialect, parse_token_response
 from ._errors import ConfigurationError, InvalidTokenResponse, TokenEndpointUnavailable
 from ._grants import (
     ClientCredentials,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from ..oauth import b64url_decode
+from ..oauth import jwt_claims
 from ._errors import InvalidTokenResponse
 from ._token import Token
 
@@ -99,18 +99,6 @@ def parse_token_response(
         refresh_expires_at=now + refresh_in if refresh_in and refresh_in > 0 else None,
         raw=data,
     )
-
-
-def jwt_claims(token: str) -> dict[str, Any] | None:
-    """The claims of a JWT, read without verifying; None when ``token`` is not a JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(b64url_decode(parts[1]))
-    except ValueError:
-        return None
-    return claims if isinstance(claims, dict) else None
 
 
 def _expiry(

@@ -30,17 +30,17 @@ from ._form import parse_form
 from ._jose import (
     ALGORITHMS,
     Algorithm,
-    JoseFailure,
     PrivateKey,
     Signer,
+    as_algorithm,
     b64url,
     b64url_decode,
     generate_key,
+    jwt_claims,
     key_from_pem,
     key_id,
     key_to_pem,
     public_jwk,
-    verify_jwt,
 )
 from ._response import ResponseStyle, TokenResponse
 from ._scope import format_scope, parse_scope
@@ -68,7 +68,6 @@ __all__ = [
     "InvalidRequest",
     "InvalidScope",
     "InvalidToken",
-    "JoseFailure",
     "OAuthError",
     "PrivateKey",
     "PublicKeys",
@@ -81,6 +80,7 @@ __all__ = [
     "UnknownKey",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
+    "as_algorithm",
     "b64url",
     "b64url_decode",
     "bearer_token",
@@ -90,6 +90,7 @@ __all__ = [
     "error_from_response",
     "format_scope",
     "generate_key",
+    "jwt_claims",
     "key_from_pem",
     "key_id",
     "key_to_pem",
@@ -98,7 +99,6 @@ __all__ = [
     "public_jwk",
     "require_scopes",
     "system_clock",
-    "verify_jwt",
     "verify_jwt_access_token",
     "www_authenticate",
 ]

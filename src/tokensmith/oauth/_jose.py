@@ -10,9 +10,8 @@ import base64
 import json
 from typing import Any, Literal
 
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc import jws
+from joserfc.jwk import ECKey, RSAKey
 
 Algorithm = Literal["ES256", "RS256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
@@ -89,19 +88,27 @@ class Signer:
         return (signing_input + b"." + b64url(signature)).decode("ascii")
 
 
-class JoseFailure(Exception):
-    """A token could not be verified; the message names the check, never the token."""
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT read *without verifying* it (to learn its ``exp``, or whose key
+    verifies it); None when ``token`` is not a JWT with a JSON object payload."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(b64url_decode(parts[1]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
-def verify_jwt(token: str, jwks: dict[str, Any], *, algorithms: list[str]) -> dict[str, Any]:
-    """Verify ``token``'s signature against a JWKS and return its claims (no claim checks).
+def as_algorithm(name: str) -> Algorithm:
+    """``name`` as a signing algorithm tokensmith issues with.
 
     Raises:
-        JoseFailure: the token is malformed, uses another algorithm, or its signature is wrong.
+        ValueError: it is not ES256 or RS256.
     """
-    try:
-        key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-        decoded = jwt.decode(token, key_set, algorithms=algorithms)
-    except (JoseError, ValueError) as exc:
-        raise JoseFailure(type(exc).__name__) from None
-    return dict(decoded.claims)
+    if name == "ES256":
+        return "ES256"
+    if name == "RS256":
+        return "RS256"
+    raise ValueError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")

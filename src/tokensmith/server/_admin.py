@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..oauth import (
-    ALGORITHMS,
-    Algorithm,
     Clock,
     OAuthError,
     ResponseStyle,
+    as_algorithm,
     format_scope,
     parse_scope,
     system_clock,
@@ -141,9 +140,10 @@ class Admin:
         """
         if not _NAME.fullmatch(name):
             raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
-        if alg not in ALGORITHMS:
-            raise AdminError(f"unknown algorithm {alg!r}; choose one of {', '.join(ALGORITHMS)}")
-        algorithm: Algorithm = "RS256" if alg == "RS256" else "ES256"
+        try:
+            algorithm = as_algorithm(alg)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from None
         paths = [_check_path(p) for p in dict.fromkeys(token_paths)]
         now = self._now()
         async with self.db.write() as conn:
@@ -373,7 +373,7 @@ class Admin:
                 await realms.set_key_state(conn, by_state["previous"].kid, "retired")
             if "current" in by_state:
                 await realms.set_key_state(conn, by_state["current"].kid, "previous")
-            algorithm: Algorithm = "RS256" if realm.alg == "RS256" else "ES256"
+            algorithm = as_algorithm(realm.alg)
             if "next" in by_state:
                 await realms.set_key_state(conn, by_state["next"].kid, "current")
             else:

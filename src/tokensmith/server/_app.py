@@ -211,10 +211,11 @@ class TokensmithApp:
         self, name: str, prefix: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
-        issuer = self._issuer(state.realm.name, prefix, scope, headers)
+        base = self._base(scope, headers)  # once: it matches the Host header against a pattern
+        issuer = f"{base}{prefix}/realms/{state.realm.name}"
         endpoint = self._endpoint
         assert endpoint is not None
-        audiences = (issuer, issuer + _TOKEN, self._base(scope, headers) + scope["path"])
+        audiences = (issuer, issuer + _TOKEN, base + scope["path"])
         issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
         await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
 

@@ -16,7 +16,7 @@ from ..oauth import (
     InvalidRequest,
     InvalidToken,
     TemporarilyUnavailable,
-    b64url_decode,
+    jwt_claims,
     system_clock,
 )
 from ..resource import Verifier, VerifierUnavailable
@@ -188,18 +188,6 @@ def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
     if form.get("client_id", iss) != iss:
         raise InvalidClient("client_id differs from the client assertion's iss")
     return Credentials(iss, assertion, "private_key_jwt")
-
-
-def jwt_claims(token: str) -> dict[str, object] | None:
-    """The claims of a JWT, unverified (to find whose key verifies it); None if not a JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(b64url_decode(parts[1]))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return claims if isinstance(claims, dict) else None
 
 
 def _basic(value: str) -> Credentials:

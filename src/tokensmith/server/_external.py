@@ -15,8 +15,8 @@ from ..oauth import (
     InvalidGrant,
     InvalidToken,
     TemporarilyUnavailable,
-    b64url_decode,
     echo,
+    jwt_claims,
     system_clock,
 )
 from ..resource import Verifier, VerifierUnavailable
@@ -48,11 +48,10 @@ class ExternalTokens:
                 f"the {what} is not a signed JWT (expected three dot-separated parts, got "
                 f"{len(parts)}); an unsigned or bare base64 token is not accepted"
             )
-        try:
-            unverified = json.loads(b64url_decode(parts[1]))
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidGrant(f"the {what} payload is not base64url JSON") from None
-        iss = unverified.get("iss") if isinstance(unverified, dict) else None
+        unverified = jwt_claims(token)
+        if unverified is None:
+            raise InvalidGrant(f"the {what} payload is not base64url JSON")
+        iss = unverified.get("iss")
         if not isinstance(iss, str):
             raise InvalidGrant(f"the {what} has no iss claim")
         trusted = state.issuers.get(iss)

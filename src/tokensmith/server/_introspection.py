@@ -8,7 +8,6 @@ and an access token's ``jti`` stays on a deny list until the token would have ex
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 from typing import Any
 
@@ -81,7 +80,7 @@ class TokenInspector:
                     await refresh.revoke_access_token(conn, state.realm.id, jti[:64], int(exp))
             return
         async with self.db.write() as conn:
-            record = await refresh.get_refresh_token(conn, _digest(token))
+            record = await refresh.get_refresh_token(conn, refresh.digest(token))
             if record is None or record.realm_id != state.realm.id or record.expires_at <= now:
                 return
             self._check_owner(client, record.client_pk == client.id)
@@ -117,7 +116,7 @@ class TokenInspector:
     async def _refresh_answer(self, state: RealmState, token: str) -> dict[str, Any] | None:
         now = int(self.clock())
         async with self.db.read() as conn:
-            record = await refresh.get_refresh_token(conn, _digest(token))
+            record = await refresh.get_refresh_token(conn, refresh.digest(token))
             if record is None or record.realm_id != state.realm.id:
                 return None
             if record.revoked or record.used_at is not None or record.expires_at <= now:
@@ -140,7 +139,3 @@ def _token(form: dict[str, str]) -> str:
     if token is None:
         raise InvalidRequest("token is missing")
     return token
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

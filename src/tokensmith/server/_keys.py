@@ -17,6 +17,7 @@ from ..oauth import (
     Algorithm,
     Signer,
     TokensmithError,
+    as_algorithm,
     generate_key,
     key_from_pem,
     key_id,
@@ -115,7 +116,7 @@ def signer_for(record: SigningKeyRecord, master: MasterKey) -> Signer:
     Raises:
         MasterKeyError: the key cannot be decrypted.
     """
-    alg: Algorithm = "RS256" if record.alg == "RS256" else "ES256"
+    alg = as_algorithm(record.alg)
     pem = master.decrypt(record.private_key)
     return Signer(key_from_pem(alg, pem), kid=record.kid, alg=alg)
 

@@ -7,7 +7,6 @@ its whole family (RFC 9700 §4.14.2).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Collection
@@ -133,20 +132,18 @@ class TokenEndpoint:
         realm = state.realm
         ttl = client.access_token_ttl or realm.access_token_ttl
         scope_text = format_scope(scope)
-        claims: dict[str, Any] = {}
-        if client.extra_claims:
-            claims.update(json.loads(client.extra_claims))
-        if extra:
-            claims.update(extra)
-        claims.update(
-            iss=issuer,
-            sub=subject or client.client_id,
-            aud=client.audience or state.audience,
-            exp=now + ttl,
-            iat=now,
-            jti=secrets.token_urlsafe(16),
-            client_id=client.client_id,
-        )
+        claims: dict[str, Any] = {
+            "iss": issuer,
+            "sub": subject or client.client_id,
+            "aud": client.audience or state.audience,
+            "exp": now + ttl,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client.client_id,
+        }
+        if client.extra_claims or extra:  # static and mapped claims never override ours
+            added = json.loads(client.extra_claims) if client.extra_claims else {}
+            claims = {**added, **(extra or {}), **claims}
         if subject is not None:
             claims["azp"] = client.client_id
         if scope_text:
@@ -161,7 +158,7 @@ class TokenEndpoint:
             refresh_token = secrets.token_urlsafe(32)
             refresh_ttl = realm.refresh_token_ttl
             pending = RefreshTokenRecord(
-                digest=_digest(refresh_token),
+                digest=refresh.digest(refresh_token),
                 family=family or secrets.token_urlsafe(16),
                 realm_id=realm.id,
                 client_pk=client.id,
@@ -255,7 +252,7 @@ class TokenEndpoint:
         failure: InvalidGrant | InvalidScope | None = None
         issued: Issued | None = None
         async with self.db.write() as conn:
-            record = await refresh.get_refresh_token(conn, _digest(presented))
+            record = await refresh.get_refresh_token(conn, refresh.digest(presented))
             if record is None or record.realm_id != state.realm.id:
                 failure = InvalidGrant(_unknown_refresh_token(presented))
             elif record.client_pk != client.id:
@@ -315,10 +312,6 @@ def _required(form: dict[str, str], name: str) -> str:
     if value is None:
         raise InvalidRequest(f"{name} is missing")
     return value
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _unknown_refresh_token(presented: str) -> str:

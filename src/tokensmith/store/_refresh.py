@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._models import RefreshTokenRecord
 from ._tables import clients, refresh_tokens, revoked_access_tokens, used_assertions
+
+
+def digest(token: str) -> str:
+    """How a refresh token is known in the store: the hex SHA-256 of its value."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
