@@ -20,6 +20,9 @@ class Realm:
     version: int
     created_at: int
     token_paths: tuple[str, ...] = ()
+    refresh_reuse_grace: int | None = None
+    client_auth_limit: str | None = None
+    address_auth_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class SigningKeyRecord:
     private_key: bytes = field(repr=False)
     public_jwk: str
     created_at: int
+    stopped_at: int | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ def _realm(row: Row[tuple[object, ...]], paths: Sequence[str] = ()) -> Realm:
         version=m["version"],
         created_at=m["created_at"],
         token_paths=tuple(sorted(paths)),
+        refresh_reuse_grace=m["refresh_reuse_grace"],
+        client_auth_limit=m["client_auth_limit"],
+        address_auth_limit=m["address_auth_limit"],
     )
 
 

@@ -29,6 +29,12 @@ realms = Table(
     Column("alg", String(16), nullable=False),
     Column("response_style", String(16), nullable=False),
     Column("audience", String(255), nullable=True),
+    # Seconds a just-rotated refresh token may be presented again (NULL: the service default).
+    Column("refresh_reuse_grace", Integer, nullable=True),
+    # Client-authentication rate limits, in the `limits` notation ("20/minute;200/hour");
+    # NULL: the service default.
+    Column("client_auth_limit", String(255), nullable=True),
+    Column("address_auth_limit", String(255), nullable=True),
     # Bumped by every change to the realm, its clients, keys or paths; services poll it.
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", BigInteger, nullable=False),
@@ -111,6 +117,17 @@ signing_keys = Table(
     Column("private_key", LargeBinary, nullable=False),
     Column("public_jwk", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # When the key stopped being the current one: it stays published until every token it
+    # signed has expired.
+    Column("stopped_at", BigInteger, nullable=True),
+)
+
+service_meta = Table(
+    "service_meta",
+    metadata,
+    # "master_key_check": a value encrypted under the master key, to detect a wrong key.
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 revoked_access_tokens = Table(

@@ -1,0 +1,37 @@
+"""Hardening: a master-key check value, when a signing key stopped signing, the refresh-token reuse
+grace period and client-authentication rate limits per realm.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-22
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "service_meta",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text(), nullable=False),
+    )
+    op.add_column("signing_keys", sa.Column("stopped_at", sa.BigInteger(), nullable=True))
+    op.add_column("realms", sa.Column("refresh_reuse_grace", sa.Integer(), nullable=True))
+    op.add_column("realms", sa.Column("client_auth_limit", sa.String(255), nullable=True))
+    op.add_column("realms", sa.Column("address_auth_limit", sa.String(255), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("realms") as batch:
+        batch.drop_column("address_auth_limit")
+        batch.drop_column("client_auth_limit")
+        batch.drop_column("refresh_reuse_grace")
+    with op.batch_alter_table("signing_keys") as batch:
+        batch.drop_column("stopped_at")
+    op.drop_table("service_meta")
