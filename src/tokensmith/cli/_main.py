@@ -11,6 +11,10 @@ from dataclasses import replace
 from ..oauth import TokensmithError
 from ._args import port, positive
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+LOOPS = ("auto", "asyncio", "uvloop")
+HTTP_PARSERS = ("auto", "h11", "httptools")
+
 DESCRIPTION = """\
 tokensmith: OAuth 2.0 machine-to-machine authentication.
 
@@ -51,7 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="create realms mirroring the Truphone, Trulioo and GBG docs and print curl commands",
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request (paths only)")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request: client address, method, path without the query string, status",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="least severe log level written (default info); no level writes secrets or tokens",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop (default auto: uvloop when installed, else asyncio)",
+    )
+    serve.add_argument(
+        "--http",
+        choices=HTTP_PARSERS,
+        default="auto",
+        help="HTTP/1.1 parser (default auto: httptools when installed, else h11)",
+    )
     add_parsers(sub, common)
     from ._token_command import add_parser as add_token_parser
 
@@ -102,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workers=args.workers,
                 demo=args.demo,
                 access_log=args.access_log,
+                log_level=args.log_level,
+                loop=args.loop,
+                http=args.http,
             )
             return 0
         from ._admin_commands import run

@@ -1,12 +1,34 @@
-"""Running the service under uvicorn: the one module that knows uvicorn."""
+"""Running the service under uvicorn: the one module that knows uvicorn.
+
+Three things here go beyond handing the app to uvicorn:
+
+- every accepted TCP connection gets ``TCP_NODELAY``, whatever the event loop and worker count;
+- worker processes of ``--workers N`` stop when the process that supervises them dies;
+- uvicorn's access log and trace log never write a query string (a client may put its secret
+  there; the service never reads credentials from it).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
+import ctypes
+import importlib.util
+import logging
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import socket
+import sys
+import threading
+import time
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..store import Database
 from ._admin import Admin
@@ -15,10 +37,149 @@ from ._demo import demo_instructions, ensure_demo
 from ._keys import MasterKey
 from ._settings import Settings
 
+log = logging.getLogger("tokensmith.server")
+
+LOG_LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": 5,  # uvicorn's TRACE level
+}
+#: Seconds a worker whose supervisor died is given to finish its requests before it exits anyway.
+ORPHAN_GRACE = 10.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
 
 def app_from_env() -> TokensmithApp:
-    """The application configured from ``TOKENSMITH_*`` (the factory each worker process calls)."""
+    """The application configured from ``TOKENSMITH_*`` (the factory each worker process calls);
+    the worker stops when its supervising process dies."""
+    exit_with_parent()
     return TokensmithApp(Settings.from_env())
+
+
+def exit_with_parent() -> None:
+    """Make this process stop (SIGTERM, then a hard exit after :data:`ORPHAN_GRACE` seconds) when
+    the process that started it with ``multiprocessing`` dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGTERM at once (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
+    thread waits on the parent's ``multiprocessing`` sentinel and watches ``os.getppid()``, which
+    also covers a parent that died before the ``prctl`` call. Does nothing in a process that
+    ``multiprocessing`` did not start.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    threading.Thread(
+        target=_watch_parent,
+        args=(parent.pid, parent.sentinel),
+        name="tokensmith-parent-watch",
+        daemon=True,
+    ).start()
+
+
+def _watch_parent(pid: int, sentinel: int) -> None:
+    while os.getppid() == pid and not multiprocessing.connection.wait([sentinel], timeout=1.0):
+        pass
+    log.warning("supervising process %d is gone; this worker stops", pid)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE)
+    os._exit(1)
+
+
+def _set_nodelay(transport: asyncio.BaseTransport) -> None:
+    # asyncio sets TCP_NODELAY only on sockets whose listener was created with
+    # proto=IPPROTO_TCP; uvicorn's --workers N listener is created with proto 0 and handed to the
+    # workers as such, so without this the response waits ~40 ms for the client's delayed ACK.
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):  # the peer already went away
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class H11NoDelayProtocol(H11Protocol):
+    """uvicorn's h11 protocol with ``TCP_NODELAY`` on every accepted connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Set ``TCP_NODELAY``, then start the HTTP connection."""
+        _set_nodelay(transport)
+        super().connection_made(transport)
+
+
+HTTP_PROTOCOLS = {"h11": f"{__name__}:H11NoDelayProtocol"}
+
+if importlib.util.find_spec("httptools") is not None:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HttpToolsNoDelayProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol with ``TCP_NODELAY`` on every accepted connection."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            """Set ``TCP_NODELAY``, then start the HTTP connection."""
+            _set_nodelay(transport)
+            super().connection_made(transport)
+
+    HTTP_PROTOCOLS["httptools"] = f"{__name__}:HttpToolsNoDelayProtocol"
+
+
+class HideQueryStrings(logging.Filter):
+    """Removes the query string from uvicorn's access-log records and from the ASGI scopes its
+    trace level logs; the path, method and status stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments in place; never drops a record."""
+        args = record.args
+        if not isinstance(args, tuple):
+            return True
+        if record.name == "uvicorn.access" and len(args) == 5:
+            client, method, path, version, status = args
+            record.args = (client, method, str(path).partition("?")[0], version, status)
+        elif record.name == "uvicorn.asgi":
+            record.args = tuple(_without_query(arg) for arg in args)
+        return True
+
+
+def _without_query(arg: object) -> object:
+    if isinstance(arg, dict) and arg.get("query_string"):
+        hidden = dict(arg)
+        hidden["query_string"] = f"<{len(arg['query_string'])} bytes>"
+        return hidden
+    return arg
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration with query strings hidden, plus the service's own
+    ``tokensmith`` loggers on the same output at ``level``."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    hide = f"{__name__}.HideQueryStrings"
+    config["filters"] = {"hide_query_strings": {"()": hide}}
+    loggers = config["loggers"]
+    loggers["uvicorn.access"]["filters"] = ["hide_query_strings"]
+    loggers["uvicorn.asgi"] = {"filters": ["hide_query_strings"]}
+    loggers["tokensmith"] = {
+        "handlers": ["default"],
+        "level": max(LOG_LEVELS[level], logging.DEBUG),
+        "propagate": False,
+    }
+    return config
+
+
+def _http_protocol(http: str) -> str:
+    if http == "auto":
+        http = "httptools" if "httptools" in HTTP_PROTOCOLS else "h11"
+    if http not in HTTP_PROTOCOLS:
+        raise ValueError(f"--http {http} needs the {http} package: pip install 'tokensmith[fast]'")
+    return HTTP_PROTOCOLS[http]
+
+
+def _loop(loop: str) -> str:
+    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ValueError("--loop uvloop needs the uvloop package: pip install 'tokensmith[fast]'")
+    return loop
 
 
 async def prepare(settings: Settings, *, demo: bool) -> None:
@@ -43,20 +204,32 @@ def serve(
     demo: bool = False,
     access_log: bool = False,
     log_level: str = "info",
+    loop: str = "auto",
+    http: str = "auto",
 ) -> None:
-    """Prepare the database and serve until interrupted."""
+    """Prepare the database and serve until interrupted.
+
+    Raises:
+        ValueError: ``log_level`` is unknown, or ``loop``/``http`` names a package that is not
+            installed.
+    """
+    if log_level not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "loop": _loop(loop),
+        "http": _http_protocol(http),
+        "access_log": access_log,
+        "log_level": log_level,
+        "log_config": log_config(log_level),
+        "server_header": False,
+        "lifespan": "on",
+    }
     asyncio.run(prepare(settings, demo=demo))
     if demo:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         print(demo_instructions(settings.public_url or f"http://{shown}:{port}"), flush=True)
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "access_log": access_log,
-        "log_level": log_level,
-        "server_header": False,
-        "lifespan": "on",
-    }
     if workers > 1:
         os.environ.update(settings.to_env())
         uvicorn.run(
