@@ -64,6 +64,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--audience", help="aud of the realm's access tokens (default: the realm name)"
     )
+    create.add_argument(
+        "--client-auth-limit",
+        metavar="LIMIT",
+        help="failed authentications of one client id before it is refused (HTTP 429) to the "
+        "addresses that failed, e.g. '20/minute;200/hour' (default: the service's, "
+        "$TOKENSMITH_CLIENT_AUTH_LIMIT)",
+    )
+    create.add_argument(
+        "--address-auth-limit",
+        metavar="LIMIT",
+        help="failed client authentications from one source address before it is refused "
+        "(HTTP 429), e.g. '20/minute;200/hour' (default: the service's, "
+        "$TOKENSMITH_ADDRESS_AUTH_LIMIT)",
+    )
     rsub.add_parser(parents=[common], name="list", help="list realms")
     show = rsub.add_parser(parents=[common], name="show", help="show a realm, its clients and keys")
     show.add_argument("name")
@@ -199,6 +213,8 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         token_paths=args.token_path,
         response_style=args.response_style,
         audience=args.audience,
+        client_auth_limit=args.client_auth_limit,
+        address_auth_limit=args.address_auth_limit,
     )
     print(f"created realm {realm.name}")
     _print_realm(realm)
@@ -407,6 +423,8 @@ def _print_realm(realm: Realm) -> None:
     print(f"response style:    {realm.response_style}")
     print(f"audience:          {realm.audience or realm.name}")
     print(f"token paths:       {' '.join(realm.token_paths) or '-'}")
+    print(f"client limit:      {realm.client_auth_limit or 'service default'}")
+    print(f"address limit:     {realm.address_auth_limit or 'service default'}")
 
 
 def _print_client(c: Client) -> None:

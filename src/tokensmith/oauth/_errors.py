@@ -11,6 +11,7 @@ The tree::
         ├── UnsupportedGrantType    400 unsupported_grant_type
         ├── InvalidScope            400 invalid_scope
         ├── TemporarilyUnavailable  503 temporarily_unavailable
+        ├── SlowDown                429 slow_down                (RFC 8628 §3.5)
         ├── UnsupportedTokenType    400 unsupported_token_type   (RFC 7009 §2.2.1)
         ├── InvalidToken            401 invalid_token            (RFC 6750 §3.1)
         └── InsufficientScope       403 insufficient_scope       (RFC 6750 §3.1)
@@ -96,6 +97,26 @@ class TemporarilyUnavailable(OAuthError):
     status_code = 503
 
 
+class SlowDown(OAuthError):
+    """A variant of "authorization_pending", the authorization request is still pending and
+    polling should continue, but the interval MUST be increased by 5 seconds for this and all
+    subsequent requests (RFC 8628 §3.5).
+
+    Registered for the token endpoint; tokensmith answers it with HTTP 429 (RFC 6585 §4) and
+    ``Retry-After`` when a client or an address has failed authentication too often, or when
+    another check of the same client's secret is still running. ``retry_after`` is in seconds.
+    """
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(
+        self, description: str = "", *, retry_after: int = 1, status_code: int | None = None
+    ) -> None:
+        super().__init__(description, status_code=status_code)
+        self.retry_after = retry_after
+
+
 def echo(text: str, limit: int = 60) -> str:
     """Caller input fit to quote in an error description: printable and at most ``limit``
     characters. Quote only names (parameters, realms, scopes), never a credential."""
@@ -149,6 +170,7 @@ def error_from_response(status_code: int, body: object) -> OAuthError:
             UnsupportedGrantType,
             InvalidScope,
             TemporarilyUnavailable,
+            SlowDown,
             UnsupportedTokenType,
             InvalidToken,
             InsufficientScope,

@@ -29,6 +29,7 @@ from ..store import (
     realms,
 )
 from ._keys import MasterKey, new_key
+from ._ratelimit import check_limits
 from ._secrets import SecretChecker, digest_generated, generate_secret
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -131,13 +132,23 @@ class Admin:
         token_paths: Sequence[str] = (),
         response_style: str = "standard",
         audience: str | None = None,
+        client_auth_limit: str | None = None,
+        address_auth_limit: str | None = None,
     ) -> Realm:
-        """Create a realm with a current and a next signing key.
+        """Create a realm with a current and a next signing key. ``client_auth_limit`` and
+        ``address_auth_limit`` bound failed client authentications per client id and per source
+        address (``limits`` notation, e.g. ``"20/minute;200/hour"``; None: the service's).
 
         Raises:
             AdminError: an argument is invalid.
             Conflict: the name or a token path is taken.
         """
+        for limit in (client_auth_limit, address_auth_limit):
+            if limit is not None:
+                try:
+                    check_limits(limit)
+                except ValueError as exc:
+                    raise AdminError(str(exc)) from None
         if not _NAME.fullmatch(name):
             raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
         try:
@@ -157,6 +168,8 @@ class Admin:
                 audience=audience or None,
                 paths=paths,
                 now=now,
+                client_auth_limit=client_auth_limit,
+                address_auth_limit=address_auth_limit,
             )
             for state in ("current", "next"):
                 await realms.add_key(

@@ -4,6 +4,12 @@ A generated secret carries 256 bits of entropy, so a single SHA-256 is as strong
 hash and costs a microsecond. A secret a person chose may be guessable, so it is stored with
 argon2id; a successful check is remembered (keyed by an HMAC under a per-process key) so that a
 client presenting it every few minutes pays the hash once.
+
+argon2 is slow on purpose, so its checks are admitted fairly: at most one runs per client at a
+time, and a small pool bounds them for the whole process. A request that presents the same secret
+as the running check of its client shares that check's answer (a client's processes starting
+together); one that presents another secret is refused with ``slow_down`` instead of queueing, so a
+flood of guesses against one client holds one slot of the pool and never delays other clients.
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..oauth import SlowDown
 from ..store import StoredSecret
 
 SHA256_PREFIX = "sha256$"
@@ -35,23 +42,40 @@ def digest_generated(secret: str) -> str:
 
 
 class SecretChecker:
-    """Checks presented secrets against stored digests, in constant time."""
+    """Checks presented secrets against stored digests, in constant time.
+
+    ``max_concurrent_hashes`` bounds the argon2 checks running at once in the process (each takes
+    a core and 64 MiB for about a tenth of a second).
+    """
 
     def __init__(self, *, max_concurrent_hashes: int = 2) -> None:
         self._hasher = PasswordHasher()
         self._cache_key = os.urandom(32)
         self._remembered: dict[tuple[int, bytes], None] = {}
         self._hashing = asyncio.Semaphore(max_concurrent_hashes)
+        self._running: dict[Hashable, tuple[bytes, asyncio.Task[bool]]] = {}
 
     def __repr__(self) -> str:
-        return f"SecretChecker(remembered={len(self._remembered)})"
+        return f"SecretChecker(remembered={len(self._remembered)}, running={len(self._running)})"
 
     def digest_chosen(self, secret: str) -> str:
         """How a secret a person chose is stored: an argon2id PHC string."""
         return self._hasher.hash(secret)
 
-    async def check(self, presented: str, stored: Sequence[StoredSecret], now: float) -> bool:
-        """Whether ``presented`` matches one of the ``stored`` secrets still active at ``now``."""
+    async def check(
+        self,
+        presented: str,
+        stored: Sequence[StoredSecret],
+        now: float,
+        *,
+        owner: Hashable | None = None,
+    ) -> bool:
+        """Whether ``presented`` matches one of the ``stored`` secrets still active at ``now``.
+        ``owner`` names the client the secrets belong to (default: its first argon2 secret).
+
+        Raises:
+            SlowDown: an argon2 check of the same owner with another presented secret is running.
+        """
         raw = presented.encode()
         sha = SHA256_PREFIX + hashlib.sha256(raw).hexdigest()
         slow: list[StoredSecret] = []
@@ -65,6 +89,29 @@ class SecretChecker:
                 return True
             else:
                 slow.append(secret)
+        if not slow:
+            return False
+        key: Hashable = owner if owner is not None else ("secret", slow[0].id)
+        tag = hmac.digest(self._cache_key, raw, "sha256")
+        running = self._running.get(key)
+        if running is not None:
+            if not hmac.compare_digest(running[0], tag):
+                raise SlowDown(
+                    "another check of this client's secret is running; retry in a second",
+                    retry_after=1,
+                )
+            return await asyncio.shield(running[1])
+        # A task of its own: a caller that goes away does not cancel the check others await.
+        task = asyncio.get_running_loop().create_task(self._check_slow(slow, presented, raw))
+        self._running[key] = (tag, task)
+        task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: Hashable, task: asyncio.Task[bool]) -> None:
+        if self._running.get(key, (b"", None))[1] is task:
+            del self._running[key]
+
+    async def _check_slow(self, slow: Sequence[StoredSecret], presented: str, raw: bytes) -> bool:
         for secret in slow:
             if await self._verify_argon2(secret, presented):
                 self._remember(secret, raw)

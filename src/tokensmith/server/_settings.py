@@ -8,6 +8,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..store import DEFAULT_URL, sqlite_path
+from ._ratelimit import (
+    DEFAULT_ADDRESS_LIMIT,
+    DEFAULT_CLIENT_LIMIT,
+    MEMORY,
+    TrustedProxies,
+    check_limits,
+    check_storage,
+)
 
 ENV_PREFIX = "TOKENSMITH_"
 
@@ -20,6 +28,11 @@ class Settings:
     issuer is taken from each request's ``Host``. The master key encrypts signing keys at rest:
     ``master_key`` (base64url, 32 bytes) wins, else ``master_key_file``, which is created with 0600
     permissions when absent (default: beside the SQLite file, or ``./tokensmith.key``).
+
+    Failed client authentications are counted in ``rate_limit_storage`` (``memory://`` per
+    process, or a Redis URL shared by a fleet); ``client_auth_limit`` and ``address_auth_limit``
+    are the limits of realms that set none (see :mod:`tokensmith.server._ratelimit`).
+    ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
     """
 
     database_url: str = DEFAULT_URL
@@ -28,14 +41,28 @@ class Settings:
     master_key_file: Path | None = None
     poll_interval: float = 2.0
     max_body_bytes: int = 64 * 1024
+    rate_limit_storage: str = field(default=MEMORY, repr=False)  # may carry a Redis password
+    client_auth_limit: str = DEFAULT_CLIENT_LIMIT
+    address_auth_limit: str = DEFAULT_ADDRESS_LIMIT
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_storage(self.rate_limit_storage)
+        check_limits(self.client_auth_limit)
+        check_limits(self.address_auth_limit)
+        TrustedProxies(self.trusted_proxies)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``TOKENSMITH_DATABASE_URL``, ``TOKENSMITH_PUBLIC_URL``,
-        ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE`` and ``TOKENSMITH_POLL_INTERVAL``.
+        ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE``, ``TOKENSMITH_POLL_INTERVAL``,
+        ``TOKENSMITH_RATE_LIMIT_STORAGE``, ``TOKENSMITH_CLIENT_AUTH_LIMIT``,
+        ``TOKENSMITH_ADDRESS_AUTH_LIMIT`` and ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by
+        commas or spaces).
 
         Raises:
-            ValueError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number.
+            ValueError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate limit,
+                the rate-limit storage or a trusted proxy is malformed.
         """
         env = os.environ if environ is None else environ
 
@@ -56,6 +83,14 @@ class Settings:
             if not interval > 0:
                 raise ValueError("TOKENSMITH_POLL_INTERVAL must be a positive number of seconds")
             settings = replace(settings, poll_interval=interval)
+        if (storage := get("RATE_LIMIT_STORAGE")) is not None:
+            settings = replace(settings, rate_limit_storage=storage)
+        if (limit := get("CLIENT_AUTH_LIMIT")) is not None:
+            settings = replace(settings, client_auth_limit=limit)
+        if (limit := get("ADDRESS_AUTH_LIMIT")) is not None:
+            settings = replace(settings, address_auth_limit=limit)
+        if (proxies := get("TRUSTED_PROXIES")) is not None:
+            settings = replace(settings, trusted_proxies=tuple(proxies.replace(",", " ").split()))
         return settings
 
     def to_env(self) -> dict[str, str]:
@@ -67,6 +102,10 @@ class Settings:
         if self.master_key:
             env[ENV_PREFIX + "MASTER_KEY"] = self.master_key
         env[ENV_PREFIX + "MASTER_KEY_FILE"] = str(self.key_file())
+        env[ENV_PREFIX + "RATE_LIMIT_STORAGE"] = self.rate_limit_storage
+        env[ENV_PREFIX + "CLIENT_AUTH_LIMIT"] = self.client_auth_limit
+        env[ENV_PREFIX + "ADDRESS_AUTH_LIMIT"] = self.address_auth_limit
+        env[ENV_PREFIX + "TRUSTED_PROXIES"] = ",".join(self.trusted_proxies)
         return env
 
     def key_file(self) -> Path:

@@ -14,14 +14,49 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..oauth import InvalidToken, PublicKeys, ResponseStyle, Signer, verify_jwt_access_token
+from ..oauth import (
+    InvalidClient,
+    InvalidToken,
+    PublicKeys,
+    ResponseStyle,
+    Signer,
+    verify_jwt_access_token,
+)
 from ..store import Client, Database, Realm, TrustedIssuer, clients, issuers, realms, refresh
 from ._keys import MasterKey, signer_for
 
 log = logging.getLogger("tokensmith.server")
 
-_MAX_CLIENTS_PER_REALM = 10_000
+MAX_CLIENT_ID_LENGTH = 255  # the width of clients.client_id
+_UNKNOWN_IDS_BYTES = 512 * 1024  # per realm, what the ids remembered as unknown may take
+_ENTRY_OVERHEAD = 128  # what a dict entry and a str object cost beyond the characters
 _PURGE_EVERY = 600.0
+
+
+class UnknownIds:
+    """Client ids a realm is known not to have, within a budget of bytes: the oldest are
+    forgotten first, so that made-up ids cannot fill memory."""
+
+    def __init__(self, budget: int = _UNKNOWN_IDS_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self._ids: dict[str, int] = {}
+
+    def __contains__(self, client_id: str) -> bool:
+        return client_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, client_id: str) -> None:
+        """Remember ``client_id`` as unknown, forgetting the oldest ids over the budget."""
+        cost = len(client_id.encode("utf-8", "surrogatepass")) + _ENTRY_OVERHEAD
+        if client_id in self._ids or cost > self.budget:
+            return
+        while self._ids and self.size + cost > self.budget:
+            self.size -= self._ids.pop(next(iter(self._ids)))
+        self._ids[client_id] = cost
+        self.size += cost
 
 
 @dataclass
@@ -34,7 +69,8 @@ class RealmState:
     public_keys: PublicKeys
     style: ResponseStyle
     issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
-    clients: dict[str, Client | None] = field(default_factory=dict)
+    clients: dict[str, Client] = field(default_factory=dict)
+    unknown_clients: UnknownIds = field(default_factory=UnknownIds)
 
     def verify_own(self, token: str, now: float) -> dict[str, Any]:
         """The claims of an access token this realm issued and that is still valid at ``now``.
@@ -95,18 +131,25 @@ class Registry:
         return await self._load(name)
 
     async def client(self, state: RealmState, client_id: str) -> Client | None:
-        """The realm's client ``client_id``, loading it if needed; None when unknown."""
-        try:
-            return state.clients[client_id]
-        except KeyError:
-            pass
+        """The realm's client ``client_id``, loading it if needed; None when unknown. Unknown ids
+        are remembered within a byte budget per realm.
+
+        Raises:
+            InvalidClient: ``client_id`` is longer than any client id can be (read nothing).
+        """
+        if len(client_id) > MAX_CLIENT_ID_LENGTH:
+            raise InvalidClient(f"client_id is longer than {MAX_CLIENT_ID_LENGTH} characters")
+        client = state.clients.get(client_id)
+        if client is not None or client_id in state.unknown_clients:
+            return client
         epoch = self._epoch
         async with self.db.read() as conn:
             client = await clients.get_client(conn, state.realm.id, client_id)
-        if epoch == self._epoch and (
-            client is not None or len(state.clients) < _MAX_CLIENTS_PER_REALM
-        ):
-            state.clients[client_id] = client
+        if epoch == self._epoch:
+            if client is None:
+                state.unknown_clients.add(client_id)
+            else:
+                state.clients[client_id] = client
         return client
 
     def invalidate(self, name: str | None = None) -> None:

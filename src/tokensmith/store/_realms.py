@@ -45,6 +45,8 @@ async def create_realm(
     audience: str | None,
     paths: Sequence[str],
     now: int,
+    client_auth_limit: str | None = None,
+    address_auth_limit: str | None = None,
 ) -> Realm:
     """Insert a realm with its token-path aliases.
 
@@ -72,6 +74,8 @@ async def create_realm(
                 audience=audience,
                 version=1,
                 created_at=now,
+                client_auth_limit=client_auth_limit,
+                address_auth_limit=address_auth_limit,
             )
         )
         realm_id = result.inserted_primary_key[0]  # type: ignore[index]

@@ -1,0 +1,290 @@
+"""Rate limits on failed client authentication (RFC 6749 §2.3.1: the token endpoint must resist
+brute force), on the ``limits`` library: one service's counters in memory, a fleet's in Redis.
+
+Only failures are counted; a client that authenticates never spends its allowance. Two limits
+apply, each per realm, in ``limits`` notation (``"20/minute;200/hour"``):
+
+- the **address limit** counts failures from one source address, whatever client id they name
+  (unknown ids included). Past it, that address is refused: this stops one host guessing.
+- the **client limit** counts failures of one client id, from every address. Past it, the client id
+  is refused only to addresses that have themselves failed for it within the limit's longest
+  window; an address with no failure for that client is still let through. A distributed guesser
+  gets one failure per address per window, and an attacker cannot lock the legitimate client out
+  from the legitimate client's own address.
+
+A refusal is :class:`~tokensmith.oauth.SlowDown` (HTTP 429 with ``Retry-After``) and happens before
+the presented secret is checked. IPv6 addresses count per /64, the block one subscriber holds.
+When the counter store fails (Redis away), authentication goes on unlimited and a warning is
+logged: the limits protect the service, they must not take it down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.limits import GRANULARITIES
+
+from ..oauth import SlowDown
+from ..store import Realm
+
+log = logging.getLogger("tokensmith.server")
+
+DEFAULT_CLIENT_LIMIT = "20/minute;200/hour"
+DEFAULT_ADDRESS_LIMIT = "20/minute;200/hour"
+MEMORY = "memory://"
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+_WARN_EVERY = 30.0
+_IPV6_PREFIX = 64
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def check_limits(text: str) -> str:
+    """``text`` if it is a rate limit in ``limits`` notation with positive amounts, such as
+    ``"10/minute"`` or ``"20/minute;200/hour"``.
+
+    Raises:
+        ValueError: anything else, with a message that shows the expected form.
+    """
+    parse_limits(text)
+    return text
+
+
+@lru_cache(maxsize=256)
+def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
+    """The rate limits of ``text`` (``limits`` notation).
+
+    Raises:
+        ValueError: not that notation, or a zero amount.
+    """
+    try:
+        items = tuple(parse_many(text))
+    except ValueError:
+        items = ()
+    if not items or any(item.amount < 1 for item in items):
+        shown = text if len(text) <= 60 else text[:60] + "…"
+        raise ValueError(
+            f"{shown!r} is not a rate limit: write COUNT/PERIOD, e.g. '10/minute' or "
+            f"'20/minute;200/hour' (periods: {', '.join(GRANULARITIES)})"
+        )
+    return items
+
+
+class TrustedProxies:
+    """Which peers may say, in ``X-Forwarded-For``, whose request they pass on.
+
+    Raises:
+        ValueError: a network is not an IP address or CIDR block.
+    """
+
+    def __init__(self, networks: Iterable[str] = ()) -> None:
+        parsed: list[Network] = []
+        for text in networks:
+            try:
+                parsed.append(ipaddress.ip_network(text.strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {text!r} is not an IP address or CIDR block"
+                ) from None
+        self.networks = tuple(parsed)
+
+    def __repr__(self) -> str:
+        return f"TrustedProxies({[str(n) for n in self.networks]})"
+
+    def trusts(self, address: str) -> bool:
+        """Whether ``address`` is one of the trusted proxies."""
+        ip = _ip(address)
+        return ip is not None and any(ip in network for network in self.networks)
+
+    def client_address(self, peer: str | None, forwarded_for: str | None) -> str:
+        """The address a request came from: the socket peer, unless the peer is a trusted proxy;
+        then the nearest ``X-Forwarded-For`` hop that is not a trusted proxy (read right to left,
+        since only the hops our proxies appended can be believed)."""
+        address = peer or "unknown"
+        if not forwarded_for or not self.networks or not self.trusts(address):
+            return address
+        for hop in reversed(forwarded_for.split(",")):
+            hop = hop.strip()
+            if _ip(hop) is None:
+                return address  # unreadable: trust nothing further left
+            address = hop
+            if not self.trusts(hop):
+                return hop
+        return address
+
+
+class AuthLimiter:
+    """Counts failed client authentications and refuses clients and addresses past their limits.
+
+    ``storage`` is ``memory://`` (one process) or a Redis URL (``redis://``, ``rediss://``,
+    ``redis+unix://``) shared by every instance. ``client_limit`` and ``address_limit`` are the
+    service defaults for realms that set none.
+
+    Raises:
+        ValueError: an unknown storage URL or a malformed limit.
+    """
+
+    def __init__(
+        self,
+        storage: str = MEMORY,
+        *,
+        client_limit: str = DEFAULT_CLIENT_LIMIT,
+        address_limit: str = DEFAULT_ADDRESS_LIMIT,
+    ) -> None:
+        self.client_limit = check_limits(client_limit)
+        self.address_limit = check_limits(address_limit)
+        self._shared = storage != MEMORY
+        self._storage = _storage(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._warned_at = -math.inf
+
+    def __repr__(self) -> str:  # the storage URL may carry a Redis password
+        kind = "redis" if self._shared else "memory"
+        return f"AuthLimiter({kind}, client={self.client_limit!r}, address={self.address_limit!r})"
+
+    async def admit(self, realm: Realm, client_id: str, address: str) -> None:
+        """Let an authentication attempt of ``client_id`` from ``address`` go ahead, or refuse it.
+
+        Raises:
+            SlowDown: the address, or the client id at an address that failed for it, is past
+                its limit.
+        """
+        source = _source(address)
+        try:
+            for item in self._address_items(realm):
+                if not await self._limiter.test(item, realm.name, "address", source):
+                    retry = await self._retry_after(item, realm.name, "address", source)
+                    raise SlowDown(
+                        "too many failed client authentications from this address; "
+                        f"retry in {retry} s",
+                        retry_after=retry,
+                    )
+            client = _client_key(client_id)
+            for item in self._client_items(realm):
+                if await self._limiter.test(item, realm.name, "client", client):
+                    continue
+                mark = _marker(self._client_items(realm))
+                if await self._limiter.test(mark, realm.name, "pair", client, source):
+                    return  # this address has not failed for the client: let it try
+                retry = await self._retry_after(item, realm.name, "client", client)
+                raise SlowDown(
+                    "too many failed authentications of this client; "
+                    f"retry in {retry} s from this address",
+                    retry_after=retry,
+                )
+        except SlowDown:
+            raise
+        except Exception as exc:
+            self._storage_failed(exc)
+
+    async def failed(self, realm: Realm, client_id: str | None, address: str) -> None:
+        """Count a failed authentication from ``address``; ``client_id`` is the known client it
+        named (None for an unknown id, counted against the address only, so that made-up ids
+        cannot create counters without bound)."""
+        source = _source(address)
+        try:
+            for item in self._address_items(realm):
+                await self._limiter.hit(item, realm.name, "address", source)
+            if client_id is None:
+                return
+            client = _client_key(client_id)
+            for item in self._client_items(realm):
+                await self._limiter.hit(item, realm.name, "client", client)
+            mark = _marker(self._client_items(realm))
+            await self._limiter.hit(mark, realm.name, "pair", client, source)
+        except Exception as exc:
+            self._storage_failed(exc)
+
+    async def aclose(self) -> None:
+        """Release the counter store's connections."""
+        if isinstance(self._storage, RedisStorage):
+            client = getattr(self._storage.bridge, "storage", None)  # redis.asyncio.Redis
+            if client is not None:
+                await client.aclose()
+
+    def _address_items(self, realm: Realm) -> tuple[RateLimitItem, ...]:
+        return parse_limits(realm.address_auth_limit or self.address_limit)
+
+    def _client_items(self, realm: Realm) -> tuple[RateLimitItem, ...]:
+        return parse_limits(realm.client_auth_limit or self.client_limit)
+
+    async def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
+        stats = await self._limiter.get_window_stats(item, *ids)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def _storage_failed(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY:
+            self._warned_at = now
+            log.warning(
+                "rate-limit store unavailable (%s); client authentication is not rate-limited "
+                "until it answers",
+                type(exc).__name__,
+            )
+
+
+def check_storage(url: str) -> str:
+    """``url`` if it names a counter store: ``memory://`` or a Redis URL.
+
+    Raises:
+        ValueError: any other URL (the message shows its scheme only, never a password).
+    """
+    if url != MEMORY and not url.startswith(_REDIS_SCHEMES):
+        scheme = url.partition("://")[0][:20]
+        raise ValueError(
+            f"rate-limit storage {scheme!r} is not supported: use memory:// or redis://HOST:PORT/DB"
+        )
+    return url
+
+
+def _storage(url: str) -> Storage:
+    if check_storage(url) == MEMORY:
+        return MemoryStorage()
+    return RedisStorage(
+        "async+" + url,
+        implementation="redispy",
+        wrap_exceptions=True,
+        key_prefix="tokensmith",
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+    )
+
+
+@lru_cache(maxsize=256)
+def _marker(items: Sequence[RateLimitItem]) -> RateLimitItem:
+    """One failure per the longest window: whether an address failed for a client lately."""
+    longest = max(items, key=lambda item: item.get_expiry())
+    return type(longest)(1, longest.multiples)
+
+
+def _client_key(client_id: str) -> str:
+    # A digest: client ids may hold '/', the key separator, and need not sit in Redis verbatim.
+    return hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _source(address: str) -> str:
+    """The counting unit of an address: itself for IPv4, its /64 for IPv6."""
+    ip = _ip(address)
+    if ip is None:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, _IPV6_PREFIX), strict=False))
+    return str(ip)
