@@ -1,13 +1,19 @@
 """The database: engine set-up for SQLite (the embedded default) and PostgreSQL, and migrations.
 
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` so
-that two processes never deadlock upgrading a read lock. PostgreSQL migrations run under an
-advisory lock so that a fleet starting together migrates once.
+that two processes never deadlock upgrading a read lock. The SQLite file (and so its ``-wal`` and
+``-shm`` files, which SQLite creates with the database file's mode) is readable by its owner only.
+PostgreSQL migrations run under an advisory lock so that a fleet starting together migrates once.
+
+Every wait on the database is bounded: connecting, each statement, a free pooled connection and
+SQLite's lock. A database that stops answering makes requests fail with
+:class:`DatabaseUnavailable` within a few seconds instead of hanging with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +23,14 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..oauth import TokensmithError
@@ -38,7 +51,12 @@ class DatabaseUnavailable(DatabaseError):
     """The database could not be reached, or the connection broke, while serving a request."""
 
 
-_UNAVAILABLE = (DBAPIError, OSError, TimeoutError)
+DEFAULT_TIMEOUT = 3.0
+"""Seconds any one wait on the database may last (connect, statement, pool, SQLite lock)."""
+_MIGRATION_WAIT = 120.0
+
+# SQLAlchemy's pool TimeoutError is not Python's TimeoutError (asyncpg's command timeout).
+_UNAVAILABLE = (DBAPIError, OSError, TimeoutError, PoolTimeout)
 # Errors in what we asked, not in reaching the database: bugs, never reported as an outage.
 _OUR_FAULT = (IntegrityError, ProgrammingError, DataError)
 
@@ -76,14 +94,43 @@ def sqlite_path(url: str) -> Path | None:
 
 
 class Database:
-    """An async engine plus the transaction helpers the repositories use."""
+    """An async engine plus the transaction helpers the repositories use.
 
-    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+    ``timeout`` bounds each wait on the database: connecting, a free pooled connection and,
+    unless ``statement_timeout`` says otherwise, one statement and SQLite's busy wait for a
+    lock. A SQLite file is created with mode 0600, and one found readable by others is narrowed
+    to 0600 (with its ``-wal`` and ``-shm`` files).
+
+    Raises:
+        DatabaseError: the URL is not a SQLite or PostgreSQL URL, or the SQLite file cannot be
+            created.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        echo: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        statement_timeout: float | None = None,
+    ) -> None:
         self.url = url
-        self.is_sqlite = make_url(async_url(url)).get_backend_name() == "sqlite"
-        self.engine: AsyncEngine = create_async_engine(async_url(url), echo=echo)
+        self.timeout = timeout
+        statement_timeout = statement_timeout or timeout
+        driver_url = async_url(url)
+        self.is_sqlite = make_url(driver_url).get_backend_name() == "sqlite"
+        connect_args: dict[str, Any] = {}
+        if not self.is_sqlite:
+            # asyncpg: "timeout" bounds connecting, "command_timeout" every statement.
+            connect_args = {"timeout": timeout, "command_timeout": statement_timeout}
+        self.engine: AsyncEngine = create_async_engine(
+            driver_url, echo=echo, pool_timeout=timeout, connect_args=connect_args
+        )
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            path = sqlite_path(url)
+            if path is not None:
+                _private_file(path)
+            _configure_sqlite(self.engine, busy_ms=max(1, int(statement_timeout * 1000)))
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -91,11 +138,15 @@ class Database:
     async def migrate(self) -> None:
         """Bring the schema to the newest revision.
 
+        Migrations run on a connection of their own without the statement timeout: altering a
+        large table, or waiting for another instance that is migrating, may take longer.
+
         Raises:
             DatabaseError: the database cannot be reached.
         """
+        migrator = Database(self.url, timeout=self.timeout, statement_timeout=_MIGRATION_WAIT)
         try:
-            async with self.write() as conn:
+            async with migrator.write() as conn:
                 if not self.is_sqlite:
                     await conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK}
@@ -103,6 +154,8 @@ class Database:
                 await conn.run_sync(_upgrade)
         except OSError as exc:
             raise DatabaseError(f"cannot reach the database: {exc.strerror or exc}") from None
+        finally:
+            await migrator.close()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -146,7 +199,23 @@ def _unavailable(exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__})")
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644 under the usual umask);
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            with contextlib.suppress(OSError):  # absent, or not ours to change
+                if file.stat().st_mode & 0o077:
+                    file.chmod(0o600)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database file {path}: {exc.strerror}") from None
+    else:
+        os.close(fd)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver (SQLAlchemy's documented recipe) so that
@@ -154,7 +223,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
