@@ -28,7 +28,7 @@ from ..store import (
     clients,
     realms,
 )
-from ._keys import MasterKey, new_key
+from ._keys import MasterKey, new_key, published_until
 from ._ratelimit import check_limits
 from ._secrets import SecretChecker, digest_generated, generate_secret
 
@@ -370,9 +370,10 @@ class Admin:
             return await realms.list_keys(conn, realm.id)
 
     async def rotate_keys(self, realm_name: str) -> list[SigningKeyRecord]:
-        """Rotate the realm's keys: next becomes current, current becomes previous, the old
-        previous is retired, and a new next key is made. Verifiers that cached the JWKS already
-        know the new current key, and tokens signed by the old one still verify.
+        """Rotate the realm's keys: next becomes current, current becomes previous (stopped
+        now), and a new next key is made. Verifiers that cached the JWKS already know the new
+        current key. A previous key stays published until every token it signed has expired,
+        however often keys rotate; at rotation, previous keys past that point are retired.
 
         Raises:
             NotFound: the realm does not exist.
@@ -381,11 +382,19 @@ class Admin:
         async with self.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
             keys = await realms.list_keys(conn, realm.id)
-            by_state = {k.state: k for k in keys}
-            if "previous" in by_state:
-                await realms.set_key_state(conn, by_state["previous"].kid, "retired")
+            longest = await realms.longest_access_token_ttl(conn, realm)
+            for old in keys:
+                if old.state != "previous":
+                    continue
+                if old.stopped_at is None:  # stopped before stop times were kept: from now
+                    await realms.set_key_state(conn, old.kid, "previous", stopped_at=now)
+                elif published_until(old, longest) <= now:
+                    await realms.set_key_state(conn, old.kid, "retired")
+            by_state = {k.state: k for k in keys if k.state != "previous"}
             if "current" in by_state:
-                await realms.set_key_state(conn, by_state["current"].kid, "previous")
+                await realms.set_key_state(
+                    conn, by_state["current"].kid, "previous", stopped_at=now
+                )
             algorithm = as_algorithm(realm.alg)
             if "next" in by_state:
                 await realms.set_key_state(conn, by_state["next"].kid, "current")

@@ -85,7 +85,9 @@ class TokensmithApp:
             return
         await self.db.migrate()
         master = MasterKey.load(self.settings.master_key, self.settings.key_file())
-        registry = Registry(self.db, master, poll_interval=self.settings.poll_interval)
+        registry = Registry(
+            self.db, master, poll_interval=self.settings.poll_interval, clock=self.clock
+        )
         await registry.refresh_index()
         registry.start()
         self._registry = registry

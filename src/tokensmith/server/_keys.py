@@ -110,6 +110,23 @@ def new_key(
     )
 
 
+PUBLISH_MARGIN = 60
+"""Seconds a stopped key stays published beyond its last token's expiry (verifiers' leeway)."""
+
+
+def published_until(record: SigningKeyRecord, longest_ttl: int) -> float:
+    """Until when a key is in the realm's JWKS: for ever while it signs or is next; once it has
+    stopped, until the last token it may have signed has expired (``longest_ttl`` is the realm's
+    longest access-token lifetime, client overrides included)."""
+    if record.state in ("current", "next"):
+        return float("inf")
+    if record.state == "retired":
+        return float("-inf")
+    if record.stopped_at is None:  # stopped before stop times were recorded: until retired
+        return float("inf")
+    return float(record.stopped_at + longest_ttl + PUBLISH_MARGIN)
+
+
 def signer_for(record: SigningKeyRecord, master: MasterKey) -> Signer:
     """A signer for a stored key.
 

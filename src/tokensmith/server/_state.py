@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..oauth import (
+    Clock,
     InvalidClient,
     InvalidToken,
     PublicKeys,
     ResponseStyle,
     Signer,
+    TemporarilyUnavailable,
+    system_clock,
     verify_jwt_access_token,
 )
 from ..store import Client, Database, Realm, TrustedIssuer, clients, issuers, realms, refresh
-from ._keys import MasterKey, signer_for
+from ._keys import MasterKey, MasterKeyError, published_until, signer_for
 
 log = logging.getLogger("tokensmith.server")
 
@@ -71,6 +74,7 @@ class RealmState:
     issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
     unknown_clients: UnknownIds = field(default_factory=UnknownIds)
+    jwks_until: float = float("inf")  # when a stopped key leaves the JWKS: reload then
 
     def verify_own(self, token: str, now: float) -> dict[str, Any]:
         """The claims of an access token this realm issued and that is still valid at ``now``.
@@ -100,10 +104,18 @@ class RealmState:
 class Registry:
     """The in-memory cache of realms and clients, kept fresh by polling realm versions."""
 
-    def __init__(self, db: Database, master: MasterKey, *, poll_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        master: MasterKey,
+        *,
+        poll_interval: float = 2.0,
+        clock: Clock = system_clock,
+    ) -> None:
         self.db = db
         self.master = master
         self.poll_interval = poll_interval
+        self.clock = clock
         self._states: dict[str, RealmState] = {}
         self._paths: dict[str, str] = {}
         self._indexed_at = -1e9
@@ -161,6 +173,12 @@ class Registry:
             self._states.pop(name, None)
 
     async def _load(self, name: str) -> RealmState | None:
+        """Load a realm. Its JWKS holds the current and next keys and every stopped key whose
+        tokens may still be valid; the state is reloaded when the first of those expires.
+
+        Raises:
+            TemporarilyUnavailable: the master key does not open the realm's signing key.
+        """
         epoch = self._epoch
         async with self.db.read() as conn:
             realm = await realms.get_realm(conn, name)
@@ -168,21 +186,29 @@ class Registry:
                 return None
             keys = await realms.list_keys(conn, realm.id)
             trusted = await issuers.list_issuers(conn, realm.id)
+            longest = await realms.longest_access_token_ttl(conn, realm)
         current = next((k for k in keys if k.state == "current"), None)
         if current is None:
             log.error("realm %s has no current signing key; run 'tokensmith key rotate'", name)
             return None
-        published = [
-            json.loads(k.public_jwk) for k in keys if k.state in ("current", "next", "previous")
-        ]
-        jwks = {"keys": published}
+        now = self.clock()
+        until = {k.kid: published_until(k, longest) for k in keys}
+        jwks = {"keys": [json.loads(k.public_jwk) for k in keys if until[k.kid] > now]}
+        try:
+            signer = signer_for(current, self.master)
+        except MasterKeyError as exc:
+            log.error("realm %s: %s", name, exc)
+            raise TemporarilyUnavailable(
+                "the token service cannot open this realm's signing key; retry later"
+            ) from None
         state = RealmState(
             realm=realm,
-            signer=signer_for(current, self.master),
+            signer=signer,
             jwks=json.dumps(jwks, separators=(",", ":")).encode(),
             public_keys=PublicKeys.from_jwks(jwks),
             style=ResponseStyle(realm.response_style),
             issuers={t.issuer: t for t in trusted},
+            jwks_until=min((t for t in until.values() if t > now), default=float("inf")),
         )
         if epoch == self._epoch:
             self._states[name] = state
@@ -222,9 +248,13 @@ class Registry:
             await asyncio.sleep(self.poll_interval)
             try:
                 await self.refresh_index()
+                now = self.clock()
+                for name, state in list(self._states.items()):
+                    if state.jwks_until <= now:  # a stopped key's last token has expired
+                        self.invalidate(name)
                 if time.monotonic() - purged_at > _PURGE_EVERY:
                     purged_at = time.monotonic()
                     async with self.db.write() as conn:
-                        await refresh.delete_expired(conn, int(time.time()))
+                        await refresh.delete_expired(conn, int(self.clock()))
             except Exception as exc:  # keep serving from the cache while the database is away
                 log.warning("cannot refresh realm cache: %s", type(exc).__name__)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._errors import Conflict, NotFound
 from ._models import Realm, SigningKeyRecord
-from ._tables import realms, signing_keys, token_paths
+from ._tables import clients, realms, signing_keys, token_paths
 
 
 def _realm(row: Row[tuple[object, ...]], paths: Sequence[str] = ()) -> Realm:
@@ -170,6 +170,20 @@ async def list_keys(conn: AsyncConnection, realm_id: int) -> list[SigningKeyReco
     return [SigningKeyRecord(**row._mapping) for row in rows]
 
 
-async def set_key_state(conn: AsyncConnection, kid: str, state: str) -> None:
-    """Move a key to ``state`` (next, current, previous or retired)."""
-    await conn.execute(update(signing_keys).where(signing_keys.c.kid == kid).values(state=state))
+async def set_key_state(
+    conn: AsyncConnection, kid: str, state: str, *, stopped_at: int | None = None
+) -> None:
+    """Move a key to ``state`` (next, current, previous or retired); ``stopped_at`` records when
+    a key stopped signing."""
+    values: dict[str, object] = {"state": state}
+    if stopped_at is not None:
+        values["stopped_at"] = stopped_at
+    await conn.execute(update(signing_keys).where(signing_keys.c.kid == kid).values(**values))
+
+
+async def longest_access_token_ttl(conn: AsyncConnection, realm: Realm) -> int:
+    """The longest access-token lifetime of the realm: its own or a client's override."""
+    longest = await conn.scalar(
+        select(func.max(clients.c.access_token_ttl)).where(clients.c.realm_id == realm.id)
+    )
+    return max(realm.access_token_ttl, int(longest or 0))
