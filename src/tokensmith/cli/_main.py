@@ -61,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="log every request: client address, method, path without the query string, status",
     )
     serve.add_argument(
+        "--rate-limit-storage",
+        metavar="URL",
+        help="where failed client authentications are counted: memory:// (this process, the "
+        "default) or redis://HOST:PORT/DB shared by every instance "
+        "($TOKENSMITH_RATE_LIMIT_STORAGE)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="CIDR",
+        help="a proxy whose X-Forwarded-For names the client's address (repeatable; default "
+        "none: the connection's address counts; $TOKENSMITH_TRUSTED_PROXIES)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
@@ -121,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.public_url:
                 settings = replace(settings, public_url=args.public_url)
+            if args.rate_limit_storage:
+                settings = replace(settings, rate_limit_storage=args.rate_limit_storage)
+            if args.trusted_proxy:
+                settings = replace(settings, trusted_proxies=tuple(args.trusted_proxy))
             serve(
                 settings,
                 host=args.host,

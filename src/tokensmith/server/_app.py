@@ -18,6 +18,7 @@ from ..oauth import (
     InvalidClient,
     InvalidRequest,
     OAuthError,
+    SlowDown,
     TemporarilyUnavailable,
     echo,
     error_body,
@@ -29,6 +30,7 @@ from ._clientauth import ASSERTION_ALGORITHMS, METHODS, ClientAuthenticator
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
 from ._keys import MasterKey
+from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
 from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
@@ -71,6 +73,12 @@ class TokensmithApp:
         self.clock = clock
         self.db = Database(settings.database_url)
         self.checker = SecretChecker()
+        self.limiter = AuthLimiter(
+            settings.rate_limit_storage,
+            client_limit=settings.client_auth_limit,
+            address_limit=settings.address_auth_limit,
+        )
+        self.proxies = TrustedProxies(settings.trusted_proxies)
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
@@ -91,7 +99,9 @@ class TokensmithApp:
         await registry.refresh_index()
         registry.start()
         self._registry = registry
-        clients = ClientAuthenticator(registry, self.checker, self.db, clock=self.clock)
+        clients = ClientAuthenticator(
+            registry, self.checker, self.db, clock=self.clock, limiter=self.limiter
+        )
         self._external = ExternalTokens(clock=self.clock)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
@@ -103,6 +113,7 @@ class TokensmithApp:
             self._registry = None
         if self._external is not None:
             await self._external.aclose()
+        await self.limiter.aclose()
         await self.db.close()
 
     @property
@@ -201,6 +212,8 @@ class TokensmithApp:
             )
         state = await self._realm(name)
         headers = _headers(scope)
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        REQUEST_ADDRESS.set(self.proxies.client_address(peer, headers.get("x-forwarded-for")))
         content_type = headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
             raise InvalidRequest(
@@ -326,6 +339,8 @@ async def _error(send: Send, err: OAuthError) -> None:
         headers.append((b"www-authenticate", b'Basic realm="tokensmith"'))
     if isinstance(err, TemporarilyUnavailable):
         headers.append((b"retry-after", b"2"))
+    if isinstance(err, SlowDown):
+        headers.append((b"retry-after", str(err.retry_after).encode()))
     if isinstance(err, _MethodNotAllowed):
         headers.append((b"allow", err.allow))
     await _send(send, err.status_code, error_body(err), headers)

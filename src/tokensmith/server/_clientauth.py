@@ -21,6 +21,7 @@ from ..oauth import (
 )
 from ..resource import Verifier, VerifierUnavailable
 from ..store import Client, Database, clients
+from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
 
@@ -85,11 +86,13 @@ class ClientAuthenticator:
         db: Database,
         *,
         clock: Clock = system_clock,
+        limiter: AuthLimiter | None = None,
     ) -> None:
         self.registry = registry
         self.checker = checker
         self.db = db
         self.clock = clock
+        self.limiter = limiter if limiter is not None else AuthLimiter()
         self._verifiers: dict[tuple[object, ...], Verifier] = {}
 
     async def authenticate(
@@ -103,12 +106,29 @@ class ClientAuthenticator:
         """The enabled client whose credentials the request carries. ``audiences`` are the
         ``aud`` values a private_key_jwt assertion may name (the issuer and endpoint URLs).
 
+        Failures are counted per client id and per source address (:data:`REQUEST_ADDRESS`);
+        past the realm's limits, attempts are refused before any credential is checked.
+
         Raises:
             InvalidRequest: two authentication methods at once.
             InvalidClient: missing, unknown or wrong credentials, a refused or replayed
                 assertion, or a disabled client.
+            SlowDown: too many failures of this client or address, or a concurrent check of
+                another secret of this client is running.
         """
         creds = credentials(form, authorization)
+        address = REQUEST_ADDRESS.get()
+        await self.limiter.admit(state.realm, creds.client_id, address)
+        try:
+            return await self._authenticate(state, creds, audiences)
+        except InvalidClient:
+            known = creds.client_id if creds.client_id in state.clients else None
+            await self.limiter.failed(state.realm, known, address)
+            raise
+
+    async def _authenticate(
+        self, state: RealmState, creds: Credentials, audiences: Collection[str]
+    ) -> Client:
         client = await self.registry.client(state, creds.client_id)
         if creds.method == "private_key_jwt":
             if client is None:

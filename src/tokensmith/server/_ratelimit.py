@@ -26,10 +26,11 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.limits import GRANULARITIES
 
@@ -46,6 +47,10 @@ _WARN_EVERY = 30.0
 _IPV6_PREFIX = 64
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+REQUEST_ADDRESS: ContextVar[str] = ContextVar("tokensmith_request_address", default="unknown")
+"""The source address of the request being answered, as :class:`TrustedProxies` found it; set by
+the application for each form request, read where client authentication is counted."""
 
 
 def check_limits(text: str) -> str:
@@ -172,8 +177,7 @@ class AuthLimiter:
             for item in self._client_items(realm):
                 if await self._limiter.test(item, realm.name, "client", client):
                     continue
-                mark = _marker(self._client_items(realm))
-                if await self._limiter.test(mark, realm.name, "pair", client, source):
+                if not await self._has_failed(realm, client, source):
                     return  # this address has not failed for the client: let it try
                 retry = await self._retry_after(item, realm.name, "client", client)
                 raise SlowDown(
@@ -209,13 +213,27 @@ class AuthLimiter:
         if isinstance(self._storage, RedisStorage):
             client = getattr(self._storage.bridge, "storage", None)  # redis.asyncio.Redis
             if client is not None:
-                await client.aclose()
+                try:
+                    await client.aclose()
+                except Exception as exc:
+                    self._storage_failed(exc)
 
     def _address_items(self, realm: Realm) -> tuple[RateLimitItem, ...]:
         return parse_limits(realm.address_auth_limit or self.address_limit)
 
     def _client_items(self, realm: Realm) -> tuple[RateLimitItem, ...]:
         return parse_limits(realm.client_auth_limit or self.client_limit)
+
+    async def _has_failed(self, realm: Realm, client: str, source: str) -> bool:
+        """Whether ``source`` failed for ``client`` within the client limit's longest window (or
+        the one before it). Raw counts, not the weighted estimate: one failure must not fade out
+        the moment a new window starts."""
+        mark = _marker(self._client_items(realm))
+        key = mark.key_for(realm.name, "pair", client, source)
+        previous, previous_ttl, current, _ = await self._storage.get_sliding_window(
+            key, mark.get_expiry()
+        )
+        return current > 0 or (previous > 0 and previous_ttl > 0)
 
     async def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
         stats = await self._limiter.get_window_stats(item, *ids)
@@ -246,7 +264,7 @@ def check_storage(url: str) -> str:
     return url
 
 
-def _storage(url: str) -> Storage:
+def _storage(url: str) -> MemoryStorage | RedisStorage:
     if check_storage(url) == MEMORY:
         return MemoryStorage()
     return RedisStorage(
@@ -261,7 +279,7 @@ def _storage(url: str) -> Storage:
 
 @lru_cache(maxsize=256)
 def _marker(items: Sequence[RateLimitItem]) -> RateLimitItem:
-    """One failure per the longest window: whether an address failed for a client lately."""
+    """One failure per the longest window: records that an address failed for a client."""
     longest = max(items, key=lambda item: item.get_expiry())
     return type(longest)(1, longest.multiples)
 

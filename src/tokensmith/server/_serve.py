@@ -224,6 +224,9 @@ def serve(
         "log_level": log_level,
         "log_config": log_config(log_level),
         "server_header": False,
+        # The application reads X-Forwarded-For itself, from configured trusted proxies only
+        # (Settings.trusted_proxies); uvicorn's own rewrite would trust any loopback peer.
+        "proxy_headers": False,
         "lifespan": "on",
     }
     asyncio.run(prepare(settings, demo=demo))
