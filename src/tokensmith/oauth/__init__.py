@@ -1,10 +1,12 @@
 """The OAuth 2.0 protocol core: values in, values out, no I/O."""
 
 from ._bearer import (
+    BadSignature,
     PublicKeys,
     UnknownKey,
     bearer_token,
     check_claims,
+    numeric_date,
     require_scopes,
     verify_jwt_access_token,
     www_authenticate,
@@ -30,9 +32,12 @@ from ._errors import (
 from ._form import parse_form
 from ._jose import (
     ALGORITHMS,
+    MAX_JWT_LENGTH,
     Algorithm,
+    MalformedJWT,
     PrivateKey,
     Signer,
+    UnverifiedJWT,
     as_algorithm,
     b64url,
     b64url_decode,
@@ -42,6 +47,7 @@ from ._jose import (
     key_id,
     key_to_pem,
     public_jwk,
+    read_jwt,
 )
 from ._response import ResponseStyle, TokenResponse
 from ._scope import format_scope, parse_scope
@@ -58,10 +64,12 @@ __all__ = [
     "ALGORITHMS",
     "GRANT_JWT_BEARER",
     "GRANT_TOKEN_EXCHANGE",
+    "MAX_JWT_LENGTH",
     "TOKEN_TYPE_ACCESS",
     "TOKEN_TYPE_ID",
     "TOKEN_TYPE_JWT",
     "Algorithm",
+    "BadSignature",
     "Clock",
     "InsufficientScope",
     "InvalidClient",
@@ -69,6 +77,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidScope",
     "InvalidToken",
+    "MalformedJWT",
     "OAuthError",
     "PrivateKey",
     "PublicKeys",
@@ -82,6 +91,7 @@ __all__ = [
     "UnknownKey",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
+    "UnverifiedJWT",
     "as_algorithm",
     "b64url",
     "b64url_decode",
@@ -96,9 +106,11 @@ __all__ = [
     "key_from_pem",
     "key_id",
     "key_to_pem",
+    "numeric_date",
     "parse_form",
     "parse_scope",
     "public_jwk",
+    "read_jwt",
     "require_scopes",
     "system_clock",
     "verify_jwt_access_token",

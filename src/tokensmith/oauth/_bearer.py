@@ -8,7 +8,6 @@ not match the key (HS/RS confusion), and keys carried by the token itself (``jwk
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +16,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from ._errors import InsufficientScope, InvalidToken, OAuthError
-from ._jose import b64url_decode
+from ._errors import InsufficientScope, InvalidToken, OAuthError, echo
+from ._jose import MalformedJWT, read_jwt
 
 _FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c")
 _KTY = {
@@ -67,35 +66,64 @@ def _quoted(text: str) -> str:
 
 
 class UnknownKey(InvalidToken):
-    """The token names a key (``kid``) the JWKS does not hold; a refetch may find it."""
+    """The token names a key (``kid``) the JWKS does not hold, or no key fits a token without a
+    ``kid``; a refetch may find it."""
+
+
+class BadSignature(InvalidToken):
+    """No key of the JWKS that fits the token verifies its signature."""
+
+
+_MAX_CANDIDATES = 8  # keys tried for a token without kid; bounds the work a forged token causes
+_MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 @dataclass(frozen=True)
 class PublicKeys:
-    """A JWKS, ready for verifying: keys by ``kid``."""
+    """A JWKS, ready for verifying: every usable key, and those that name a ``kid`` by it."""
 
     by_kid: Mapping[str, Any] = field(repr=False)
+    keys: tuple[tuple[Any, str | None], ...] = field(default=(), repr=False)
+    """Each key with its ``kid`` as the document named it (None: the document gave none)."""
 
     @classmethod
     def from_jwks(cls, jwks: object) -> PublicKeys:
-        """Import a JWKS document (``{"keys": [...]}``); keys without a ``kid`` are skipped.
+        """Import a JWKS document (``{"keys": [...]}``). Keys without ``kid`` are legal (RFC 7517
+        §4.5) and kept; encryption keys (``use: enc``) and keys that cannot be read are skipped.
 
         Raises:
             ValueError: the document is not a JWKS.
         """
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
             raise ValueError("not a JWKS document")
-        usable = [k for k in jwks["keys"] if isinstance(k, dict) and isinstance(k.get("kid"), str)]
-        try:
-            key_set = KeySet.import_key_set({"keys": usable})
-        except (JoseError, ValueError, TypeError) as exc:
-            raise ValueError(
-                f"the JWKS holds a key that cannot be read ({type(exc).__name__})"
-            ) from None
-        return cls({key.kid: key for key in key_set.keys if key.kid})
+        keys: list[tuple[Any, str | None]] = []
+        for entry in jwks["keys"]:
+            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                continue
+            try:
+                key = KeySet.import_key_set({"keys": [entry]}).keys[0]
+            except (JoseError, ValueError, TypeError, KeyError, IndexError):
+                continue
+            kid = entry.get("kid")
+            keys.append((key, kid if isinstance(kid, str) else None))
+        return cls({kid: key for key, kid in keys if kid is not None}, tuple(keys))
 
     def __len__(self) -> int:
-        return len(self.by_kid)
+        return len(self.keys)
+
+    def candidates(self, kid: object, alg: str) -> list[Any]:
+        """The keys that may have signed a token with header ``kid`` and ``alg``: the key named
+        ``kid``; failing that (or without ``kid``), keys without a ``kid`` of their own (or every
+        key, for a token without one) whose type and ``alg`` fit (RFC 7515 §4.1.4: ``kid`` is
+        a hint)."""
+        if isinstance(kid, str) and kid in self.by_kid:
+            return [self.by_kid[kid]]
+        kty = _KTY.get(alg)
+        return [
+            key
+            for key, named in self.keys
+            if (kid is None or named is None) and key.key_type == kty and key.get("alg", alg) == alg
+        ][:_MAX_CANDIDATES]
 
 
 def verify_jwt_access_token(
@@ -111,56 +139,69 @@ def verify_jwt_access_token(
 ) -> dict[str, Any]:
     """Verify an RFC 9068 JWT access token and return its claims.
 
-    Checks the signature with the key named by ``kid``, then ``typ``, ``iss``, ``aud``, ``exp``,
-    ``nbf`` and ``iat`` (with ``leeway`` seconds of clock tolerance).
+    Checks the header (``alg``, no embedded keys, no ``crit`` extension, ``typ``), the signature
+    with the key named by ``kid`` (or the fitting keys when there is none), then ``iss``, ``aud``,
+    ``exp``, ``nbf`` and ``iat`` (with ``leeway`` seconds of clock tolerance).
 
     Raises:
-        UnknownKey: the ``kid`` is not in ``keys``.
+        UnknownKey: no key of ``keys`` may have signed it.
+        BadSignature: the keys that may have signed it do not verify it.
         InvalidToken: anything else is wrong; the description says what.
     """
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidToken("the token is not a JWT (three dot-separated parts)")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        payload_bytes = b64url_decode(parts[1])
-        signature = b64url_decode(parts[2])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidToken("the token is not valid base64url JSON") from None
-    if not isinstance(header, dict):
-        raise InvalidToken("the token header is not a JSON object")
+        jwt = read_jwt(token)
+    except MalformedJWT as exc:
+        raise InvalidToken(str(exc)) from None
+    header = jwt.header
     alg = header.get("alg")
     if not isinstance(alg, str) or alg.lower() == "none" or alg not in algorithms:
         allowed = ", ".join(sorted(algorithms))
         raise InvalidToken(
-            f"the token algorithm {str(alg)[:20]!r} is not accepted (allowed: {allowed})"
+            f"the token algorithm {echo(str(alg))!r} is not accepted (allowed: {allowed})"
         )
     if any(name in header for name in _FORBIDDEN_HEADERS):
         raise InvalidToken("the token carries its own key (jwk/jku/x5u/x5c); refused")
+    if "crit" in header:  # RFC 7515 §4.1.11: we understand no extension, so refuse them all
+        raise InvalidToken(
+            "the token header names critical extensions (crit) that are not understood"
+        )
     if typ is not None and str(header.get("typ", "")).lower() not in {t.lower() for t in typ}:
         raise InvalidToken("the token is not an access token (typ is not at+jwt)")
-    kid = header.get("kid")
-    key = keys.by_kid.get(kid) if isinstance(kid, str) else None
-    if key is None:
+    candidates = keys.candidates(header.get("kid"), alg)
+    if not candidates:
         raise UnknownKey("the token was signed with a key this service does not know")
-    if _KTY.get(alg) != key.key_type:
-        raise InvalidToken("the token algorithm does not match its key type")
     algorithm = JWSRegistry.algorithms.get(alg)
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", "replace")
+    if algorithm is None or not any(
+        _verifies(algorithm, jwt.signing_input, jwt.signature, key) for key in candidates
+    ):
+        raise BadSignature("the token signature is not valid")
+    check_claims(jwt.claims, issuer=issuer, audience=audience, now=now, leeway=leeway)
+    return jwt.claims
+
+
+def _verifies(algorithm: Any, signing_input: bytes, signature: bytes, key: Any) -> bool:
     try:
-        valid = algorithm is not None and algorithm.verify(signing_input, signature, key)
+        return bool(algorithm.verify(signing_input, signature, key))
     except (JoseError, ValueError, TypeError):
-        valid = False
-    if not valid:
-        raise InvalidToken("the token signature is not valid")
-    try:
-        claims = json.loads(payload_bytes)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidToken("the token payload is not JSON") from None
-    if not isinstance(claims, dict):
-        raise InvalidToken("the token payload is not a JSON object")
-    check_claims(claims, issuer=issuer, audience=audience, now=now, leeway=leeway)
-    return claims
+        return False
+
+
+def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    """The claim ``name`` as a NumericDate (RFC 7519 §2): None when absent.
+
+    Raises:
+        InvalidToken: it is not a finite number between 0 and the year 9999.
+    """
+    value = claims.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= _MAX_NUMERIC_DATE  # False for NaN
+    ):
+        raise InvalidToken(f"the token's {name} is not a valid NumericDate")
+    return float(value)
 
 
 def check_claims(
@@ -171,29 +212,32 @@ def check_claims(
     now: float,
     leeway: float,
 ) -> None:
-    """Check ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat``.
+    """Check ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat``; the dates must be finite numbers in
+    range (so ``exp`` can never mean "never").
 
     Raises:
         InvalidToken: a claim is missing or wrong.
     """
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    exp = numeric_date(claims, "exp")
+    if exp is None:
         raise InvalidToken("the token has no exp")
     if now >= exp + leeway:
         raise InvalidToken("the token has expired")
-    nbf = claims.get("nbf")
-    if isinstance(nbf, int | float) and now + leeway < nbf:
+    nbf = numeric_date(claims, "nbf")
+    if nbf is not None and now + leeway < nbf:
         raise InvalidToken("the token is not valid yet (nbf)")
-    iat = claims.get("iat")
-    if isinstance(iat, int | float) and now + leeway < iat:
+    iat = numeric_date(claims, "iat")
+    if iat is not None and now + leeway < iat:
         raise InvalidToken("the token was issued in the future (iat)")
     if issuer is not None and claims.get("iss") != issuer:
-        raise InvalidToken("the token is from another issuer")
+        raise InvalidToken(
+            f"the token is from issuer {echo(str(claims.get('iss')))!r}; expected {issuer!r}"
+        )
     if audience is not None:
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if audience not in audiences:
-            raise InvalidToken("the token is for another audience")
+            raise InvalidToken(f"the token is for another audience (expected {audience!r})")
 
 
 def require_scopes(claims: Mapping[str, Any], needed: Collection[str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from joserfc import jws
@@ -31,7 +32,7 @@ def b64url_decode(data: str | bytes) -> bytes:
         ValueError: ``data`` is not base64url.
     """
     if isinstance(data, str):
-        data = data.encode("ascii")
+        data = data.encode("ascii")  # UnicodeEncodeError is a ValueError
     return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
 
 
@@ -88,17 +89,91 @@ class Signer:
         return (signing_input + b"." + b64url(signature)).decode("ascii")
 
 
+MAX_JWT_LENGTH = 32 * 1024
+"""The longest compact JWT read at all (access tokens are ~0.5 KB; SSO id_tokens a few KB)."""
+MAX_JSON_DEPTH = 16
+"""The deepest nesting of arrays and objects accepted in a JWT header or payload."""
+
+
+class MalformedJWT(ValueError):
+    """A string that is not a compact JWS with JSON object header and payload; the message says
+    what is wrong and never quotes the token."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedJWT:
+    """A compact JWS split and decoded, its signature not yet checked."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def read_jwt(token: str) -> UnverifiedJWT:
+    """Split and decode a compact JWS (RFC 7515 §7.1) *without verifying it*: the one place where
+    JSON from an untrusted token is parsed.
+
+    The token is at most :data:`MAX_JWT_LENGTH` characters; header and payload must be JSON
+    objects nested at most :data:`MAX_JSON_DEPTH` deep, without ``NaN`` or ``Infinity``.
+
+    Raises:
+        MalformedJWT: anything else.
+    """
+    if len(token) > MAX_JWT_LENGTH:
+        raise MalformedJWT(f"the token is longer than {MAX_JWT_LENGTH} characters")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedJWT("the token is not a JWT (three dot-separated parts)")
+    try:
+        header_bytes, payload_bytes = b64url_decode(parts[0]), b64url_decode(parts[1])
+        signature = b64url_decode(parts[2])
+    except ValueError:
+        raise MalformedJWT("the token is not valid base64url") from None
+    header = _json_object(header_bytes, "header")
+    claims = _json_object(payload_bytes, "payload")
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")  # ascii: b64url_decode checked it
+    return UnverifiedJWT(header, claims, signing_input, signature)
+
+
 def jwt_claims(token: str) -> dict[str, Any] | None:
     """The claims of a JWT read *without verifying* it (to learn its ``exp``, or whose key
     verifies it); None when ``token`` is not a JWT with a JSON object payload."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
     try:
-        claims = json.loads(b64url_decode(parts[1]))
-    except (ValueError, UnicodeDecodeError):
+        return read_jwt(token).claims
+    except MalformedJWT:
         return None
-    return claims if isinstance(claims, dict) else None
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise MalformedJWT(f"the token {what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedJWT(f"the token {what} is not a JSON object")
+    if not _shallow(value, MAX_JSON_DEPTH):
+        raise MalformedJWT(f"the token {what} nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _shallow(value: dict[str, Any], limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` levels of arrays and objects (iteratively, so
+    that checking never recurses)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return False
+                stack.append((child, depth + 1))
+    return True
 
 
 def as_algorithm(name: str) -> Algorithm:

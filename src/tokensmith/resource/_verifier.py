@@ -231,7 +231,7 @@ class Verifier:
                 return self._check(token, now)
             except UnknownKey:
                 continue
-        raise InvalidToken("the token was signed with a key the issuer does not publish")
+        raise UnknownKey("the token was signed with a key the issuer does not publish")
 
     def _fetch_sync(self, now: float) -> None:
         with self._lock:
@@ -292,7 +292,7 @@ class Verifier:
                 return self._check(token, now)
             except UnknownKey:
                 continue
-        raise InvalidToken("the token was signed with a key the issuer does not publish")
+        raise UnknownKey("the token was signed with a key the issuer does not publish")
 
     async def _afetch(self, now: float) -> None:
         if self._alock is None:

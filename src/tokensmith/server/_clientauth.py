@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import binascii
 import json
+import logging
 from base64 import b64decode
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from ..oauth import (
+    BadSignature,
     Clock,
     InvalidClient,
     InvalidRequest,
     InvalidToken,
+    PublicKeys,
     TemporarilyUnavailable,
+    UnknownKey,
     jwt_claims,
     system_clock,
+    verify_jwt_access_token,
 )
 from ..resource import Verifier, VerifierUnavailable
 from ..store import Client, Database, clients
@@ -29,6 +34,13 @@ METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "EdDSA")
 _MAX_ASSERTION_LIFETIME = 600
+_NO_KEYS = PublicKeys({})
+_UNVERIFIED = (
+    "the client assertion was refused: unknown client, or no key registered for it verifies "
+    "the signature"
+)
+
+log = logging.getLogger("tokensmith.server")
 
 
 @dataclass(frozen=True)
@@ -131,9 +143,7 @@ class ClientAuthenticator:
     ) -> Client:
         client = await self.registry.client(state, creds.client_id)
         if creds.method == "private_key_jwt":
-            if client is None:
-                raise InvalidClient("unknown client")
-            await self._check_assertion(state, client, creds.secret, audiences)
+            client = await self._check_assertion(state, client, creds.secret, audiences)
         elif client is None or not await self.checker.check(
             creds.secret, client.secrets, self.clock()
         ):
@@ -143,14 +153,30 @@ class ClientAuthenticator:
         return client
 
     async def _check_assertion(
-        self, state: RealmState, client: Client, assertion: str, audiences: Collection[str]
-    ) -> None:
+        self, state: RealmState, client: Client | None, assertion: str, audiences: Collection[str]
+    ) -> Client:
         """RFC 7523 §3: signature by the client's key, iss = sub = client_id, aud naming this
-        service, exp, and a jti never seen before within the assertion's lifetime."""
-        if client.jwks is None and client.jwks_url is None:
-            raise InvalidClient(f"client {client.client_id!r} has no keys for private_key_jwt")
+        service, exp, and a jti never seen before within the assertion's lifetime.
+
+        Until the signature verifies, an unknown client, a client without keys and a wrong key
+        get the same answer, so that the text does not tell which client ids exist.
+        """
+        verifier = self._verifier(client) if client is not None else None
         try:
-            claims = await self._verifier(client).averify(assertion)
+            if client is None or verifier is None:  # the same header checks, against no keys
+                verify_jwt_access_token(
+                    assertion,
+                    _NO_KEYS,
+                    algorithms=ASSERTION_ALGORITHMS,
+                    issuer=None,
+                    audience=None,
+                    now=self.clock(),
+                    typ=None,
+                )
+                raise UnknownKey("no keys")  # not reached: no key fits with no keys at all
+            claims = await verifier.averify(assertion)
+        except (UnknownKey, BadSignature):
+            raise InvalidClient(_UNVERIFIED) from None
         except InvalidToken as exc:
             raise InvalidClient(f"the client assertion was refused: {exc.description}") from None
         except VerifierUnavailable:
@@ -176,19 +202,27 @@ class ClientAuthenticator:
             )
         if not fresh:
             raise InvalidClient("the client assertion was already used (replay refused)")
+        return client
 
-    def _verifier(self, client: Client) -> Verifier:
+    def _verifier(self, client: Client) -> Verifier | None:
+        """The verifier of the client's assertions; None when it has no (usable) keys."""
+        if client.jwks is None and client.jwks_url is None:
+            return None
         key = (client.id, client.created_at, client.jwks, client.jwks_url)
         verifier = self._verifiers.get(key)
         if verifier is None:
-            verifier = Verifier(
-                issuer=client.client_id,
-                jwks_url=client.jwks_url,
-                jwks=json.loads(client.jwks) if client.jwks else None,
-                algorithms=ASSERTION_ALGORITHMS,
-                typ=None,
-                clock=self.clock,
-            )
+            try:
+                verifier = Verifier(
+                    issuer=client.client_id,
+                    jwks_url=client.jwks_url,
+                    jwks=json.loads(client.jwks) if client.jwks else None,
+                    algorithms=ASSERTION_ALGORITHMS,
+                    typ=None,
+                    clock=self.clock,
+                )
+            except ValueError:
+                log.warning("client %s of a realm has a JWKS that is not usable", client.id)
+                return None
             self._verifiers[key] = verifier
         return verifier
 

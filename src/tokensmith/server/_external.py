@@ -14,9 +14,10 @@ from ..oauth import (
     Clock,
     InvalidGrant,
     InvalidToken,
+    MalformedJWT,
     TemporarilyUnavailable,
     echo,
-    jwt_claims,
+    read_jwt,
     system_clock,
 )
 from ..resource import Verifier, VerifierUnavailable
@@ -42,15 +43,16 @@ class ExternalTokens:
                 too old, or no subject.
             TemporarilyUnavailable: the issuer's keys cannot be fetched.
         """
-        parts = token.split(".")
-        if len(parts) != 3:
+        dots = token.count(".")
+        if dots != 2:
             raise InvalidGrant(
                 f"the {what} is not a signed JWT (expected three dot-separated parts, got "
-                f"{len(parts)}); an unsigned or bare base64 token is not accepted"
+                f"{dots + 1}); an unsigned or bare base64 token is not accepted"
             )
-        unverified = jwt_claims(token)
-        if unverified is None:
-            raise InvalidGrant(f"the {what} payload is not base64url JSON")
+        try:
+            unverified = read_jwt(token).claims
+        except MalformedJWT as exc:
+            raise InvalidGrant(f"the {what} was refused: {exc}") from None
         iss = unverified.get("iss")
         if not isinstance(iss, str):
             raise InvalidGrant(f"the {what} has no iss claim")
