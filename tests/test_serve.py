@@ -80,3 +80,26 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
     with serving(tmp_path, settings, "--workers", "2", port=first.port) as second:
         assert httpx.get(second.url + "/health", timeout=5).status_code == 200
     assert "Traceback" not in first.output() + second.output()
+
+
+def test_a_loop_or_parser_that_is_not_installed_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --loop uvloop` or `--http httptools` without the package exits 1 with a message
+    naming the extra to install, before touching the database."""
+    from tokensmith.cli import main
+    from tokensmith.server import _serve
+
+    monkeypatch.setattr(_serve.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(_serve, "HTTP_PROTOCOLS", {"h11": _serve.HTTP_PROTOCOLS["h11"]})
+    database = ["--database", f"sqlite:///{tmp_path / 'tokensmith.db'}"]
+
+    loop = main(["serve", *database, "--loop", "uvloop"])
+    loop_err = capsys.readouterr().err
+    http = main(["serve", *database, "--http", "httptools"])
+    http_err = capsys.readouterr().err
+
+    assert (loop, http) == (1, 1)
+    assert "--loop uvloop needs the uvloop package: pip install 'tokensmith[fast]'" in loop_err
+    assert "--http httptools needs the httptools package" in http_err
+    assert not (tmp_path / "tokensmith.db").exists()
