@@ -3,9 +3,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tokensmith.oauth import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS
 
 from ..conftest import Service
 
@@ -170,3 +174,67 @@ def test_discovery_lists_introspection_and_revocation(
     assert (
         oidc["revocation_endpoint"] == f"{service.url}/realms/acme/protocol/openid-connect/revoke"
     )
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Whether ``check`` holds within ``seconds`` (services notice admin changes by polling)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_tokens_of_a_disabled_or_deleted_client_are_inactive(
+    realm: tuple[Service, dict[str, str]],
+) -> None:
+    """RFC 7662: a token that would not be honoured is not active: access and refresh tokens of
+    a disabled client are inactive until it is enabled again, and stay inactive once deleted."""
+    service, s = realm
+    issued = tokens(service, "acme", "svc", s["svc"])
+
+    def active() -> tuple[bool, bool]:
+        return tuple(  # type: ignore[return-value]
+            call(service, "acme", "token/introspect", "other", s["other"], token=t).json()["active"]
+            for t in (issued["access_token"], issued["refresh_token"])
+        )
+
+    assert active() == (True, True)
+    service.admin(lambda a: a.set_client_enabled("acme", "svc", False))
+    assert eventually(lambda: active() == (False, False))
+    service.admin(lambda a: a.set_client_enabled("acme", "svc", True))
+    assert eventually(lambda: active() == (True, True))
+    service.admin(lambda a: a.delete_client("acme", "svc"))
+    assert eventually(lambda: active()[0] is False)
+
+
+def test_revoked_access_token_cannot_be_exchanged(realm: tuple[Service, dict[str, str]]) -> None:
+    """RFC 8693 token exchange refuses a subject token that was revoked (RFC 7009)."""
+    service, s = realm
+    exchanger = service.admin(
+        lambda a: a.create_client("acme", "exchanger", grant_types=["token-exchange"])
+    )
+    assert exchanger.secret is not None
+    access = tokens(service, "acme", "svc", s["svc"])["access_token"]
+
+    def exchange() -> Any:
+        return call(
+            service,
+            "acme",
+            "token",
+            "exchanger",
+            exchanger.secret,  # type: ignore[arg-type]
+            grant_type=GRANT_TOKEN_EXCHANGE,
+            subject_token=access,
+            subject_token_type=TOKEN_TYPE_ACCESS,
+        )
+
+    before = exchange()
+    call(service, "acme", "revoke", "svc", s["svc"], token=access)
+    after = exchange()
+
+    assert before.status_code == 200, before.text
+    assert after.status_code == 400
+    assert after.json()["error"] == "invalid_grant"
+    assert "revoked" in after.json()["error_description"]

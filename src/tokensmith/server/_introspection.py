@@ -20,6 +20,7 @@ from ..oauth import (
 )
 from ..store import Client, Database, refresh
 from ._clientauth import ClientAuthenticator
+from ._own import OwnTokens
 from ._state import RealmState
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -35,6 +36,7 @@ class TokenInspector:
         self.clients = clients
         self.db = db
         self.clock = clock
+        self.own = OwnTokens(clients.registry, db, clock=clock)
 
     async def introspect(
         self,
@@ -71,7 +73,7 @@ class TokenInspector:
         client = await self.clients.authenticate(state, form, authorization, audiences=audiences)
         token = _token(form)
         now = int(self.clock())
-        claims = self._verified(state, token)
+        claims = self.own.signed(state, token)
         if claims is not None:
             self._check_owner(client, claims.get("client_id") == client.client_id)
             jti, exp = claims.get("jti"), claims.get("exp")
@@ -94,34 +96,23 @@ class TokenInspector:
                 "revoke it"
             )
 
-    def _verified(self, state: RealmState, token: str) -> dict[str, Any] | None:
+    async def _access_answer(self, state: RealmState, token: str) -> dict[str, Any] | None:
         try:
-            return state.verify_own(token, self.clock())
+            claims = await self.own.access_claims(state, token)
         except InvalidToken:
             return None
-
-    async def _access_answer(self, state: RealmState, token: str) -> dict[str, Any] | None:
-        claims = self._verified(state, token)
-        if claims is None:
-            return None
-        jti = claims.get("jti")
-        if isinstance(jti, str):
-            async with self.db.read() as conn:
-                if await refresh.access_token_revoked(conn, state.realm.id, jti):
-                    return INACTIVE
         answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
         answer.update({k: claims[k] for k in _CLAIMS if k in claims})
         return answer
 
     async def _refresh_answer(self, state: RealmState, token: str) -> dict[str, Any] | None:
-        now = int(self.clock())
-        async with self.db.read() as conn:
-            record = await refresh.get_refresh_token(conn, refresh.digest(token))
-            if record is None or record.realm_id != state.realm.id:
-                return None
-            if record.revoked or record.used_at is not None or record.expires_at <= now:
-                return INACTIVE
-            client_id = await refresh.client_id_of(conn, record.client_pk)
+        record = await self.own.refresh_record(state, token)
+        if record is None:
+            return None
+        try:
+            client_id = await self.own.refresh_client_id(state, record)
+        except InvalidToken:
+            return None
         answer: dict[str, Any] = {
             "active": True,
             "token_type": "refresh_token",

@@ -36,6 +36,7 @@ from ..oauth import (
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
 from ._clientauth import ClientAuthenticator
 from ._external import ExternalTokens
+from ._own import OwnTokens
 from ._state import RealmState
 
 # Grant type as sent → the short name a client is enabled for.
@@ -74,6 +75,7 @@ class TokenEndpoint:
         self.db = db
         self.external = external or ExternalTokens(clock=clock)
         self.clock = clock
+        self.own = OwnTokens(clients.registry, db, clock=clock)
 
     async def issue(
         self,
@@ -236,7 +238,7 @@ class TokenEndpoint:
         kind = _required(form, type_name)
         if kind == TOKEN_TYPE_ACCESS:
             try:
-                return state.verify_own(token, self.clock())
+                return await self.own.access_claims(state, token)
             except InvalidToken as exc:
                 raise InvalidGrant(f"the {name} was refused: {exc.description}") from None
         if kind in (TOKEN_TYPE_ID, TOKEN_TYPE_JWT):
