@@ -1,0 +1,584 @@
+"""Building blocks of the fuzz test (tests/test_fuzz.py): hostile JSON and JWTs described as
+hypothesis strategies, raw HTTP/1.1 exchanges over loopback, and a log handler that keeps every
+record a request must never cause.
+
+A strategy draws a *recipe* (a frozen dataclass); the recipe is rendered into bytes only when it
+is sent, so that signed tokens get a fresh ``jti`` and the current time even when hypothesis
+replays an example while shrinking it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from hypothesis import strategies as st
+
+# --- keys and identities -------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class SigningKey:
+    """A P-256 key that signs any bytes as ES256, so that a test can sign header and payload
+    texts no JSON library would write (NaN, 2,000-deep nesting, duplicate names)."""
+
+    def __init__(self, kid: str | None) -> None:
+        self.kid = kid
+        self._private = ec.generate_private_key(ec.SECP256R1())
+
+    def __repr__(self) -> str:
+        return f"SigningKey(kid={self.kid!r})"
+
+    def jwk(self) -> dict[str, Any]:
+        """The public JWK, with ``kid`` when the key has one."""
+        numbers = self._private.public_key().public_numbers()
+        jwk: dict[str, Any] = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url(numbers.x.to_bytes(32, "big")),
+            "y": b64url(numbers.y.to_bytes(32, "big")),
+            "alg": "ES256",
+            "use": "sig",
+        }
+        if self.kid is not None:
+            jwk["kid"] = self.kid
+        return jwk
+
+    def sign(self, signing_input: bytes) -> bytes:
+        """The raw r || s ES256 signature of ``signing_input`` (RFC 7518 §3.4)."""
+        r, s = decode_dss_signature(self._private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signs a token and the claims that make it acceptable when nothing is hostile."""
+
+    key: SigningKey
+    iss: str
+    sub: str
+    aud: str
+    typ: str | None
+
+
+# --- hostile JSON --------------------------------------------------------------------------------
+
+# Numeric texts Python's json module reads: NaN and infinities, floats at and past the edge
+# (1e400 reads as inf), integers of 400 digits, and values past int64 for a database column.
+HOSTILE_NUMBERS = (
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e308",
+    "-1e308",
+    "1e400",
+    "-1e400",
+    "1" + "0" * 400,
+    "-" + "9" * 400,
+    "1e-400",
+    "99999999999999999999",
+    "-9223372036854775809",
+    "0",
+    "-1",
+    "0.5",
+    "true",
+    "false",
+    "null",
+)
+# Numbers a JWT time claim must never be accepted with (RFC 7519 §2 NumericDate; issue 8 item 2).
+NON_FINITE_TIMES = frozenset(
+    {"NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, "-" + "9" * 400}
+)
+NEVER_EXPIRING = frozenset({"Infinity", "1e308", "1e400", "1" + "0" * 400})
+
+_STRING_ATOMS = ("a", "\\u0000", "\\ud800", "\\udfff\\ud800", "\u00e9", "\\\\", "\\n", "%00", "'")
+
+
+@st.composite
+def deep_json(draw: st.DrawFn) -> str:
+    """Arrays or objects nested up to 20,000 deep (``[[[[…]]]]``, ``{"a":{"a":…}}``)."""
+    depth = draw(st.sampled_from([100, 990, 1000, 2000, 20000]) | st.integers(1, 3000))
+    kind = draw(st.sampled_from(["array", "object", "mixed", "unclosed"]))
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    if kind == "object":
+        return '{"a":' * depth + "1" + "}" * depth
+    if kind == "mixed":
+        return '[{"a":' * depth + "1" + "}]" * depth
+    return "[" * depth
+
+
+@st.composite
+def big_string(draw: st.DrawFn) -> str:
+    """A JSON string of up to 100 KB of one atom: plain, NUL, lone surrogates, escapes."""
+    atom = draw(st.sampled_from(_STRING_ATOMS))
+    size = draw(st.sampled_from([1, 300, 5_000, 40_000, 100_000]))
+    return '"' + atom * max(1, size // len(atom)) + '"'
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=12,
+    )
+
+
+def hostile_value() -> st.SearchStrategy[str]:
+    """The JSON text of one hostile value (sometimes not valid JSON at all)."""
+    return st.one_of(
+        st.sampled_from(HOSTILE_NUMBERS),
+        deep_json(),
+        big_string(),
+        st.sampled_from(['""', "[]", "{}", '["a",1]', '{"sub":"x"}', '"\\ud800"', "[1,", "'x'"]),
+        _json_values().map(lambda v: json.dumps(v, allow_nan=True)),
+    )
+
+
+CLAIM_NAMES = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "scope",
+    "client_id",
+    "email",
+    "act",
+    "azp",
+    "cnf",
+)
+HEADER_NAMES = ("alg", "kid", "typ", "crit", "b64", "jku", "jwk", "x5u", "x5c", "cty", "zip")
+# "crit" values: unknown names, names the header lacks, registered names, and not-a-list.
+CRIT_VALUES = (
+    '["exp"]',
+    '["b64"]',
+    '["urn:fuzz:unknown"]',
+    '["kid"]',
+    "[]",
+    '"b64"',
+    "[1]",
+    "null",
+    '["' + "x" * 5000 + '"]',
+)
+
+
+# --- JWT recipes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Jwt:
+    """A JWT to build at send time.
+
+    ``header`` and ``claims`` are overrides (name, JSON text) applied to the signer's acceptable
+    header and claims, or a whole replacement text. ``signature``: ``valid`` signs what was
+    built with the signer's key. ``encoding`` is how each segment is base64-encoded; ``parts``
+    is the number of dot-separated parts (3 for a JWS; 5 looks like a JWE).
+    """
+
+    signer: str
+    header: tuple[tuple[str, str], ...] | str = ()
+    claims: tuple[tuple[str, str], ...] | str = ()
+    drop: frozenset[str] = frozenset()
+    signature: str = "valid"
+    encoding: str = "b64url"
+    parts: int = 3
+
+    def must_be_refused(self) -> bool:
+        """Whether a correctly signed token built from this recipe must be refused whatever
+        else it says: a time claim that is not a finite number in range, an ``exp`` that never
+        comes, or a ``crit`` header (tokensmith understands no JWS extension, RFC 7515 §4.1.11)."""
+        if self.signature != "valid" or self.encoding != "b64url" or self.parts != 3:
+            return False
+        if isinstance(self.header, tuple) and any(name == "crit" for name, _ in self.header):
+            return True
+        if isinstance(self.claims, str):
+            return False
+        for name, value in self.claims:
+            if name in ("exp", "nbf", "iat") and value in NON_FINITE_TIMES:
+                return True
+            if name == "exp" and value in NEVER_EXPIRING:
+                return True
+        return False
+
+
+def _object(fields: Mapping[str, str], overrides: tuple[tuple[str, str], ...]) -> str:
+    members = dict(fields)
+    extra: list[tuple[str, str]] = []
+    for name, value in overrides:
+        if name in members:
+            members[name] = value
+        else:
+            extra.append((name, value))
+    pairs = [*members.items(), *extra]
+    return "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in pairs) + "}"
+
+
+def _encode(text: str, encoding: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    if encoding == "padded":
+        return base64.urlsafe_b64encode(data).decode("ascii")
+    if encoding == "standard":
+        return base64.b64encode(data).decode("ascii")
+    if encoding == "latin1":
+        return b64url(text.encode("latin-1", "replace")[:-1] + b"\xff")
+    if encoding == "truncated":
+        return b64url(data)[:-1] if len(data) % 3 == 1 else b64url(data) + "A"
+    if encoding == "raw":
+        return text
+    return b64url(data)
+
+
+def render_jwt(recipe: Jwt, identities: Mapping[str, Identity]) -> str:
+    """The token ``recipe`` describes, signed now by its identity's key."""
+    who = identities[recipe.signer]
+    now = int(time.time())
+    if isinstance(recipe.header, str):
+        header = recipe.header
+    else:
+        base = {"alg": '"ES256"'}
+        if who.typ is not None:
+            base["typ"] = json.dumps(who.typ)
+        if who.key.kid is not None:
+            base["kid"] = json.dumps(who.key.kid)
+        header = _object(base, recipe.header)
+    if isinstance(recipe.claims, str):
+        claims = recipe.claims
+    else:
+        base = {
+            "iss": json.dumps(who.iss),
+            "sub": json.dumps(who.sub),
+            "aud": json.dumps(who.aud),
+            "iat": str(now),
+            "exp": str(now + 60),
+            "jti": json.dumps(uuid.uuid4().hex),
+        }
+        for name in recipe.drop:
+            base.pop(name, None)
+        claims = _object(base, recipe.claims)
+    head, body = _encode(header, recipe.encoding), _encode(claims, recipe.encoding)
+    signing_input = f"{head}.{body}"
+    if recipe.signature == "valid":
+        signature = b64url(who.key.sign(signing_input.encode("utf-8", "surrogatepass")))
+    elif recipe.signature == "junk":
+        signature = "c2ln"
+    elif recipe.signature == "long":
+        signature = "A" * 40_000
+    else:
+        signature = ""
+    segments = [head, body, signature, "", ""][: max(recipe.parts, 1)]
+    if recipe.parts > 5:
+        segments += ["x"] * (recipe.parts - 5)
+    return ".".join(segments)
+
+
+@st.composite
+def jwts(draw: st.DrawFn, signers: tuple[str, ...]) -> Jwt:
+    """A JWT recipe from one of ``signers``: mostly well framed, with hostile claims, hostile
+    headers, or whole hostile JSON documents as header or payload."""
+    signer = draw(st.sampled_from(signers))
+    shape = draw(st.sampled_from(["claims", "claims", "claims", "header", "payload", "both"]))
+    header: tuple[tuple[str, str], ...] | str = ()
+    claims: tuple[tuple[str, str], ...] | str = ()
+    if shape in ("claims", "header"):
+        names = st.sampled_from(CLAIM_NAMES) | st.text(min_size=1, max_size=6)
+        claims = tuple(draw(st.lists(st.tuples(names, hostile_value()), max_size=3)))
+    if shape == "header":
+        header_value = st.one_of(
+            st.sampled_from(HEADER_NAMES).flatmap(
+                lambda n: st.tuples(
+                    st.just(n),
+                    st.sampled_from(CRIT_VALUES) if n == "crit" else hostile_value(),
+                )
+            ),
+            st.tuples(st.just("crit"), st.sampled_from(CRIT_VALUES)),
+        )
+        header = tuple(draw(st.lists(header_value, min_size=1, max_size=2)))
+    if shape in ("payload", "both"):
+        claims = draw(hostile_value())
+    if shape == "both":
+        header = draw(hostile_value())
+    return Jwt(
+        signer=signer,
+        header=header,
+        claims=claims,
+        drop=frozenset(draw(st.sets(st.sampled_from(["exp", "iss", "sub", "aud", "jti"]))))
+        if draw(st.integers(0, 9)) == 0
+        else frozenset(),
+        signature=draw(st.sampled_from(["valid"] * 6 + ["junk", "empty", "long"])),
+        encoding=draw(
+            st.sampled_from(["b64url"] * 8 + ["padded", "standard", "latin1", "truncated", "raw"])
+        ),
+        parts=draw(st.sampled_from([3] * 12 + [1, 2, 4, 5, 7])),
+    )
+
+
+@st.composite
+def refused_jwts(draw: st.DrawFn, signers: tuple[str, ...]) -> Jwt:
+    """A correctly signed, well framed JWT that is acceptable but for one thing it must be
+    refused for: a non-finite or never-coming time claim, or a ``crit`` header."""
+    signer = draw(st.sampled_from(signers))
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(["exp", "nbf", "iat"]))
+        values = sorted(NON_FINITE_TIMES | (NEVER_EXPIRING if name == "exp" else frozenset()))
+        return Jwt(signer=signer, claims=((name, draw(st.sampled_from(values))),))
+    crit = draw(st.sampled_from(CRIT_VALUES))
+    extra = draw(st.sampled_from([(), (("b64", "false"),), (("exp", "1"),)]))
+    return Jwt(signer=signer, header=(("crit", crit), *extra))
+
+
+# --- values and requests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value of the running service known only at send time (a real secret, a real token)."""
+
+    name: str
+
+
+Value = str | Jwt | Ref
+
+
+@dataclass(frozen=True)
+class Basic:
+    """An ``Authorization: Basic`` value: ``user`` and ``password`` form-encoded as RFC 6749
+    §2.3.1 says, or ``raw`` sent as the credentials as is."""
+
+    user: Value = ""
+    password: Value = ""
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """An ``Authorization: Bearer`` value."""
+
+    token: Value
+
+
+HeaderValue = str | Basic | Bearer
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP/1.1 request to build at send time.
+
+    ``body`` is form fields (rendered as ``style``: form, json, raw without escaping, or with
+    broken percent escapes) or raw bytes. ``framing``: ``length`` (an honest Content-Length),
+    ``chunked``, ``longer``/``shorter`` (a Content-Length that lies), ``twice`` (two different
+    Content-Length headers) or ``none``.
+    """
+
+    method: str
+    target: str
+    headers: tuple[tuple[str, HeaderValue], ...] = ()
+    body: tuple[tuple[str, Value], ...] | bytes = b""
+    style: str = "form"
+    framing: str = "length"
+    host: str | None = "default"
+    version: str = "HTTP/1.1"
+
+
+class Context:
+    """What rendering needs from the running service: signers, secrets and tokens."""
+
+    def __init__(self, identities: Mapping[str, Identity], refs: Mapping[str, str]) -> None:
+        self.identities = identities
+        self.refs = refs
+
+    def value(self, value: Value) -> str:
+        if isinstance(value, Jwt):
+            return render_jwt(value, self.identities)
+        if isinstance(value, Ref):
+            return self.refs[value.name]
+        return value
+
+    def header(self, value: HeaderValue) -> str:
+        if isinstance(value, Bearer):
+            return "Bearer " + self.value(value.token)
+        if isinstance(value, Basic):
+            if value.raw is not None:
+                return "Basic " + value.raw
+            pair = quote_plus(self.value(value.user)) + ":" + quote_plus(self.value(value.password))
+            return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return value
+
+    def body(self, request: Request) -> bytes:
+        if isinstance(request.body, bytes):
+            return request.body
+        fields = [(name, self.value(v)) for name, v in request.body]
+        if request.style == "json":
+            return json.dumps(dict(fields)).encode("utf-8", "surrogatepass")
+        if request.style == "raw":
+            text = "&".join(f"{n}={v}" for n, v in fields)
+        elif request.style == "broken":
+            text = "&".join(
+                f"{quote_plus(n, errors='surrogatepass')}="
+                f"{quote_plus(v, errors='surrogatepass')}%zz%ff%"
+                for n, v in fields
+            )
+        else:
+            text = "&".join(
+                f"{quote_plus(n, errors='surrogatepass')}={quote_plus(v, errors='surrogatepass')}"
+                for n, v in fields
+            )
+        return text.encode("utf-8", "surrogatepass")
+
+    def render(self, request: Request, port: int) -> bytes:
+        """The request's bytes on the wire."""
+        body = self.body(request)
+        lines = [f"{request.method} {request.target} {request.version}"]
+        if request.host == "default":
+            lines.append(f"Host: 127.0.0.1:{port}")
+        elif request.host is not None:
+            lines.append(f"Host: {request.host}")
+        lines += [f"{name}: {self.header(value)}" for name, value in request.headers]
+        lines.append("Connection: close")
+        if request.framing == "chunked":
+            lines.append("Transfer-Encoding: chunked")
+            body = (
+                (f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n") if body else b"0\r\n\r\n"
+            )
+        elif request.framing == "length":
+            lines.append(f"Content-Length: {len(body)}")
+        elif request.framing == "longer":
+            lines.append(f"Content-Length: {len(body) + 10}")
+        elif request.framing == "shorter":
+            lines.append(f"Content-Length: {max(len(body) - 3, 0)}")
+        elif request.framing == "twice":
+            lines += [f"Content-Length: {len(body)}", f"Content-Length: {len(body) + 1}"]
+        elif request.framing == "negative":
+            lines.append("Content-Length: -1")
+        elif request.framing == "huge":
+            lines.append("Content-Length: " + "9" * 30)
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        return head.encode("utf-8", "surrogatepass") + body
+
+
+# --- the wire -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back: the status (None when the connection closed without an answer) and the
+    raw response."""
+
+    status: int | None
+    raw: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.raw.partition(b"\r\n\r\n")[2] or b"null")
+
+
+def exchange(port: int, data: bytes, *, half_close: bool = False, timeout: float = 10) -> Answer:
+    """Send ``data`` on a new loopback connection and read the answer until the server closes.
+
+    Raises:
+        TimeoutError: no complete answer within ``timeout`` seconds.
+    """
+    chunks: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before reading everything: read its answer
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+        except TimeoutError:
+            raise TimeoutError(f"no answer within {timeout} s") from None
+    raw = b"".join(chunks)
+    status: int | None = None
+    while raw.startswith(b"HTTP/"):
+        status = int(raw.split(b" ", 2)[1])
+        if status >= 200:
+            break
+        raw, status = raw.partition(b"\r\n\r\n")[2], None  # an interim 100 Continue
+    return Answer(status, raw)
+
+
+def path_text(path: str) -> str:
+    """``path`` as a request target: non-ASCII and spaces percent-encoded."""
+    return quote(path, safe="/%?=&.:@!$'()*+,;~-_[]", errors="surrogatepass")
+
+
+# --- the log -------------------------------------------------------------------------------------
+
+
+class Alarms(logging.Handler):
+    """Keeps every log record a request must never cause: ERROR and above, any record with a
+    traceback, and any record that contains one of the ``secrets``."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__(logging.DEBUG)
+        self.secrets = secrets
+        self.records: list[str] = []
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # a record that cannot be formatted is itself a finding
+            message = f"unformattable record {record.msg!r}: {exc!r}"
+        text = message
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        flagged = (
+            record.levelno >= logging.ERROR
+            or record.exc_info is not None
+            or "Traceback" in text
+            or any(s and s in text for s in self.secrets)
+        )
+        if flagged:
+            with self._lock:
+                self.records.append(f"{record.levelname} {record.name}: {text[-3000:]}")
+
+    def take(self) -> list[str]:
+        """The records kept since the last call."""
+        with self._lock:
+            taken, self.records = self.records, []
+        return taken
+
+    @classmethod
+    def installed(cls, secrets: tuple[str, ...], names: tuple[str, ...]) -> Iterator[Alarms]:
+        """Attach a handler to the root logger and to the loggers in ``names`` (uvicorn's do not
+        propagate) for the duration of a ``yield``."""
+        handler = cls(secrets)
+        loggers = [logging.getLogger(), *(logging.getLogger(n) for n in names)]
+        for logger in loggers:
+            logger.addHandler(handler)
+        try:
+            yield handler
+        finally:
+            for logger in loggers:
+                logger.removeHandler(handler)

@@ -1,0 +1,750 @@
+"""Fuzzing the running service over real HTTP: malformed requests to every endpoint never get a
+5xx, never put a traceback, an ERROR record or a secret in the log, and hostile tokens that are
+correctly signed are never accepted.
+
+Every realm path form (``/realms/R/…``, ``/auth/realms/R/…``, token-path aliases), introspection,
+revocation, the JWKS, both discovery documents, unknown paths and every method; nested and huge
+JSON in every JWT-carrying parameter and in ``Authorization: Bearer`` to an API behind
+:class:`tokensmith.resource.BearerAuthMiddleware`; wrong content types, repeated parameters, huge
+bodies, odd headers, lying Content-Length. Some requests carry real credentials (a generated
+secret, or an assertion signed by a ``private_key_jwt`` client's key, with and without ``kid``) so
+that hostile tokens reach the grants, not only client authentication.
+
+Bounded for CI; ``TOKENSMITH_FUZZ_EXAMPLES=50000`` runs that many requests per database, shared
+among the tests below by weight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tokensmith.oauth import (
+    GRANT_JWT_BEARER,
+    GRANT_TOKEN_EXCHANGE,
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_ID,
+    TOKEN_TYPE_JWT,
+)
+from tokensmith.resource import BearerAuthMiddleware, Verifier
+from tokensmith.server import Admin, Settings, TokensmithApp, Trust
+
+from .conftest import PG_ADMIN_DSN, ServerThread, _pg, _pg_available, make_settings, run_admin
+from .fuzzing import (
+    Alarms,
+    Answer,
+    Basic,
+    Bearer,
+    Context,
+    Identity,
+    Jwt,
+    Ref,
+    Request,
+    SigningKey,
+    Value,
+    exchange,
+    hostile_value,
+    jwts,
+    path_text,
+    refused_jwts,
+)
+
+TOKEN = "/protocol/openid-connect/token"
+INTROSPECT = "/protocol/openid-connect/token/introspect"
+REVOKE = "/protocol/openid-connect/revoke"
+CERTS = "/protocol/openid-connect/certs"
+OIDC = "/.well-known/openid-configuration"
+RFC8414 = "/.well-known/oauth-authorization-server"
+ALIASES = ("/connect/token", "/authenticate/v1/connect/token", "/pascal/token")
+TRUSTED = "https://sso.fuzz.invalid"
+API_ISSUER = "https://api-issuer.fuzz.invalid"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+FORM = "application/x-www-form-urlencoded"
+UNLIMITED = "1000000/second"
+
+# Share of TOKENSMITH_FUZZ_EXAMPLES per test; the defaults keep the file well under a minute.
+WEIGHTS = {"forms": 10, "paths": 4, "api": 4, "refused": 3, "framing": 4}
+DEFAULT_EXAMPLES = {"forms": 400, "paths": 150, "api": 150, "refused": 100, "framing": 150}
+_TOTAL = int(os.environ.get("TOKENSMITH_FUZZ_EXAMPLES", "0"))
+
+
+def fuzz_settings(name: str) -> settings:
+    """Hypothesis settings for one test: its share of the examples, no deadline (the service
+    shares two cores), no example database in the working tree."""
+    examples = DEFAULT_EXAMPLES[name]
+    if _TOTAL:
+        examples = max(1, _TOTAL * WEIGHTS[name] // sum(WEIGHTS.values()))
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+
+
+# --- the service under test ----------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """The running service and protected API, how to reach them, and what their log said."""
+
+    port: int
+    api_port: int
+    context: Context
+    alarms: Alarms
+    backend: str
+    sent: int = 0
+    statuses: dict[int | None, int] = field(default_factory=dict)
+
+    def send(self, request: Request, *, api: bool = False) -> Answer:
+        """Send ``request`` to the service (or the protected API) on a new connection."""
+        port = self.api_port if api else self.port
+        data = self.context.render(request, port)
+        answer = exchange(port, data, half_close=request.framing == "longer")
+        self.sent += 1
+        self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
+        return answer
+
+    def check(self, request: Request, answer: Answer) -> None:
+        """No 5xx, an answer unless the request's framing lied, and nothing in the log."""
+        logged = self.alarms.take()
+        assert not logged, f"the log shows {len(logged)} record(s):\n" + "\n".join(logged)[:6000]
+        if answer.status is None:
+            assert request.framing in ("longer", "shorter", "twice"), (
+                f"the connection closed without an answer: {answer.raw[:300]!r}"
+            )
+        else:
+            assert answer.status < 500, answer.raw[:2000].decode("utf-8", "replace")
+
+
+def _database(backend: str, tmp: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / 'tokensmith.db'}"
+        return
+    if not _pg_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = "tokensmith_fuzz_" + secrets.token_hex(6)
+    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _provision(admin: Admin, keys: dict[str, SigningKey]) -> dict[str, str]:
+    """Realm fuzz (two token-path aliases, failed-authentication limits out of reach so that
+    the fuzz keeps reaching the grants) with a secret client allowed every grant and refresh
+    tokens, a private_key_jwt client with a ``kid`` and one without, and a trusted issuer;
+    realm pascal (Trulioo's dialect, default limits) with a secret client."""
+    await admin.create_realm(
+        "fuzz",
+        token_paths=["/connect/token", "/authenticate/v1/connect/token"],
+        client_auth_limit=UNLIMITED,
+        address_auth_limit=UNLIMITED,
+    )
+    await admin.create_realm("pascal", response_style="pascal", token_paths=["/pascal/token"])
+    grants = ["id_auth", "token-exchange", "jwt-bearer"]
+    worker = await admin.create_client(
+        "fuzz", "worker", scopes="read write", refresh_tokens=True, grant_types=grants
+    )
+    for client_id, key in (("keyed", keys["client"]), ("keyless", keys["keyless"])):
+        await admin.create_client(
+            "fuzz", client_id, scopes="read", grant_types=grants, jwks={"keys": [key.jwk()]}
+        )
+    await Trust(admin).add(
+        "fuzz",
+        TRUSTED,
+        jwks={"keys": [keys["issuer"].jwk()]},
+        audiences=["fuzz-api"],
+        algorithms=["ES256"],
+        max_age=600,
+        claims=["email"],
+    )
+    pascal = await admin.create_client("pascal", "trulioo", scopes="read")
+    assert worker.secret is not None
+    assert pascal.secret is not None
+    return {"secret": worker.secret, "pascal-secret": pascal.secret}
+
+
+def _protected_api(service_url: str, api_key: SigningKey) -> Any:
+    """An ASGI app with two APIs behind BearerAuthMiddleware: ``/realm-api/`` trusts realm fuzz
+    (keys fetched through discovery), ``/static-api/`` trusts a fixed JWKS of the test's key."""
+    by_realm = Verifier(issuer=f"{service_url}/realms/fuzz", audience="fuzz")
+    static = Verifier(issuer=API_ISSUER, audience="api", jwks={"keys": [api_key.jwk()]})
+
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        body = b'{"ok":true}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"11")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    realm_api = BearerAuthMiddleware(ok, by_realm, realm="realm-api")
+    static_api = BearerAuthMiddleware(ok, static, realm="static-api")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await by_realm.aclose()
+                    await static.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif scope["path"].startswith("/static-api"):
+            await static_api(scope, receive, send)
+        else:
+            await realm_api(scope, receive, send)
+
+    return app
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    """The token service on each database, with realms, clients and a trusted issuer, a
+    protected API in front of it, and a handler on the log."""
+    backend: str = request.param
+    for url in _database(backend, tmp_path_factory.mktemp("fuzz")):
+        # Loopback is a trusted proxy, so that X-Forwarded-For values are parsed, not ignored.
+        yield from _target(backend, make_settings(url, trusted_proxies=("127.0.0.1/32",)))
+
+
+def _target(backend: str, settings: Settings) -> Iterator[Target]:
+    keys = {
+        "client": SigningKey("fuzz-client-key"),
+        "keyless": SigningKey(None),
+        "stranger": SigningKey("fuzz-client-key"),  # the client's kid, another key
+        "issuer": SigningKey("fuzz-issuer-key"),
+        "api": SigningKey("fuzz-api-key"),
+    }
+    refs = run_admin(settings, lambda admin: _provision(admin, keys))
+    service = ServerThread(TokensmithApp(settings))
+    base = service.url
+    api = ServerThread(_protected_api(base, keys["api"]))
+    realm_url = f"{base}/realms/fuzz"
+    identities = {
+        "client": Identity(keys["client"], "keyed", "keyed", realm_url, "JWT"),
+        "keyless": Identity(keys["keyless"], "keyless", "keyless", realm_url, "JWT"),
+        "stranger": Identity(keys["stranger"], "keyed", "keyed", realm_url, "JWT"),
+        "issuer": Identity(keys["issuer"], TRUSTED, "alice", "fuzz-api", "JWT"),
+        "api": Identity(keys["api"], API_ISSUER, "caller", "api", "at+jwt"),
+    }
+    # Installed after uvicorn configured its loggers (it replaces their handlers).
+    for alarms in Alarms.installed((refs["secret"], refs["pascal-secret"]), ("uvicorn",)):
+        with service, api, httpx.Client(timeout=10) as http:
+            issued = http.post(
+                f"{realm_url}{TOKEN}",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": "worker",
+                    "client_secret": refs["secret"],
+                },
+            ).json()
+            refs = {**refs, "access": issued["access_token"], "refresh": issued["refresh_token"]}
+            alarms.secrets = (*alarms.secrets, refs["access"], refs["refresh"])
+            context = Context(identities, refs)
+            target = Target(_port(base), _port(api.url), context, alarms, backend)
+            yield target
+            # The count the exhaustive run reports (visible with pytest -s).
+            statuses = dict(sorted(target.statuses.items(), key=str))
+            print(f"\nfuzz[{backend}]: {target.sent} requests, statuses {statuses}")
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+# --- what requests are made of -------------------------------------------------------------------
+
+JWT_PARAMS = (
+    "client_assertion",
+    "subject_token",
+    "actor_token",
+    "id_token",
+    "assertion",
+    "token",
+    "refresh_token",
+)
+SIGNERS = ("client", "keyless", "stranger", "issuer", "api")
+GRANTS = (
+    "client_credentials",
+    "refresh_token",
+    "id_auth",
+    GRANT_TOKEN_EXCHANGE,
+    GRANT_JWT_BEARER,
+    "password",
+    "authorization_code",
+    "urn:fuzz:unknown",
+)
+TOKEN_TYPES = (TOKEN_TYPE_ACCESS, TOKEN_TYPE_ID, TOKEN_TYPE_JWT, "access_token", "urn:x")
+CONTENT_TYPES = (
+    "application/json",
+    "multipart/form-data; boundary=x",
+    "text/plain",
+    FORM + "; charset=latin-1",
+    FORM + "; charset=",
+    "APPLICATION/X-WWW-FORM-URLENCODED",
+    "application/x-www-form-urlencoded\x00",
+    "",
+    ";",
+    "a" * 5000,
+)
+METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO", "get")
+
+junk = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "\x00", "\ud800", "%00", "a" * 70_000, "=&=&", "é" * 3000]),
+    hostile_value(),
+)
+
+
+def token_values(signers: tuple[str, ...] = SIGNERS) -> st.SearchStrategy[Value]:
+    """What a JWT-carrying parameter gets: a built JWT (mostly), a real token, or junk."""
+    return st.one_of(
+        jwts(signers),
+        jwts(signers),
+        jwts(signers),
+        st.sampled_from([Ref("access"), Ref("refresh")]),
+        junk,
+    )
+
+
+@st.composite
+def client_auth(
+    draw: st.DrawFn,
+) -> tuple[list[tuple[str, Value]], list[tuple[str, Any]]]:
+    """Form fields and headers of one way to authenticate the client (or to fail at it)."""
+    kind = draw(
+        st.sampled_from(
+            [
+                *("post", "post", "basic", "basic", "assertion", "assertion", "signed"),
+                *("keyless", "wrong", "junk-basic", "bearer", "none", "pascal"),
+            ]
+        )
+    )
+    fields: list[tuple[str, Value]] = []
+    headers: list[tuple[str, Any]] = []
+    if kind == "post":
+        fields += [("client_id", "worker"), ("client_secret", Ref("secret"))]
+    elif kind == "basic":
+        headers.append(("Authorization", Basic("worker", Ref("secret"))))
+    elif kind == "pascal":
+        fields += [("client_id", "trulioo"), ("client_secret", Ref("pascal-secret"))]
+    elif kind == "wrong":
+        fields += [("client_id", draw(st.sampled_from(["worker", "keyed"]) | junk))]
+        fields += [("client_secret", draw(junk))]
+    elif kind in ("assertion", "signed", "keyless"):
+        if kind == "assertion":
+            value: Value = draw(token_values(("client", "keyless", "stranger")))
+        else:
+            value = Jwt(signer="client" if kind == "signed" else "keyless")
+        fields += [("client_assertion_type", ASSERTION_TYPE), ("client_assertion", value)]
+    elif kind == "junk-basic":
+        raw = draw(
+            st.sampled_from(["", "!!!", "Og==", "w7/Dvw==", "dXNlcg==", "/w==", "a" * 9000])
+            | st.sampled_from(["\x80", "\u00e9", "d29y\u00ff", "\u00ffw=="])
+            | st.text(max_size=30).filter(lambda t: "\r" not in t and "\n" not in t)
+        )
+        headers.append(("Authorization", Basic(raw=raw)))
+    elif kind == "bearer":
+        headers.append(("Authorization", Bearer(draw(token_values()))))
+    return fields, headers
+
+
+@st.composite
+def form_requests(draw: st.DrawFn) -> Request:
+    """A POST to a token, introspection or revocation endpoint (any path form, any realm) with
+    some client authentication, a grant, and JWT-carrying parameters."""
+    realm = draw(st.sampled_from(["fuzz", "fuzz", "pascal", "nope"]))
+    path = draw(
+        st.builds(
+            lambda prefix, tail: f"{prefix}/realms/{realm}{tail}",
+            st.sampled_from(["", "/auth"]),
+            st.sampled_from([TOKEN, TOKEN, INTROSPECT, REVOKE]),
+        )
+        | st.sampled_from(ALIASES)
+    )
+    fields, headers = draw(client_auth())
+    grant = draw(st.sampled_from(GRANTS) | st.none() | junk)
+    if grant is not None:
+        fields.append(("grant_type", grant))
+    for name in draw(st.lists(st.sampled_from(JWT_PARAMS), max_size=3, unique=True)):
+        fields.append((name, draw(token_values())))
+    for name in ("subject_token_type", "actor_token_type", "requested_token_type"):
+        if draw(st.integers(0, 2)) == 0:
+            fields.append((name, draw(st.sampled_from(TOKEN_TYPES) | junk)))
+    if draw(st.booleans()):
+        hint = st.sampled_from(["access_token", "refresh_token", "id_token"])
+        fields.append(("token_type_hint", draw(hint | junk)))
+    if draw(st.booleans()):
+        scope = st.sampled_from(["read", "read write", "openid", "admin", "read read"])
+        fields.append(("scope", draw(scope | junk)))
+    fields += draw(st.lists(st.tuples(junk, junk), max_size=2))
+    if fields and draw(st.integers(0, 5)) == 0:  # RFC 6749 §3.2: never twice
+        fields.append(draw(st.sampled_from(fields)))
+    if draw(st.integers(0, 7)) == 0:
+        headers.append(("Content-Type", draw(st.sampled_from(CONTENT_TYPES))))
+    else:
+        headers.append(("Content-Type", FORM))
+    query = draw(st.sampled_from(["", "", "", "?client_secret=x", "?a", "?%ff"]))
+    return Request(
+        method=draw(st.sampled_from(["POST"] * 12 + ["GET", "PUT"])),
+        target=path_text(path) + query,
+        headers=tuple(headers),
+        body=tuple(fields),
+        style=draw(st.sampled_from(["form"] * 12 + ["json", "raw", "broken"])),
+        framing=draw(st.sampled_from(["length"] * 12 + ["chunked"])),
+    )
+
+
+@st.composite
+def any_requests(draw: st.DrawFn) -> Request:
+    """Any method to any endpoint (the JWKS, discovery, health, unknown paths included), with a
+    body of form fields or bytes and an odd header or two."""
+    realm = draw(st.sampled_from(["fuzz", "pascal", "nope", "", "..", "%2e%2e", "a" * 300]) | junk)
+    tail = draw(
+        st.sampled_from(
+            [TOKEN, INTROSPECT, REVOKE, CERTS, OIDC, "", "/", TOKEN + "/", CERTS + "/x"]
+        )
+    )
+    path = draw(
+        st.sampled_from(
+            [
+                f"/realms/{realm}{tail}",
+                f"/auth/realms/{realm}{tail}",
+                f"{RFC8414}/realms/{realm}",
+                f"{RFC8414}/auth/realms/{realm}",
+                f"{RFC8414}/realms/{realm}/x",
+                *ALIASES,
+                "/health",
+                "/",
+                "//realms/fuzz" + TOKEN,
+                "/auth",
+                "/realms/",
+                RFC8414,
+            ]
+        )
+        | st.text(max_size=30).map(lambda t: "/" + t)
+    )
+    body: tuple[tuple[str, Value], ...] | bytes
+    if draw(st.booleans()):
+        fields, _ = draw(client_auth())
+        body = (*fields, ("grant_type", draw(st.sampled_from(GRANTS))))
+    else:
+        body = draw(st.binary(max_size=200) | st.sampled_from([b"", b"\xff" * 10, b"a" * 70_000]))
+    headers: list[tuple[str, Any]] = []
+    if draw(st.booleans()):
+        headers.append(("Content-Type", draw(st.sampled_from((FORM, *CONTENT_TYPES)))))
+    if draw(st.integers(0, 3)) == 0:
+        headers.append(("Authorization", Bearer(draw(token_values()))))
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from(["Accept", "Origin", "X-Forwarded-For", "Forwarded", "Cookie"]))
+        headers.append((name, draw(st.text(max_size=50).filter(_header_safe))))
+    return Request(
+        method=draw(st.sampled_from(METHODS)),
+        target=path_text(path) + draw(st.sampled_from(["", "?a=b", "?" + "q" * 3000])),
+        headers=tuple(headers),
+        body=body,
+        host=draw(st.sampled_from(["default"] * 6 + ["evil.example", "", "[::1]:x"])),
+    )
+
+
+def _header_safe(text: str) -> bool:
+    return not any(c in text for c in "\r\n\x00") and all(ord(c) < 256 for c in text)
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+
+def test_clean_requests_reach_the_grants(target: Target) -> None:
+    """The fuzz tests reach past client authentication: clean requests built the same way get
+    tokens (secret client, private_key_jwt with kid, id_auth, the protected API)."""
+    token_path = "/realms/fuzz" + TOKEN
+    worker = (("client_id", "worker"), ("client_secret", Ref("secret")))
+    grant = (("grant_type", "client_credentials"),)
+    keyed = (("client_assertion_type", ASSERTION_TYPE), ("client_assertion", Jwt("client")))
+    id_auth = (("grant_type", "id_auth"), ("id_token", Jwt("issuer")))
+    form = (("Content-Type", FORM),)
+    requests = [
+        (Request("POST", token_path, form, (*worker, *grant)), False),
+        (Request("POST", "/connect/token", form, (*keyed, *grant)), False),
+        (Request("POST", token_path, form, (*worker, *id_auth)), False),
+        (Request("GET", "/realm-api/x", (("Authorization", Bearer(Ref("access"))),)), True),
+        (Request("GET", "/static-api/x", (("Authorization", Bearer(Jwt("api"))),)), True),
+    ]
+
+    answers = [target.send(request, api=api) for request, api in requests]
+
+    assert [a.status for a in answers] == [200] * len(requests), [a.raw[:300] for a in answers]
+    assert target.alarms.take() == []
+
+
+def _issue_example(path: str, name: str, payload: str, *, signed: bool = False) -> Request:
+    """The reproducers of issue 8 item 1: nested JSON in a JWT-carrying parameter, with no
+    credentials (client_assertion) or with the worker's secret (every other parameter)."""
+    jwt = Jwt("client", claims=payload, signature="valid" if signed else "junk")
+    if name == "client_assertion":
+        fields: tuple[tuple[str, Value], ...] = (
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", jwt),
+        )
+    else:
+        grant = {"id_token": "id_auth", "subject_token": GRANT_TOKEN_EXCHANGE}.get(name)
+        fields = (("client_id", "worker"), ("client_secret", Ref("secret")), (name, jwt))
+        if grant is not None:
+            fields += (("grant_type", grant),)
+        if name == "subject_token":
+            fields += (("subject_token_type", TOKEN_TYPE_ID),)
+    return Request("POST", path, (("Content-Type", FORM),), fields)
+
+
+NESTED = "[" * 2000
+KNOWN = [
+    _issue_example("/realms/fuzz" + TOKEN, "client_assertion", NESTED),
+    _issue_example("/auth/realms/fuzz" + INTROSPECT, "client_assertion", NESTED),
+    _issue_example("/realms/fuzz" + REVOKE, "client_assertion", NESTED),
+    _issue_example("/connect/token", "client_assertion", '{"a":' * 2000),
+    _issue_example("/realms/fuzz" + TOKEN, "id_token", NESTED),
+    _issue_example("/realms/fuzz" + TOKEN, "subject_token", NESTED),
+    _issue_example("/realms/fuzz" + INTROSPECT, "token", NESTED),
+    _issue_example("/realms/fuzz" + REVOKE, "token", NESTED),
+    # Found by this test: a non-ASCII byte in HTTP Basic credentials.
+    Request(
+        "POST",
+        "/realms/fuzz" + TOKEN,
+        (("Authorization", Basic(raw="\x80")), ("Content-Type", FORM)),
+        (("grant_type", "client_credentials"),),
+    ),
+    # Item 4: an assertion without kid from a client whose key has none.
+    Request(
+        "POST",
+        "/realms/fuzz" + TOKEN,
+        (("Content-Type", FORM),),
+        (
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", Jwt("keyless")),
+        ),
+    ),
+]
+
+
+def known(argument: str, cases: list[Any]) -> Any:
+    """Run ``cases`` (each bound to ``argument``) before the generated examples, every time."""
+
+    def apply(test: Any) -> Any:
+        for case in reversed(cases):
+            test = example(**{argument: case})(test)
+        return test
+
+    return apply
+
+
+@fuzz_settings("forms")
+@known("request", KNOWN)
+@given(request=form_requests())
+def test_token_introspection_revocation_survive_hostile_forms(
+    target: Target, request: Request
+) -> None:
+    """Hostile forms to the token, introspection, revocation and alias endpoints get a 4xx."""
+    answer = target.send(request)
+
+    target.check(request, answer)
+
+
+@fuzz_settings("paths")
+@given(request=any_requests())
+def test_every_path_and_method_survive(target: Target, request: Request) -> None:
+    """Any method to any path (JWKS, discovery, health, unknown) never gets a 5xx."""
+    answer = target.send(request)
+
+    target.check(request, answer)
+
+
+@fuzz_settings("api")
+@given(
+    token=token_values(),
+    api=st.sampled_from(["/realm-api/x", "/static-api/x"]),
+    scheme=st.sampled_from(["Bearer", "Bearer", "Bearer", "bearer", "BEARER", "Basic", "Bearer  "]),
+    method=st.sampled_from(["GET", "POST", "DELETE"]),
+)
+def test_protected_api_survives_hostile_bearer_tokens(
+    target: Target, token: Value, api: str, scheme: str, method: str
+) -> None:
+    """Hostile bearer tokens to an API behind BearerAuthMiddleware get 401, never a 5xx."""
+    header: Any = Bearer(token) if scheme == "Bearer" else f"{scheme} {target.context.value(token)}"
+    request = Request(method, api, (("Authorization", header),))
+
+    answer = target.send(request, api=True)
+
+    target.check(request, answer)
+    if isinstance(token, Jwt) and token.must_be_refused():
+        assert answer.status != 200, answer.raw[:500]
+
+
+@st.composite
+def refused_requests(draw: st.DrawFn) -> tuple[Request, bool]:
+    """A request whose one token is correctly signed but must be refused, placed where it
+    decides the answer: the client assertion, the id_token, the jwt-bearer assertion, the
+    subject_token, or the bearer token of the protected API."""
+    where = draw(st.sampled_from(["client", "keyless", "id_token", "assertion", "subject", "api"]))
+    form = (("Content-Type", FORM),)
+    worker = (("client_id", "worker"), ("client_secret", Ref("secret")))
+    token_path = "/realms/fuzz" + TOKEN
+    if where in ("client", "keyless"):
+        jwt = draw(refused_jwts((where,)))
+        fields: tuple[tuple[str, Value], ...] = (
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", jwt),
+        )
+        return Request("POST", token_path, form, fields), False
+    if where == "api":
+        jwt = draw(refused_jwts(("api",)))
+        return Request("GET", "/static-api/x", (("Authorization", Bearer(jwt)),)), True
+    jwt = draw(refused_jwts(("issuer",)))
+    if where == "id_token":
+        fields = (*worker, ("grant_type", "id_auth"), ("id_token", jwt))
+    elif where == "assertion":
+        fields = (*worker, ("grant_type", GRANT_JWT_BEARER), ("assertion", jwt))
+    else:
+        fields = (
+            *worker,
+            ("grant_type", GRANT_TOKEN_EXCHANGE),
+            ("subject_token", jwt),
+            ("subject_token_type", draw(st.sampled_from([TOKEN_TYPE_JWT, TOKEN_TYPE_ID]))),
+        )
+    return Request("POST", token_path, form, fields), False
+
+
+def _assertion_with(claims: tuple[tuple[str, str], ...]) -> tuple[Request, bool]:
+    fields: tuple[tuple[str, Value], ...] = (
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", Jwt("client", claims=claims)),
+    )
+    return Request("POST", "/realms/fuzz" + TOKEN, (("Content-Type", FORM),), fields), False
+
+
+# Issue 8 items 2 and 3: exp NaN, 400 digits and Infinity; crit at the protected API.
+KNOWN_REFUSED = [
+    _assertion_with((("exp", "NaN"),)),
+    _assertion_with((("exp", "1" + "0" * 400),)),
+    (
+        Request(
+            "POST",
+            "/realms/fuzz" + TOKEN,
+            (("Content-Type", FORM),),
+            (
+                ("client_id", "worker"),
+                ("client_secret", Ref("secret")),
+                ("grant_type", "id_auth"),
+                ("id_token", Jwt("issuer", claims=(("exp", "Infinity"),))),
+            ),
+        ),
+        False,
+    ),
+    (
+        Request(
+            "GET",
+            "/static-api/x",
+            (("Authorization", Bearer(Jwt("api", header=(("crit", '["urn:fuzz:unknown"]'),)))),),
+        ),
+        True,
+    ),
+]
+
+
+@fuzz_settings("refused")
+@known("case", KNOWN_REFUSED)
+@given(case=refused_requests())
+def test_signed_tokens_with_hostile_times_or_crit_are_refused(
+    target: Target, case: tuple[Request, bool]
+) -> None:
+    """A correctly signed token whose exp, nbf or iat is NaN, infinite or 400 digits long, whose
+    exp never comes, or whose header has crit, is refused with a 4xx wherever it is presented."""
+    request, api = case
+
+    answer = target.send(request, api=api)
+
+    target.check(request, answer)
+    assert answer.status != 200, answer.raw[:500]
+
+
+@st.composite
+def framed_requests(draw: st.DrawFn) -> Request:
+    """A token request with broken HTTP framing or odd headers: lying or repeated
+    Content-Length, chunked bodies, odd Host values, repeated headers, huge headers, HTTP/1.0."""
+    fields, headers = draw(client_auth())
+    fields = [*fields, ("grant_type", "client_credentials")]
+    headers = [*headers, ("Content-Type", FORM)]
+    odd = st.sampled_from(
+        [
+            ("Content-Type", "text/plain"),
+            ("Content-Type", FORM),
+            ("Authorization", "Basic"),
+            ("Authorization", "Basic " + "A" * 20_000),
+            ("Authorization", ""),
+            ("Host", "evil.example"),
+            ("X-Forwarded-For", "1.2.3.4, ::1, junk"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("Expect", "100-continue"),
+            ("Transfer-Encoding", "gzip"),
+            ("X-Long", "x" * 60_000),
+        ]
+    )
+    for _ in range(draw(st.integers(0, 3))):
+        headers.append(draw(odd))
+    path = draw(
+        st.sampled_from(["/realms/fuzz" + TOKEN, "/auth/realms/fuzz" + INTROSPECT, *ALIASES])
+    )
+    return Request(
+        method="POST",
+        target=draw(st.sampled_from([path, f"http://evil.example{path}", path + "#f"])),
+        headers=tuple(headers),
+        body=tuple(fields),
+        framing=draw(
+            st.sampled_from(["length", "chunked", "longer", "shorter", "twice", "none", "negative"])
+            | st.just("huge")
+        ),
+        host=draw(
+            st.sampled_from(
+                [
+                    *("default", "default", None, "", "evil.example", "127.0.0.1:99999999"),
+                    *("a" * 9000, "[::1]", "h\u00e9", "a b", "127.0.0.1:1, evil.example"),
+                ]
+            )
+        ),
+        version=draw(st.sampled_from(["HTTP/1.1"] * 5 + ["HTTP/1.0", "HTTP/2.0", "HTTP/1.1 x"])),
+    )
+
+
+@fuzz_settings("framing")
+@given(request=framed_requests())
+def test_broken_framing_and_odd_headers_survive(target: Target, request: Request) -> None:
+    """Lying Content-Length, odd Host and repeated or huge headers never get a 5xx."""
+    answer = target.send(request)
+
+    target.check(request, answer)
