@@ -65,6 +65,14 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--audience", help="aud of the realm's access tokens (default: the realm name)"
     )
     create.add_argument(
+        "--refresh-reuse-grace",
+        type=duration,
+        metavar="S",
+        help="how long a client may present a just-rotated refresh token again (after a lost "
+        "answer) and get a new pair; later reuse revokes every token of its family; 0 turns it "
+        "off, at most 300 s (default 30 s)",
+    )
+    create.add_argument(
         "--client-auth-limit",
         metavar="LIMIT",
         help="failed authentications of one client id before it is refused (HTTP 429) to the "
@@ -215,6 +223,7 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         audience=args.audience,
         client_auth_limit=args.client_auth_limit,
         address_auth_limit=args.address_auth_limit,
+        refresh_reuse_grace=args.refresh_reuse_grace,
     )
     print(f"created realm {realm.name}")
     _print_realm(realm)
@@ -423,6 +432,8 @@ def _print_realm(realm: Realm) -> None:
     print(f"response style:    {realm.response_style}")
     print(f"audience:          {realm.audience or realm.name}")
     print(f"token paths:       {' '.join(realm.token_paths) or '-'}")
+    default = " (service default)" if realm.refresh_reuse_grace is None else ""
+    print(f"refresh grace:     {realm.reuse_grace}s{default}")
     print(f"client limit:      {realm.client_auth_limit or 'service default'}")
     print(f"address limit:     {realm.address_auth_limit or 'service default'}")
 

@@ -37,6 +37,7 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
+MAX_REUSE_GRACE = 300
 EXTRA_GRANTS = ("id_auth", "token-exchange", "jwt-bearer")
 RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
@@ -134,10 +135,13 @@ class Admin:
         audience: str | None = None,
         client_auth_limit: str | None = None,
         address_auth_limit: str | None = None,
+        refresh_reuse_grace: int | None = None,
     ) -> Realm:
         """Create a realm with a current and a next signing key. ``client_auth_limit`` and
         ``address_auth_limit`` bound failed client authentications per client id and per source
         address (``limits`` notation, e.g. ``"20/minute;200/hour"``; None: the service's).
+        ``refresh_reuse_grace`` is how many seconds a client may present a just-rotated refresh
+        token again and get a new pair (0 turns it off; None: the service's default).
 
         Raises:
             AdminError: an argument is invalid.
@@ -149,6 +153,11 @@ class Admin:
                     check_limits(limit)
                 except ValueError as exc:
                     raise AdminError(str(exc)) from None
+        if refresh_reuse_grace is not None and not 0 <= refresh_reuse_grace <= MAX_REUSE_GRACE:
+            raise AdminError(
+                f"the refresh reuse grace period must be between 0 and {MAX_REUSE_GRACE} "
+                f"seconds, not {refresh_reuse_grace}"
+            )
         if not _NAME.fullmatch(name):
             raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
         try:
@@ -170,6 +179,7 @@ class Admin:
                 now=now,
                 client_auth_limit=client_auth_limit,
                 address_auth_limit=address_auth_limit,
+                refresh_reuse_grace=refresh_reuse_grace,
             )
             for state in ("current", "next"):
                 await realms.add_key(

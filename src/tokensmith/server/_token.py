@@ -7,6 +7,7 @@ its whole family (RFC 9700 §4.14.2).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections.abc import Collection
@@ -248,6 +249,14 @@ class TokenEndpoint:
     async def _refresh(
         self, state: RealmState, client: Client, form: dict[str, str], issuer: str, now: int
     ) -> Issued:
+        """The refresh_token grant (RFC 6749 §6) with rotation: the presented token is used up
+        and replaced by a new one of its family.
+
+        Presenting a used or revoked token again revokes the whole family (RFC 9700 §4.14.2),
+        except a retry by the same client within the realm's reuse grace period while the used
+        token's replacement is still unused (its answer was lost): the retry gets a new pair and
+        the replacement it never received is revoked, so the family keeps one live token.
+        """
         presented = form.get("refresh_token")
         if presented is None:
             raise InvalidRequest("refresh_token is missing")
@@ -260,8 +269,11 @@ class TokenEndpoint:
             elif record.client_pk != client.id:
                 failure = InvalidGrant("the refresh token was issued to another client")
             elif record.revoked:
+                await refresh.revoke_family(conn, record.family)  # a replaced token came back
                 failure = InvalidGrant("the refresh token has been revoked")
-            elif record.used_at is not None:
+            elif record.used_at is not None and not await _retry_in_grace(
+                conn, record, state.realm.reuse_grace, now
+            ):
                 failure = await _reused(conn, record)
             elif record.expires_at <= now:
                 failure = InvalidGrant("the refresh token has expired")
@@ -273,14 +285,19 @@ class TokenEndpoint:
                         "a refresh may narrow the scope, never widen it; not granted: "
                         + echo(format_scope(requested - granted))
                     )
+                elif record.used_at is not None:
+                    if not await refresh.supersede_child(conn, record.digest):
+                        failure = await _reused(conn, record)  # its child moved on meanwhile
                 elif not await refresh.claim_refresh_token(conn, record.digest, now):
                     failure = await _reused(conn, record)
-                else:
+                if failure is None:
                     issued = self._mint(
                         state, client, requested or granted, issuer, now, family=record.family
                     )
                     if issued.refresh_record is not None:
-                        await refresh.insert_refresh_token(conn, issued.refresh_record)
+                        child = dataclasses.replace(issued.refresh_record, parent=record.digest)
+                        issued = dataclasses.replace(issued, refresh_record=child)
+                        await refresh.insert_refresh_token(conn, child)
         if failure is not None:
             raise failure
         assert issued is not None
@@ -299,6 +316,18 @@ def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
             f"(allowed: {allowed})"
         )
     return requested
+
+
+async def _retry_in_grace(
+    conn: Connection, record: RefreshTokenRecord, grace: int, now: int
+) -> bool:
+    """Whether presenting the used ``record`` again is a retry after a lost answer: within
+    ``grace`` seconds of its use, before it expires, and while the token that replaced it has not
+    been used (so only the newest used token of a family qualifies)."""
+    assert record.used_at is not None
+    if not (now - record.used_at < grace and now < record.expires_at):
+        return False
+    return await refresh.has_live_child(conn, record.digest)
 
 
 async def _reused(conn: Connection, record: RefreshTokenRecord) -> InvalidGrant:

@@ -15,6 +15,7 @@ from ._database import (
 )
 from ._errors import Conflict, NotFound
 from ._models import (
+    DEFAULT_REFRESH_REUSE_GRACE,
     Client,
     Realm,
     RefreshTokenRecord,
@@ -24,6 +25,7 @@ from ._models import (
 )
 
 __all__ = [
+    "DEFAULT_REFRESH_REUSE_GRACE",
     "DEFAULT_URL",
     "Client",
     "Conflict",

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+DEFAULT_REFRESH_REUSE_GRACE = 30
+"""Seconds a just-rotated refresh token may be presented again when a realm does not say."""
+
 
 @dataclass(frozen=True)
 class Realm:
@@ -23,6 +26,13 @@ class Realm:
     refresh_reuse_grace: int | None = None
     client_auth_limit: str | None = None
     address_auth_limit: str | None = None
+
+    @property
+    def reuse_grace(self) -> int:
+        """The refresh-token reuse grace period in effect: the realm's or the default."""
+        if self.refresh_reuse_grace is None:
+            return DEFAULT_REFRESH_REUSE_GRACE
+        return self.refresh_reuse_grace
 
 
 @dataclass(frozen=True)
@@ -106,3 +116,4 @@ class RefreshTokenRecord:
     expires_at: int
     used_at: int | None
     revoked: bool
+    parent: str | None = field(default=None, repr=False)

@@ -47,6 +47,7 @@ async def create_realm(
     now: int,
     client_auth_limit: str | None = None,
     address_auth_limit: str | None = None,
+    refresh_reuse_grace: int | None = None,
 ) -> Realm:
     """Insert a realm with its token-path aliases.
 
@@ -76,6 +77,7 @@ async def create_realm(
                 created_at=now,
                 client_auth_limit=client_auth_limit,
                 address_auth_limit=address_auth_limit,
+                refresh_reuse_grace=refresh_reuse_grace,
             )
         )
         realm_id = result.inserted_primary_key[0]  # type: ignore[index]

@@ -49,6 +49,37 @@ async def claim_refresh_token(conn: AsyncConnection, digest: str, now: int) -> b
     return result.rowcount == 1
 
 
+async def has_live_child(conn: AsyncConnection, parent: str) -> bool:
+    """Whether the token that replaced ``parent`` is still unused and unrevoked."""
+    found = await conn.scalar(
+        select(refresh_tokens.c.digest).where(
+            and_(
+                refresh_tokens.c.parent == parent,
+                refresh_tokens.c.used_at.is_(None),
+                refresh_tokens.c.revoked.is_(False),
+            )
+        )
+    )
+    return found is not None
+
+
+async def supersede_child(conn: AsyncConnection, parent: str) -> bool:
+    """Revoke the live (unused, unrevoked) token that replaced ``parent``, atomically; False
+    when there is none (it was used, revoked, or never issued)."""
+    result = await conn.execute(
+        update(refresh_tokens)
+        .where(
+            and_(
+                refresh_tokens.c.parent == parent,
+                refresh_tokens.c.used_at.is_(None),
+                refresh_tokens.c.revoked.is_(False),
+            )
+        )
+        .values(revoked=True)
+    )
+    return result.rowcount == 1
+
+
 async def revoke_family(conn: AsyncConnection, family: str) -> int:
     """Revoke every token of a family; returns how many were still live."""
     result = await conn.execute(

@@ -150,4 +150,7 @@ refresh_tokens = Table(
     Column("expires_at", BigInteger, nullable=False, index=True),
     Column("used_at", BigInteger, nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
+    # The digest of the token this one replaced: a retry within the reuse grace period may
+    # only replace the used token's own live child.
+    Column("parent", String(64), nullable=True, index=True),
 )

@@ -1,5 +1,5 @@
 """Hardening: a master-key check value, when a signing key stopped signing, the refresh-token reuse
-grace period and client-authentication rate limits per realm.
+grace period (and each refresh token's parent) and client-authentication rate limits per realm.
 
 Revision ID: 0005
 Revises: 0004
@@ -25,9 +25,14 @@ def upgrade() -> None:
     op.add_column("realms", sa.Column("refresh_reuse_grace", sa.Integer(), nullable=True))
     op.add_column("realms", sa.Column("client_auth_limit", sa.String(255), nullable=True))
     op.add_column("realms", sa.Column("address_auth_limit", sa.String(255), nullable=True))
+    op.add_column("refresh_tokens", sa.Column("parent", sa.String(64), nullable=True))
+    op.create_index("ix_refresh_tokens_parent", "refresh_tokens", ["parent"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_refresh_tokens_parent", "refresh_tokens")
+    with op.batch_alter_table("refresh_tokens") as batch:
+        batch.drop_column("parent")
     with op.batch_alter_table("realms") as batch:
         batch.drop_column("address_auth_limit")
         batch.drop_column("client_auth_limit")
