@@ -77,7 +77,7 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
             os.kill(pid, signal.SIGKILL)
         assert left == [], first.output()
 
-    with serving(tmp_path, settings, "--workers", "2", port=first.port) as second:
+    with serving(tmp_path, settings, port=first.port) as second:
         assert httpx.get(second.url + "/health", timeout=5).status_code == 200
     assert "Traceback" not in first.output() + second.output()
 
