@@ -48,7 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=port, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=positive, default=1, help="worker processes (default 1)")
     serve.add_argument(
-        "--public-url", metavar="URL", help="base URL clients use (behind a proxy); sets the issuer"
+        "--public-url",
+        metavar="URL",
+        help="base URL clients reach the service at, e.g. https://auth.example.com; every realm's "
+        "issuer is URL/realms/NAME whatever Host a request names ($TOKENSMITH_PUBLIC_URL)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="without --public-url, a Host header the service answers for, its issuer following "
+        "it (repeatable; default: localhost, 127.0.0.1 and [::1] on --port; "
+        "$TOKENSMITH_ALLOWED_HOSTS); any other Host gets 400",
     )
     serve.add_argument(
         "--demo",
@@ -139,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings = replace(settings, rate_limit_storage=args.rate_limit_storage)
             if args.trusted_proxy:
                 settings = replace(settings, trusted_proxies=tuple(args.trusted_proxy))
+            if args.allowed_host:
+                settings = replace(settings, allowed_hosts=tuple(args.allowed_host))
             serve(
                 settings,
                 host=args.host,

@@ -1,6 +1,9 @@
 """The ASGI application: routes realm endpoints (with and without the legacy ``/auth`` prefix, plus
 per-realm token-path aliases) to the token endpoint, the JWKS and the discovery documents.
 
+A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
+the configured public URL, or the request's Host only when that Host is allowed.
+
 Plain ASGI rather than a framework: six routes do not need one, and the token endpoint is the hot
 path.
 """
@@ -9,9 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..oauth import (
     Clock,
@@ -49,7 +52,6 @@ _REVOKE = "/protocol/openid-connect/revoke"
 _CERTS = "/protocol/openid-connect/certs"
 _OIDC = "/.well-known/openid-configuration"
 _RFC8414 = "/.well-known/oauth-authorization-server"
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
@@ -79,6 +81,8 @@ class TokensmithApp:
             address_limit=settings.address_auth_limit,
         )
         self.proxies = TrustedProxies(settings.trusted_proxies)
+        self._allowed_hosts = frozenset(h.lower() for h in settings.allowed_hosts)
+        self._refused_hosts = 0
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
@@ -93,6 +97,7 @@ class TokensmithApp:
             return
         await self.db.migrate()
         master = MasterKey.load(self.settings.master_key, self.settings.key_file())
+        assert master is not None  # required: made when the database has none
         registry = Registry(
             self.db, master, poll_interval=self.settings.poll_interval, clock=self.clock
         )
@@ -165,33 +170,30 @@ class TokensmithApp:
             await _send(send, 500, b'{"error":"server_error"}', [_JSON])
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        prefix = ""
-        rest = path
-        if rest.startswith("/auth/"):
-            prefix, rest = "/auth", rest[5:]
+        rest = path[5:] if path.startswith("/auth/") else path  # one issuer, either path form
         if rest.startswith("/realms/"):
             name, _, tail = rest[8:].partition("/")
             tail = "/" + tail if tail else ""
             if tail == _TOKEN:
-                return await self._token(name, prefix, scope, receive, send)
+                return await self._token(name, scope, receive, send)
             if tail in (_INTROSPECT, _REVOKE):
-                return await self._inspect(name, prefix, tail == _REVOKE, scope, receive, send)
+                return await self._inspect(name, tail == _REVOKE, scope, receive, send)
             if tail == _CERTS:
                 return await self._jwks(name, scope, send)
             if tail == _OIDC:
-                return await self._metadata(name, prefix, scope, send, oidc=True)
+                return await self._metadata(name, scope, send, oidc=True)
         elif rest.startswith(_RFC8414 + "/"):
             rest = rest[len(_RFC8414) :]
             if rest.startswith("/auth/"):
-                prefix, rest = "/auth", rest[5:]
+                rest = rest[5:]
             if rest.startswith("/realms/") and "/" not in rest[8:]:
-                return await self._metadata(rest[8:], prefix, scope, send, oidc=False)
+                return await self._metadata(rest[8:], scope, send, oidc=False)
         elif path == "/health":
             return await _send(send, 200, b'{"status":"ok"}', [_JSON])
         else:
             alias = await self.registry.realm_for_path(path)
             if alias is not None:
-                return await self._token(alias, "", scope, receive, send)
+                return await self._token(alias, scope, receive, send)
         raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
 
     async def _realm(self, name: str) -> RealmState:
@@ -222,26 +224,25 @@ class TokensmithApp:
         body = await _read_body(receive, headers, self.settings.max_body_bytes)
         return state, parse_form(body), headers
 
-    async def _token(
-        self, name: str, prefix: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _token(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
-        base = self._base(scope, headers)  # once: it matches the Host header against a pattern
-        issuer = f"{base}{prefix}/realms/{state.realm.name}"
+        base = self._base(scope, headers)
+        issuer = f"{base}/realms/{state.realm.name}"
         endpoint = self._endpoint
         assert endpoint is not None
-        audiences = (issuer, issuer + _TOKEN, base + scope["path"])
+        audiences = (issuer, issuer + _TOKEN, _origin(base) + scope["path"])
         issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
         await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
 
     async def _inspect(
-        self, name: str, prefix: str, revoke: bool, scope: Scope, receive: Receive, send: Send
+        self, name: str, revoke: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
         inspector = self._inspector
         assert inspector is not None
-        issuer = self._issuer(state.realm.name, prefix, scope, headers)
-        audiences = (issuer, issuer + _TOKEN, issuer + (_REVOKE if revoke else _INTROSPECT))
+        base = self._base(scope, headers)
+        issuer = f"{base}/realms/{state.realm.name}"
+        audiences = (issuer, issuer + _TOKEN, _origin(base) + scope["path"])
         if revoke:
             await inspector.revoke(state, form, headers.get("authorization"), audiences)
             return await _send(send, 200, b"", _NO_STORE)
@@ -257,13 +258,11 @@ class TokensmithApp:
             send, 200, state.jwks, [_JSON, (b"cache-control", b"public, max-age=60")], scope=scope
         )
 
-    async def _metadata(
-        self, name: str, prefix: str, scope: Scope, send: Send, *, oidc: bool
-    ) -> None:
+    async def _metadata(self, name: str, scope: Scope, send: Send, *, oidc: bool) -> None:
         if scope["method"] not in ("GET", "HEAD"):
             raise _MethodNotAllowed("discovery takes GET", allow=b"GET, HEAD")
         state = await self._realm(name)
-        issuer = self._issuer(state.realm.name, prefix, scope, _headers(scope))
+        issuer = f"{self._base(scope, _headers(scope))}/realms/{state.realm.name}"
         endpoint = issuer + "/protocol/openid-connect"
         document: dict[str, Any] = {
             "issuer": issuer,
@@ -282,23 +281,50 @@ class TokensmithApp:
             document["subject_types_supported"] = ["public"]
             document["id_token_signing_alg_values_supported"] = [state.realm.alg]
         body = json.dumps(document, separators=(",", ":")).encode()
-        await _send(
-            send, 200, body, [_JSON, (b"cache-control", b"public, max-age=60")], scope=scope
-        )
-
-    def _issuer(self, name: str, prefix: str, scope: Scope, headers: dict[str, str]) -> str:
-        return f"{self._base(scope, headers)}{prefix}/realms/{name}"
+        headers = [_JSON, (b"cache-control", b"public, max-age=60")]
+        if self.settings.public_url is None:  # the issuer follows the (allowed) Host
+            headers.append((b"vary", b"Host"))
+        await _send(send, 200, body, headers, scope=scope)
 
     def _base(self, scope: Scope, headers: dict[str, str]) -> str:
-        """The service's public base URL: configured, or from the request's Host."""
-        base = self.settings.public_url
-        if base is None:
-            host = headers.get("host")
-            if host is None or not _HOST.fullmatch(host):
-                server = scope.get("server") or ("localhost", None)
-                host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
-            base = f"{scope.get('scheme', 'http')}://{host}"
-        return base.rstrip("/")
+        """The service's public base URL, which every realm's issuer starts with: the configured
+        public URL, else the request's Host if it is an allowed one.
+
+        Raises:
+            InvalidRequest: 400, the Host is not one this service answers for; the issuer and
+                the audiences a client assertion may name never come from an arbitrary header.
+        """
+        if self.settings.public_url is not None:
+            return self.settings.public_url.rstrip("/")
+        host = headers.get("host", "").lower()
+        if host not in self._allowed_hosts and (
+            self._allowed_hosts or host not in _loopback_hosts(scope)
+        ):
+            if self._refused_hosts < 10:  # enough for an operator to notice, never a flood
+                self._refused_hosts += 1
+                log.warning(
+                    "refused a request for host %r: set --public-url or --allowed-host", echo(host)
+                )
+            raise InvalidRequest(
+                f"this service does not answer for host {echo(host)!r}; its operator sets "
+                "--public-url (or --allowed-host)"
+            )
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _loopback_hosts(scope: Scope) -> tuple[str, ...]:
+    """The Host values a service reached on loopback answers to without configuration."""
+    port = (scope.get("server") or (None, None))[1]
+    names = ("localhost", "127.0.0.1", "[::1]")
+    default = {"http": 80, "https": 443}.get(scope.get("scheme", "http"))
+    bare = names if port == default else ()
+    return (*(f"{name}:{port}" for name in names), *bare)
+
+
+def _origin(base: str) -> str:
+    """``scheme://host[:port]`` of a base URL that may carry a path."""
+    url = urlsplit(base)
+    return f"{url.scheme}://{url.netloc}"
 
 
 class _MethodNotAllowed(InvalidRequest):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..store import DEFAULT_URL, sqlite_path
 from ._ratelimit import (
@@ -24,8 +25,11 @@ ENV_PREFIX = "TOKENSMITH_"
 class Settings:
     """What the service needs to start.
 
-    ``public_url`` is the base URL clients reach the service at (behind a proxy); without it the
-    issuer is taken from each request's ``Host``. The master key encrypts signing keys at rest:
+    ``public_url`` is the base URL clients reach the service at; every realm's issuer is
+    ``{public_url}/realms/{name}``, whatever Host a request names. Without it, the base URL comes
+    from the request's ``Host`` only when that is one of ``allowed_hosts`` (``host[:port]``;
+    default: ``localhost``, ``127.0.0.1`` and ``[::1]`` on the port the service listens on); any
+    other Host is refused with 400. The master key encrypts signing keys at rest:
     ``master_key`` (base64url, 32 bytes) wins, else ``master_key_file``, which is created with 0600
     permissions when absent (default: beside the SQLite file, or ``./tokensmith.key``).
 
@@ -45,8 +49,15 @@ class Settings:
     client_auth_limit: str = DEFAULT_CLIENT_LIMIT
     address_auth_limit: str = DEFAULT_ADDRESS_LIMIT
     trusted_proxies: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.public_url is not None:
+            url = urlsplit(self.public_url)
+            if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+                raise ValueError(
+                    f"the public URL {self.public_url!r} must be http(s)://HOST[:PORT][/PATH]"
+                )
         check_storage(self.rate_limit_storage)
         check_limits(self.client_auth_limit)
         check_limits(self.address_auth_limit)
@@ -57,8 +68,8 @@ class Settings:
         """Settings from ``TOKENSMITH_DATABASE_URL``, ``TOKENSMITH_PUBLIC_URL``,
         ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE``, ``TOKENSMITH_POLL_INTERVAL``,
         ``TOKENSMITH_RATE_LIMIT_STORAGE``, ``TOKENSMITH_CLIENT_AUTH_LIMIT``,
-        ``TOKENSMITH_ADDRESS_AUTH_LIMIT`` and ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by
-        commas or spaces).
+        ``TOKENSMITH_ADDRESS_AUTH_LIMIT``, ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by
+        commas or spaces) and ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
 
         Raises:
             ValueError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate limit,
@@ -91,6 +102,8 @@ class Settings:
             settings = replace(settings, address_auth_limit=limit)
         if (proxies := get("TRUSTED_PROXIES")) is not None:
             settings = replace(settings, trusted_proxies=tuple(proxies.replace(",", " ").split()))
+        if (hosts := get("ALLOWED_HOSTS")) is not None:
+            settings = replace(settings, allowed_hosts=tuple(hosts.replace(",", " ").split()))
         return settings
 
     def to_env(self) -> dict[str, str]:
@@ -106,6 +119,7 @@ class Settings:
         env[ENV_PREFIX + "CLIENT_AUTH_LIMIT"] = self.client_auth_limit
         env[ENV_PREFIX + "ADDRESS_AUTH_LIMIT"] = self.address_auth_limit
         env[ENV_PREFIX + "TRUSTED_PROXIES"] = ",".join(self.trusted_proxies)
+        env[ENV_PREFIX + "ALLOWED_HOSTS"] = ",".join(self.allowed_hosts)
         return env
 
     def key_file(self) -> Path:
