@@ -31,7 +31,8 @@ from tokensmith.store import Database
 
 def serve(app: object) -> str:
     """Run an ASGI app on a free loopback port in a background thread; returns its URL."""
-    sock = socket.socket()
+    # IPPROTO_TCP so that asyncio sets TCP_NODELAY on each connection (no delayed-ACK stalls).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # type: ignore[arg-type]
     threading.Thread(target=lambda: asyncio.run(server.serve([sock])), daemon=True).start()
