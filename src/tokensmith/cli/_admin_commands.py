@@ -198,13 +198,24 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one administration command; returns the exit status."""
-    from ..server import Admin, MasterKey
+    from ..server import Admin, MasterKey, MasterKeyError
+    from ..server._keys import open_master_key
     from ..store import Database
 
     db = Database(settings.database_url)
     try:
         await db.migrate()
-        admin = Admin(db, lambda: MasterKey.load(settings.master_key, settings.key_file()))
+        # A given or existing master key is checked against the database before any command
+        # writes; only commands that encrypt or decrypt keys make a key file for a new database.
+        needs_key = (args.command, args.action) in _NEEDS_MASTER_KEY
+        master = await open_master_key(
+            db, settings.master_key, settings.key_file(), required=needs_key
+        )
+
+        def no_key() -> MasterKey:
+            raise MasterKeyError("this command has no master key")
+
+        admin = Admin(db, master or no_key)
         handler = _HANDLERS[(args.command, args.action)]
         status: int = await handler(admin, args)
         return status
@@ -355,6 +366,14 @@ async def _key_rotate(admin: Admin, args: argparse.Namespace) -> int:
     print(f"rotated keys of realm {args.realm}; now signing with {current.kid}")
     return 0
 
+
+# Commands that encrypt or decrypt with the master key.
+_NEEDS_MASTER_KEY = {
+    ("realm", "create"),
+    ("key", "rotate"),
+    ("issuer", "add-demo"),
+    ("issuer", "demo-token"),
+}
 
 _HANDLERS: dict[tuple[str, str], Any] = {
     ("realm", "create"): _realm_create,

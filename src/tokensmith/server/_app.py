@@ -32,7 +32,7 @@ from ..store import Database, DatabaseUnavailable
 from ._clientauth import ASSERTION_ALGORITHMS, METHODS, ClientAuthenticator
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
-from ._keys import MasterKey
+from ._keys import open_master_key
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
 from ._secrets import SecretChecker
 from ._settings import Settings
@@ -96,7 +96,7 @@ class TokensmithApp:
         if self._registry is not None:
             return
         await self.db.migrate()
-        master = MasterKey.load(self.settings.master_key, self.settings.key_file())
+        master = await open_master_key(self.db, self.settings.master_key, self.settings.key_file())
         assert master is not None  # required: made when the database has none
         registry = Registry(
             self.db, master, poll_interval=self.settings.poll_interval, clock=self.clock

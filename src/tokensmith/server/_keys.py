@@ -2,6 +2,10 @@
 
 Private keys are stored as PKCS#8 PEM encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under the
 master key, so a copy of the database alone does not hold a usable signing key.
+
+The database keeps a check value (a known text encrypted under the master key) so that every
+command and the service refuse a master key that does not match the database before they write
+anything, and a new key file is never made for a database that already holds encrypted keys.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from ..oauth import (
     key_to_pem,
     public_jwk,
 )
-from ..store import SigningKeyRecord
+from ..store import Database, SigningKeyRecord, meta
+
+_CHECK_TEXT = b"tokensmith master key check"
 
 
 class MasterKeyError(TokensmithError):
@@ -74,6 +80,33 @@ class MasterKey:
             ) from None
         return cls(data, source=str(key_file))
 
+    @classmethod
+    def read(cls, key_file: Path) -> MasterKey:
+        """The master key kept in ``key_file``.
+
+        Raises:
+            MasterKeyError: the file cannot be read or holds no valid key.
+        """
+        try:
+            data = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise MasterKeyError(
+                f"cannot read master key file {key_file}: {exc.strerror}"
+            ) from None
+        return cls(data, source=str(key_file))
+
+    def check_value(self) -> str:
+        """A value only this key decrypts, to store beside the data it encrypts."""
+        return self._fernet.encrypt(_CHECK_TEXT).decode()
+
+    def opens(self, encrypted: bytes) -> bool:
+        """Whether this key decrypts ``encrypted`` (a check value or a stored key)."""
+        try:
+            self._fernet.decrypt(encrypted)
+        except InvalidToken:
+            return False
+        return True
+
     def encrypt(self, data: bytes) -> bytes:
         """Encrypt ``data``."""
         return self._fernet.encrypt(data)
@@ -91,6 +124,91 @@ class MasterKey:
                 f"the master key from {self.source} cannot decrypt the stored signing keys; "
                 "was the database created with another master key?"
             ) from None
+
+
+async def open_master_key(
+    db: Database, value: str | None, key_file: Path, *, required: bool = True
+) -> MasterKey | None:
+    """The master key of ``db``: ``value`` (``TOKENSMITH_MASTER_KEY``) if given, else the one in
+    ``key_file``, checked against the database before anything is written.
+
+    A database without a check value gets one: after a stored key was decrypted with the master
+    key, or at once when it holds no encrypted key yet. When no key is given and ``key_file`` does
+    not exist, a new key file is made only for a database that holds no encrypted key and only if
+    ``required``; otherwise None is returned (nothing needs the key).
+
+    Raises:
+        MasterKeyError: the key does not open the database's keys, the database holds encrypted
+            keys but the key file is missing, or the key is malformed or unreadable.
+        DatabaseUnavailable: the database cannot be reached.
+    """
+    async with db.read() as conn:
+        check = await meta.get_value(conn, meta.MASTER_KEY_CHECK)
+        sample = None if check is not None else await meta.encrypted_sample(conn)
+    created = False
+    given = _given_key(value, key_file)
+    if given is not None:
+        master = given
+    elif check is not None or sample is not None:
+        if not required:
+            return None
+        raise MasterKeyError(
+            f"the database already holds keys encrypted under a master key, but the key file "
+            f"{key_file} does not exist; run from the directory that holds it, point "
+            "TOKENSMITH_MASTER_KEY_FILE at it or set TOKENSMITH_MASTER_KEY (a new key would not "
+            "open the stored keys, so none was made)"
+        )
+    elif not required:
+        return None
+    else:
+        master, created = _create_key_file(key_file)
+    try:
+        await _verify(db, master, check, sample)
+    except MasterKeyError:
+        if created:
+            os.unlink(key_file)  # ours, made a moment ago for a database that had no key
+        raise
+    return master
+
+
+async def _verify(db: Database, master: MasterKey, check: str | None, sample: bytes | None) -> None:
+    if check is None and sample is not None and not master.opens(sample):
+        raise _mismatch(master)
+    if check is None:
+        async with db.write() as conn:
+            if not await meta.add_value(conn, meta.MASTER_KEY_CHECK, master.check_value()):
+                check = await meta.get_value(conn, meta.MASTER_KEY_CHECK)  # stored meanwhile
+    if check is not None and not master.opens(check.encode()):
+        raise _mismatch(master)
+
+
+def _mismatch(master: MasterKey) -> MasterKeyError:
+    return MasterKeyError(
+        f"the master key from {master.source} does not match this database, whose keys were "
+        "encrypted under another master key; nothing was changed"
+    )
+
+
+def _given_key(value: str | None, key_file: Path) -> MasterKey | None:
+    """``value`` as a key, else the key in ``key_file`` if it exists, else None."""
+    if value:
+        return MasterKey(value.strip().encode(), source="TOKENSMITH_MASTER_KEY")
+    if key_file.exists():
+        return MasterKey.read(key_file)
+    return None
+
+
+def _create_key_file(key_file: Path) -> tuple[MasterKey, bool]:
+    """A new master key in a new 0600 ``key_file`` (or the one another process just made)."""
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return MasterKey.read(key_file), False
+    except OSError as exc:
+        raise MasterKeyError(f"cannot create master key file {key_file}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(Fernet.generate_key() + b"\n")
+    return MasterKey.read(key_file), True
 
 
 def new_key(

@@ -34,7 +34,7 @@ from ..store import Database
 from ._admin import Admin
 from ._app import TokensmithApp
 from ._demo import demo_instructions, ensure_demo
-from ._keys import MasterKey
+from ._keys import open_master_key
 from ._settings import Settings
 
 log = logging.getLogger("tokensmith.server")
@@ -183,12 +183,19 @@ def _loop(loop: str) -> str:
 
 
 async def prepare(settings: Settings, *, demo: bool) -> None:
-    """Migrate the database, create the master key file if needed and, in demo mode, the demo
-    realms; done once before workers start so that they never race on it."""
+    """Migrate the database, check the master key against it (creating the key file for a new
+    database) and, in demo mode, create the demo realms; done once before workers start so that
+    they never race on it.
+
+    Raises:
+        MasterKeyError: the master key does not match the database, or is missing for one that
+            holds encrypted keys.
+    """
     db = Database(settings.database_url)
     try:
         await db.migrate()
-        master = MasterKey.load(settings.master_key, settings.key_file())
+        master = await open_master_key(db, settings.master_key, settings.key_file())
+        assert master is not None  # required: made when the database has none
         if demo:
             await ensure_demo(Admin(db, master))
     finally:

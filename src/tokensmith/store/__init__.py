@@ -2,6 +2,7 @@
 
 from . import _clients as clients
 from . import _issuers as issuers
+from . import _meta as meta
 from . import _realms as realms
 from . import _refresh as refresh
 from ._database import (
@@ -42,6 +43,7 @@ __all__ = [
     "async_url",
     "clients",
     "issuers",
+    "meta",
     "realms",
     "refresh",
     "sqlite_path",
