@@ -10,6 +10,7 @@ path.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -297,8 +298,10 @@ class TokensmithApp:
         if self.settings.public_url is not None:
             return self.settings.public_url.rstrip("/")
         host = headers.get("host", "").lower()
+        scheme = scope.get("scheme", "http")
         if host not in self._allowed_hosts and (
-            self._allowed_hosts or host not in _loopback_hosts(scope)
+            self._allowed_hosts
+            or host not in _loopback_hosts((scope.get("server") or ("", None))[1], scheme)
         ):
             if self._refused_hosts < 10:  # enough for an operator to notice, never a flood
                 self._refused_hosts += 1
@@ -309,18 +312,18 @@ class TokensmithApp:
                 f"this service does not answer for host {echo(host)!r}; its operator sets "
                 "--public-url (or --allowed-host)"
             )
-        return f"{scope.get('scheme', 'http')}://{host}"
+        return f"{scheme}://{host}"
 
 
-def _loopback_hosts(scope: Scope) -> tuple[str, ...]:
-    """The Host values a service reached on loopback answers to without configuration."""
-    port = (scope.get("server") or (None, None))[1]
+@functools.lru_cache(maxsize=16)
+def _loopback_hosts(port: int | None, scheme: str) -> frozenset[str]:
+    """The Host values a service listening on ``port`` answers to without configuration."""
     names = ("localhost", "127.0.0.1", "[::1]")
-    default = {"http": 80, "https": 443}.get(scope.get("scheme", "http"))
-    bare = names if port == default else ()
-    return (*(f"{name}:{port}" for name in names), *bare)
+    bare = names if port == {"http": 80, "https": 443}.get(scheme) else ()
+    return frozenset((*(f"{name}:{port}" for name in names), *bare))
 
 
+@functools.lru_cache(maxsize=64)  # bases are the public URL or allowed hosts: a few
 def _origin(base: str) -> str:
     """``scheme://host[:port]`` of a base URL that may carry a path."""
     url = urlsplit(base)
