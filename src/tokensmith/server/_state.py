@@ -34,6 +34,7 @@ MAX_CLIENT_ID_LENGTH = 255  # the width of clients.client_id
 _UNKNOWN_IDS_BYTES = 512 * 1024  # per realm, what the ids remembered as unknown may take
 _ENTRY_OVERHEAD = 128  # what a dict entry and a str object cost beyond the characters
 _PURGE_EVERY = 600.0
+_PURGE_BATCH = 5000
 
 
 class UnknownIds:
@@ -254,7 +255,12 @@ class Registry:
                         self.invalidate(name)
                 if time.monotonic() - purged_at > _PURGE_EVERY:
                     purged_at = time.monotonic()
-                    async with self.db.write() as conn:
-                        await refresh.delete_expired(conn, int(self.clock()))
+                    while True:  # in batches: each statement stays within the timeout
+                        async with self.db.write() as conn:
+                            gone = await refresh.delete_expired(
+                                conn, int(self.clock()), limit=_PURGE_BATCH
+                            )
+                        if gone < _PURGE_BATCH:
+                            break
             except Exception as exc:  # keep serving from the cache while the database is away
                 log.warning("cannot refresh realm cache: %s", type(exc).__name__)

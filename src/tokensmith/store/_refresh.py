@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,15 +90,22 @@ async def revoke_family(conn: AsyncConnection, family: str) -> int:
     return result.rowcount
 
 
-async def delete_expired(conn: AsyncConnection, now: int) -> int:
-    """Forget refresh tokens and revoked access tokens that expired before ``now``; returns how
-    many rows went."""
-    result = await conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now))
-    denied = await conn.execute(
-        delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < now)
+async def delete_expired(conn: AsyncConnection, now: int, *, limit: int = 5000) -> int:
+    """Forget refresh tokens, revoked access tokens and used assertions that expired before
+    ``now``, at most ``limit`` of each (so that every statement stays short); returns how many
+    rows went. Call again while it returns ``limit`` or more."""
+    oldest = select(refresh_tokens.c.digest).where(refresh_tokens.c.expires_at < now)
+    result = await conn.execute(
+        delete(refresh_tokens).where(refresh_tokens.c.digest.in_(oldest.limit(limit)))
     )
-    used = await conn.execute(delete(used_assertions).where(used_assertions.c.expires_at < now))
-    return result.rowcount + denied.rowcount + used.rowcount
+    gone = result.rowcount
+    for table in (revoked_access_tokens, used_assertions):
+        expired = select(table.c.realm_id, table.c.jti).where(table.c.expires_at < now)
+        result = await conn.execute(
+            delete(table).where(tuple_(table.c.realm_id, table.c.jti).in_(expired.limit(limit)))
+        )
+        gone += result.rowcount
+    return gone
 
 
 async def client_id_of(conn: AsyncConnection, client_pk: int) -> str | None:
