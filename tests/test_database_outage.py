@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -23,8 +24,9 @@ import httpx
 import pytest
 
 from tokensmith.server import TokensmithApp
+from tokensmith.store import sqlite_path
 
-from .conftest import FrozenClock, ServerThread, make_settings, run_admin
+from .conftest import FrozenClock, ServerThread, Service, make_settings, run_admin
 
 _BIN_DIRS = (
     "/usr/lib/postgresql/15/bin",
@@ -177,3 +179,35 @@ def test_frozen_database_answers_503_with_retry_after_within_seconds(
         elapsed, response = refresh(tokens[0])
         assert response.status_code == 200, response.text
         assert elapsed < 5
+
+
+def test_locked_sqlite_answers_503_within_seconds(sqlite_service: Service) -> None:
+    """Guards item 5 on SQLite: while another process holds the write lock, a refresh waits at
+    most the busy timeout and then gets 503 temporarily_unavailable with Retry-After."""
+    service = sqlite_service
+    run_admin(service.settings, lambda a: a.create_realm("acme"))
+    new = run_admin(service.settings, lambda a: a.create_client("acme", "svc", refresh_tokens=True))
+    assert new.secret is not None
+    creds = {"client_id": "svc", "client_secret": new.secret}
+    token = service.http.post(
+        service.token_url("acme"), data={"grant_type": "client_credentials", **creds}
+    ).json()["refresh_token"]
+    path = sqlite_path(service.settings.database_url)
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        response = service.http.post(
+            service.token_url("acme"),
+            data={"grant_type": "refresh_token", "refresh_token": token, **creds},
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert "retry-after" in response.headers
+    assert elapsed < 8
