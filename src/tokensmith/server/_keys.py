@@ -54,31 +54,13 @@ class MasterKey:
 
     @classmethod
     def load(cls, value: str | None, key_file: Path) -> MasterKey:
-        """The master key given as ``value``, else read from ``key_file``, created if absent.
+        """The master key given as ``value``, else read from ``key_file``. Nothing is checked
+        against a database and no file is made: :func:`open_master_key` does both.
 
         Raises:
-            MasterKeyError: the key is malformed or the file cannot be read or created.
+            MasterKeyError: the key is malformed or the file cannot be read.
         """
-        if value:
-            return cls(value.strip().encode(), source="TOKENSMITH_MASTER_KEY")
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise MasterKeyError(
-                f"cannot create master key file {key_file}: {exc.strerror}"
-            ) from None
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(Fernet.generate_key() + b"\n")
-        try:
-            data = key_file.read_bytes().strip()
-        except OSError as exc:
-            raise MasterKeyError(
-                f"cannot read master key file {key_file}: {exc.strerror}"
-            ) from None
-        return cls(data, source=str(key_file))
+        return _given_key(value, key_file) or cls.read(key_file)
 
     @classmethod
     def read(cls, key_file: Path) -> MasterKey:
