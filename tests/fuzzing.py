@@ -188,10 +188,25 @@ CRIT_VALUES = (
 )
 
 
+def brief(value: object) -> str:
+    """``repr`` of a recipe with long strings cut short (a failing example stays readable;
+    hypothesis' reproduce blob replays it in full)."""
+    if isinstance(value, str | bytes) and len(value) > 120:
+        return f"{value[:40]!r}…<{len(value)} long>"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(brief(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if hasattr(value, "__dataclass_fields__"):
+        fields = ", ".join(
+            f"{name}={brief(getattr(value, name))}" for name in value.__dataclass_fields__
+        )
+        return f"{type(value).__name__}({fields})"
+    return repr(value)
+
+
 # --- JWT recipes ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Jwt:
     """A JWT to build at send time.
 
@@ -355,7 +370,7 @@ def refused_jwts(draw: st.DrawFn, signers: tuple[str, ...]) -> Jwt:
 # --- values and requests -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Ref:
     """A value of the running service known only at send time (a real secret, a real token)."""
 
@@ -365,7 +380,7 @@ class Ref:
 Value = str | Jwt | Ref
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Basic:
     """An ``Authorization: Basic`` value: ``user`` and ``password`` form-encoded as RFC 6749
     §2.3.1 says, or ``raw`` sent as the credentials as is."""
@@ -375,7 +390,7 @@ class Basic:
     raw: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Bearer:
     """An ``Authorization: Bearer`` value."""
 
@@ -385,7 +400,7 @@ class Bearer:
 HeaderValue = str | Basic | Bearer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Request:
     """One HTTP/1.1 request to build at send time.
 
@@ -403,6 +418,10 @@ class Request:
     framing: str = "length"
     host: str | None = "default"
     version: str = "HTTP/1.1"
+
+
+for _recipe in (Jwt, Ref, Basic, Bearer, Request):
+    _recipe.__repr__ = brief  # type: ignore[method-assign,assignment]
 
 
 class Context:
@@ -491,6 +510,7 @@ class Answer:
 
     status: int | None
     raw: bytes
+    cut: bool = False
 
     def json(self) -> Any:
         return json.loads(self.raw.partition(b"\r\n\r\n")[2] or b"null")
@@ -498,18 +518,21 @@ class Answer:
 
 def exchange(port: int, data: bytes, *, half_close: bool = False, timeout: float = 10) -> Answer:
     """Send ``data`` on a new loopback connection and read the answer until the server closes.
+    ``cut`` tells that the server closed the connection while the request was still being sent
+    (its answer, if any, may then be lost to the reset).
 
     Raises:
         TimeoutError: no complete answer within ``timeout`` seconds.
     """
     chunks: list[bytes] = []
+    cut = False
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
             sock.sendall(data)
             if half_close:
                 sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed before reading everything: read its answer
+            cut = True  # the server refused and closed before reading everything
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
@@ -524,7 +547,7 @@ def exchange(port: int, data: bytes, *, half_close: bool = False, timeout: float
         if status >= 200:
             break
         raw, status = raw.partition(b"\r\n\r\n")[2], None  # an interim 100 Continue
-    return Answer(status, raw)
+    return Answer(status, raw, cut)
 
 
 def path_text(path: str) -> str:
