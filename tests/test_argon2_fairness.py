@@ -22,7 +22,7 @@ class GatedChecker(SecretChecker):
     """A checker whose argon2 checks of the ``gated`` digests wait until ``gate`` is set."""
 
     def __init__(self) -> None:
-        super().__init__(max_concurrent_hashes=2)
+        super().__init__(max_concurrent_hashes=2, busy_delay=0)
         self.gate = threading.Event()
         self.gated: set[str] = set()
         self.hashes = 0

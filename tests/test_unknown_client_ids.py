@@ -71,7 +71,7 @@ def test_60_kb_client_ids_do_not_grow_the_cache(
     """Many requests with distinct 60 KB client ids are refused and leave nothing cached."""
     app, url = app_url
 
-    answers = {post(url, f"{i:05d}" + "x" * 60_000).status_code for i in range(100)}
+    answers = {post(url, f"{i:05d}" + "x" * 60_000).status_code for i in range(50)}
     state = app.registry._states["acme"]
 
     assert answers == {401}

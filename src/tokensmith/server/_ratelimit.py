@@ -20,6 +20,7 @@ logged: the limits protect the service, they must not take it down.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import logging
@@ -44,6 +45,7 @@ DEFAULT_ADDRESS_LIMIT = "20/minute;200/hour"
 MEMORY = "memory://"
 _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 _WARN_EVERY = 30.0
+REFUSAL_DELAY = 1.0
 _IPV6_PREFIX = 64
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -132,7 +134,9 @@ class AuthLimiter:
 
     ``storage`` is ``memory://`` (one process) or a Redis URL (``redis://``, ``rediss://``,
     ``redis+unix://``) shared by every instance. ``client_limit`` and ``address_limit`` are the
-    service defaults for realms that set none.
+    service defaults for realms that set none. A refused request is held ``refusal_delay``
+    seconds before its answer, so that a guesser's connections idle instead of keeping the
+    service busy answering 429.
 
     Raises:
         ValueError: an unknown storage URL or a malformed limit.
@@ -144,9 +148,11 @@ class AuthLimiter:
         *,
         client_limit: str = DEFAULT_CLIENT_LIMIT,
         address_limit: str = DEFAULT_ADDRESS_LIMIT,
+        refusal_delay: float = REFUSAL_DELAY,
     ) -> None:
         self.client_limit = check_limits(client_limit)
         self.address_limit = check_limits(address_limit)
+        self.refusal_delay = refusal_delay
         self._shared = storage != MEMORY
         self._storage = _storage(storage)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
@@ -157,38 +163,43 @@ class AuthLimiter:
         return f"AuthLimiter({kind}, client={self.client_limit!r}, address={self.address_limit!r})"
 
     async def admit(self, realm: Realm, client_id: str, address: str) -> None:
-        """Let an authentication attempt of ``client_id`` from ``address`` go ahead, or refuse it.
+        """Let an authentication attempt of ``client_id`` from ``address`` go ahead, or refuse it
+        after holding the request for ``refusal_delay`` seconds.
 
         Raises:
             SlowDown: the address, or the client id at an address that failed for it, is past
                 its limit.
         """
-        source = _source(address)
         try:
-            for item in self._address_items(realm):
-                if not await self._limiter.test(item, realm.name, "address", source):
-                    retry = await self._retry_after(item, realm.name, "address", source)
-                    raise SlowDown(
-                        "too many failed client authentications from this address; "
-                        f"retry in {retry} s",
-                        retry_after=retry,
-                    )
-            client = _client_key(client_id)
-            for item in self._client_items(realm):
-                if await self._limiter.test(item, realm.name, "client", client):
-                    continue
-                if not await self._has_failed(realm, client, source):
-                    return  # this address has not failed for the client: let it try
-                retry = await self._retry_after(item, realm.name, "client", client)
-                raise SlowDown(
-                    "too many failed authentications of this client; "
-                    f"retry in {retry} s from this address",
-                    retry_after=retry,
-                )
-        except SlowDown:
-            raise
+            refusal = await self._refusal(realm, client_id, _source(address))
         except Exception as exc:
             self._storage_failed(exc)
+            return
+        if refusal is not None:
+            await asyncio.sleep(self.refusal_delay)
+            raise refusal
+
+    async def _refusal(self, realm: Realm, client_id: str, source: str) -> SlowDown | None:
+        for item in self._address_items(realm):
+            if not await self._limiter.test(item, realm.name, "address", source):
+                retry = await self._retry_after(item, realm.name, "address", source)
+                return SlowDown(
+                    f"too many failed client authentications from this address; retry in {retry} s",
+                    retry_after=retry,
+                )
+        client = _client_key(client_id)
+        for item in self._client_items(realm):
+            if await self._limiter.test(item, realm.name, "client", client):
+                continue
+            if not await self._has_failed(realm, client, source):
+                return None  # this address has not failed for the client: let it try
+            retry = await self._retry_after(item, realm.name, "client", client)
+            return SlowDown(
+                "too many failed authentications of this client; "
+                f"retry in {retry} s from this address",
+                retry_after=retry,
+            )
+        return None
 
     async def failed(self, realm: Realm, client_id: str | None, address: str) -> None:
         """Count a failed authentication from ``address``; ``client_id`` is the known client it

@@ -45,15 +45,17 @@ class SecretChecker:
     """Checks presented secrets against stored digests, in constant time.
 
     ``max_concurrent_hashes`` bounds the argon2 checks running at once in the process (each takes
-    a core and 64 MiB for about a tenth of a second).
+    a core and 64 MiB for about a tenth of a second). A guess refused because another check of
+    its client is running is answered after ``busy_delay`` seconds.
     """
 
-    def __init__(self, *, max_concurrent_hashes: int = 2) -> None:
+    def __init__(self, *, max_concurrent_hashes: int = 2, busy_delay: float = 1.0) -> None:
         self._hasher = PasswordHasher()
         self._cache_key = os.urandom(32)
         self._remembered: dict[tuple[int, bytes], None] = {}
         self._hashing = asyncio.Semaphore(max_concurrent_hashes)
         self._running: dict[Hashable, tuple[bytes, asyncio.Task[bool]]] = {}
+        self.busy_delay = busy_delay
 
     def __repr__(self) -> str:
         return f"SecretChecker(remembered={len(self._remembered)}, running={len(self._running)})"
@@ -96,6 +98,7 @@ class SecretChecker:
         running = self._running.get(key)
         if running is not None:
             if not hmac.compare_digest(running[0], tag):
+                await asyncio.sleep(self.busy_delay)  # the guesser's connection idles meanwhile
                 raise SlowDown(
                     "another check of this client's secret is running; retry in a second",
                     retry_after=1,
