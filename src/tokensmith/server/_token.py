@@ -2,7 +2,8 @@
 
 ``client_credentials`` never touches the database. ``refresh_token`` rotates the token in one
 short transaction: a refresh token works once, and presenting one that was already used revokes
-its whole family (RFC 9700 §4.14.2).
+its whole family (RFC 9700 §4.14.2), except a retry by the same client within the realm's reuse
+grace period, whose first answer was lost.
 """
 
 from __future__ import annotations
