@@ -482,16 +482,18 @@ def _header_safe(text: str) -> bool:
 
 def test_clean_requests_reach_the_grants(target: Target) -> None:
     """The fuzz tests reach past client authentication: clean requests built the same way get
-    tokens (secret client, private_key_jwt with kid, id_auth, the protected API)."""
+    tokens (secret client, private_key_jwt with and without kid, id_auth, the protected API)."""
     token_path = "/realms/fuzz" + TOKEN
     worker = (("client_id", "worker"), ("client_secret", Ref("secret")))
     grant = (("grant_type", "client_credentials"),)
     keyed = (("client_assertion_type", ASSERTION_TYPE), ("client_assertion", Jwt("client")))
+    keyless = (("client_assertion_type", ASSERTION_TYPE), ("client_assertion", Jwt("keyless")))
     id_auth = (("grant_type", "id_auth"), ("id_token", Jwt("issuer")))
     form = (("Content-Type", FORM),)
     requests = [
         (Request("POST", token_path, form, (*worker, *grant)), False),
         (Request("POST", "/connect/token", form, (*keyed, *grant)), False),
+        (Request("POST", "/auth/realms/fuzz" + TOKEN, form, (*keyless, *grant)), False),
         (Request("POST", token_path, form, (*worker, *id_auth)), False),
         (Request("GET", "/realm-api/x", (("Authorization", Bearer(Ref("access"))),)), True),
         (Request("GET", "/static-api/x", (("Authorization", Bearer(Jwt("api"))),)), True),
