@@ -167,3 +167,21 @@ def test_issuer_commands_and_demo_token(tmp_path: Path) -> None:
     assert client.returncode == 0, client.stderr
     assert "id_auth" in shown.stdout
     assert '"tenant": "acme"' in shown.stdout
+
+
+def test_short_chosen_secret_is_warned_about(tmp_path: Path) -> None:
+    """A short person-chosen secret is accepted with a warning that says why generated secrets
+    are the default; a long one, and a generated one, get no warning."""
+    tokensmith(tmp_path, "realm", "create", "acme")
+
+    short = tokensmith(tmp_path, "client", "create", "acme", "a", "--secret", "x")
+    long = tokensmith(tmp_path, "client", "create", "acme", "b", "--secret", "k" * 24)
+    generated = tokensmith(tmp_path, "client", "create", "acme", "c")
+    rotated = tokensmith(tmp_path, "client", "rotate-secret", "acme", "c", "--secret", "short")
+
+    assert short.returncode == 0, short.stderr
+    assert "warning: the secret you chose has 1 characters" in short.stderr
+    assert "256-bit" in short.stderr
+    assert "warning" not in long.stderr
+    assert "warning" not in generated.stderr
+    assert "warning: the secret you chose has 5 characters" in rotated.stderr

@@ -102,7 +102,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     ccreate.add_argument("realm")
     ccreate.add_argument("client_id")
     ccreate.add_argument(
-        "--secret", help="use this secret instead of generating one (stored with argon2id)"
+        "--secret",
+        help="use this secret instead of generating one (stored with argon2id; weaker than a "
+        "generated 256-bit secret, and slower to check: prefer the default)",
     )
     ccreate.add_argument(
         "--scope", default="", help='allowed scopes, space-separated, e.g. "api api2"'
@@ -418,8 +420,22 @@ def _claims(pairs: list[str]) -> dict[str, object]:
     return claims
 
 
+SHORT_SECRET = 20
+"""Person-chosen secrets shorter than this get a warning: guessable offline from a leaked hash."""
+
+
 def _print_new_secret(args: argparse.Namespace, new: NewClient, what: str) -> None:
     c = new.client
+    chosen = getattr(args, "secret", None)
+    if chosen is not None and len(chosen) < SHORT_SECRET:
+        print(
+            f"warning: the secret you chose has {len(chosen)} characters. A secret a person "
+            "chooses is the weaker option: online guessing is rate-limited, but a leaked "
+            "database lets it be guessed offline. Without --secret, tokensmith generates a "
+            f"256-bit secret; if you must choose one, use {SHORT_SECRET} or more random "
+            "characters.",
+            file=sys.stderr,
+        )
     if args.json:
         data: dict[str, Any] = {
             "realm": args.realm,
