@@ -237,6 +237,17 @@ def serve(
         "lifespan": "on",
     }
     asyncio.run(prepare(settings, demo=demo))
+    if host not in ("127.0.0.1", "localhost", "::1") and not (
+        settings.public_url or settings.allowed_hosts
+    ):
+        print(
+            f"warning: listening on {host} without --public-url or --allowed-host: requests are "
+            f"answered only for Host localhost:{port}, 127.0.0.1:{port} or [::1]:{port}; clients "
+            "reaching this service by another name get 400. Set --public-url to the URL clients "
+            "use (it fixes every realm's issuer).",
+            file=sys.stderr,
+            flush=True,
+        )
     if demo:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         print(demo_instructions(settings.public_url or f"http://{shown}:{port}"), flush=True)
