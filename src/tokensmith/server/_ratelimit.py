@@ -46,6 +46,7 @@ MEMORY = "memory://"
 _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 _WARN_EVERY = 30.0
 REFUSAL_DELAY = 1.0
+_PRUNE_AT = 10_000
 _IPV6_PREFIX = 64
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -157,6 +158,11 @@ class AuthLimiter:
         self._storage = _storage(storage)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self._warned_at = -math.inf
+        # In memory every failure passes through this object, so it knows when each address and
+        # client last failed: attempts with no recent failure skip the counters (the hot path).
+        self._failed_at: dict[tuple[str, str, str], float] = {}
+        self._prune_at = _PRUNE_AT
+        self._longest = 0.0
 
     def __repr__(self) -> str:  # the storage URL may carry a Redis password
         kind = "redis" if self._shared else "memory"
@@ -170,8 +176,11 @@ class AuthLimiter:
             SlowDown: the address, or the client id at an address that failed for it, is past
                 its limit.
         """
+        source = _source(address)
+        if not self._shared and not self._failed_lately(realm, client_id, source):
+            return
         try:
-            refusal = await self._refusal(realm, client_id, _source(address))
+            refusal = await self._refusal(realm, client_id, source)
         except Exception as exc:
             self._storage_failed(exc)
             return
@@ -180,16 +189,25 @@ class AuthLimiter:
             raise refusal
 
     async def _refusal(self, realm: Realm, client_id: str, source: str) -> SlowDown | None:
-        for item in self._address_items(realm):
-            if not await self._limiter.test(item, realm.name, "address", source):
+        client = _client_key(client_id)
+        by_address, by_client = self._address_items(realm), self._client_items(realm)
+        tests = [(item, "address", source) for item in by_address]
+        tests += [(item, "client", client) for item in by_client]
+        if self._shared:  # concurrently: one round trip to Redis, not four
+            passed = await asyncio.gather(
+                *(self._limiter.test(item, realm.name, kind, who) for item, kind, who in tests)
+            )
+        else:
+            passed = [await self._limiter.test(i, realm.name, k, w) for i, k, w in tests]
+        for item, ok in zip(by_address, passed, strict=False):
+            if not ok:
                 retry = await self._retry_after(item, realm.name, "address", source)
                 return SlowDown(
                     f"too many failed client authentications from this address; retry in {retry} s",
                     retry_after=retry,
                 )
-        client = _client_key(client_id)
-        for item in self._client_items(realm):
-            if await self._limiter.test(item, realm.name, "client", client):
+        for item, ok in zip(by_client, passed[len(by_address) :], strict=True):
+            if ok:
                 continue
             if not await self._has_failed(realm, client, source):
                 return None  # this address has not failed for the client: let it try
@@ -206,6 +224,8 @@ class AuthLimiter:
         named (None for an unknown id, counted against the address only, so that made-up ids
         cannot create counters without bound)."""
         source = _source(address)
+        if not self._shared:
+            self._note_failure(realm, client_id, source)
         try:
             for item in self._address_items(realm):
                 await self._limiter.hit(item, realm.name, "address", source)
@@ -228,6 +248,31 @@ class AuthLimiter:
                     await client.aclose()
                 except Exception as exc:
                     self._storage_failed(exc)
+
+    def _failed_lately(self, realm: Realm, client_id: str, source: str) -> bool:
+        now = time.monotonic()
+        horizon = self._horizon(realm)
+        for key in ((realm.name, "address", source), (realm.name, "client", client_id)):
+            at = self._failed_at.get(key)
+            if at is not None and now - at < horizon:
+                return True
+        return False
+
+    def _note_failure(self, realm: Realm, client_id: str | None, source: str) -> None:
+        now = time.monotonic()
+        self._longest = max(self._longest, self._horizon(realm))
+        if len(self._failed_at) >= self._prune_at:
+            longest = self._longest
+            self._failed_at = {k: t for k, t in self._failed_at.items() if now - t < longest}
+            self._prune_at = max(_PRUNE_AT, 2 * len(self._failed_at))
+        self._failed_at[(realm.name, "address", source)] = now
+        if client_id is not None:
+            self._failed_at[(realm.name, "client", client_id)] = now
+
+    def _horizon(self, realm: Realm) -> float:
+        """How long a failure can weigh on a sliding-window counter: two windows."""
+        items = self._address_items(realm) + self._client_items(realm)
+        return 2.0 * max(item.get_expiry() for item in items)
 
     def _address_items(self, realm: Realm) -> tuple[RateLimitItem, ...]:
         return parse_limits(realm.address_auth_limit or self.address_limit)
