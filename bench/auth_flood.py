@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import re
 import shutil
@@ -139,7 +140,10 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="tokensmith-flood-"))
-    settings = Settings(database_url=f"sqlite:///{tmp / 'bench.db'}")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp / 'bench.db'}",
+        master_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),  # as Fernet takes it
+    )
     gen_secret = asyncio.run(setup(settings, args.samples))
     script = tmp / "flood.lua"
     script.write_text(FLOOD_LUA)
