@@ -13,7 +13,7 @@ from tokensmith.server import TokensmithApp
 from tokensmith.server._state import UnknownIds
 from tokensmith.store import clients
 
-from .conftest import FrozenClock, ServerThread, make_settings, run_admin
+from .conftest import FrozenClock, ServerThread, Service, make_settings, run_admin
 
 
 @pytest.fixture
@@ -100,3 +100,24 @@ def test_an_unknown_id_is_read_once(app_url: tuple[TokensmithApp, str], lookups:
 
     assert codes == [401, 401, 401]
     assert lookups == ["nobody"]
+
+
+def test_a_client_id_with_nul_is_invalid_client_without_a_database_read(
+    service: Service, lookups: list[str]
+) -> None:
+    """A client id holding NUL (which PostgreSQL cannot store) gets invalid_client, never a
+    503 or 500, and is not looked up; in the body and in HTTP Basic alike."""
+    service.admin(lambda a: a.create_realm("acme"))
+    url = service.token_url("acme")
+
+    in_body = service.http.post(
+        url,
+        data={"grant_type": "client_credentials", "client_id": "svc\x00", "client_secret": "x"},
+    )
+    in_basic = service.http.post(
+        url, data={"grant_type": "client_credentials"}, auth=("svc%00", "x")
+    )
+
+    assert (in_body.status_code, in_body.json()["error"]) == (401, "invalid_client")
+    assert (in_basic.status_code, in_basic.json()["error"]) == (401, "invalid_client")
+    assert lookups == []

@@ -37,6 +37,16 @@ _PURGE_EVERY = 600.0
 _PURGE_BATCH = 5000
 
 
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class UnknownIds:
     """Client ids a realm is known not to have, within a budget of bytes: the oldest are
     forgotten first, so that made-up ids cannot fill memory."""
@@ -147,11 +157,16 @@ class Registry:
         """The realm's client ``client_id``, loading it if needed; None when unknown. Unknown ids
         are remembered within a byte budget per realm.
 
+        An id that no database could hold (a NUL character, a lone surrogate) names no client
+        and is not looked up.
+
         Raises:
             InvalidClient: ``client_id`` is longer than any client id can be (read nothing).
         """
         if len(client_id) > MAX_CLIENT_ID_LENGTH:
             raise InvalidClient(f"client_id is longer than {MAX_CLIENT_ID_LENGTH} characters")
+        if not _storable(client_id):
+            return None
         client = state.clients.get(client_id)
         if client is not None or client_id in state.unknown_clients:
             return client
