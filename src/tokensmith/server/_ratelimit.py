@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import ipaddress
 import logging
 import math
@@ -33,6 +34,7 @@ from functools import lru_cache
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import ConfigurationError
 from limits.limits import GRANULARITIES
 
 from ..oauth import SlowDown
@@ -47,6 +49,7 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 _WARN_EVERY = 30.0
 REFUSAL_DELAY = 1.0
 _PRUNE_AT = 10_000
+_NEEDS_REDIS = "rate limits in Redis need the redis package: pip install 'tokensmith[server,redis]'"
 _IPV6_PREFIX = 64
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -140,7 +143,8 @@ class AuthLimiter:
     service busy answering 429.
 
     Raises:
-        ValueError: an unknown storage URL or a malformed limit.
+        ValueError: an unknown storage URL, a Redis URL without the redis package installed, or
+            a malformed limit.
     """
 
     def __init__(
@@ -310,27 +314,33 @@ def check_storage(url: str) -> str:
     """``url`` if it names a counter store: ``memory://`` or a Redis URL.
 
     Raises:
-        ValueError: any other URL (the message shows its scheme only, never a password).
+        ValueError: any other URL (the message shows its scheme only, never a password), or a
+            Redis URL without the redis package installed.
     """
     if url != MEMORY and not url.startswith(_REDIS_SCHEMES):
         scheme = url.partition("://")[0][:20]
         raise ValueError(
             f"rate-limit storage {scheme!r} is not supported: use memory:// or redis://HOST:PORT/DB"
         )
+    if url != MEMORY and importlib.util.find_spec("redis") is None:
+        raise ValueError(_NEEDS_REDIS)
     return url
 
 
 def _storage(url: str) -> MemoryStorage | RedisStorage:
     if check_storage(url) == MEMORY:
         return MemoryStorage()
-    return RedisStorage(
-        "async+" + url,
-        implementation="redispy",
-        wrap_exceptions=True,
-        key_prefix="tokensmith",
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-    )
+    try:
+        return RedisStorage(
+            "async+" + url,
+            implementation="redispy",
+            wrap_exceptions=True,
+            key_prefix="tokensmith",
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
+    except ConfigurationError:  # the redis package is missing or too old
+        raise ValueError(_NEEDS_REDIS) from None
 
 
 @lru_cache(maxsize=256)
