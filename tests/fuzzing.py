@@ -420,8 +420,13 @@ class Request:
     version: str = "HTTP/1.1"
 
 
+def _pretty(self: object, printer: Any, cycle: bool) -> None:
+    printer.text(brief(self))
+
+
 for _recipe in (Jwt, Ref, Basic, Bearer, Request):
     _recipe.__repr__ = brief  # type: ignore[method-assign,assignment]
+    _recipe._repr_pretty_ = _pretty  # type: ignore[attr-defined]  # hypothesis' printer
 
 
 class Context:
