@@ -579,3 +579,22 @@ def test_database_outage_is_503_and_cached_realms_keep_serving(postgres_url: str
         assert uncached.headers["retry-after"] == "2"
     finally:
         gen.close()
+
+
+def test_non_ascii_basic_credentials_and_nul_realm_names_are_client_errors(
+    acme: tuple[Service, str],
+) -> None:
+    """A Basic header holding non-ASCII bytes is invalid_client and a realm name holding NUL is
+    404, on every database (they were a 500 and, on PostgreSQL, a 503)."""
+    service, _ = acme
+    form = {"grant_type": "client_credentials"}
+
+    basic = post(
+        service, service.token_url("acme"), form, headers={"authorization": b"Basic \xe9t\xe9"}
+    )
+    nul = post(service, f"{service.url}/realms/ac%00me/protocol/openid-connect/token", form)
+    nul_discovery = service.http.get(f"{service.url}/realms/a%00/.well-known/openid-configuration")
+
+    assert basic.status_code == 401
+    assert basic.json()["error"] == "invalid_client"
+    assert nul.status_code == nul_discovery.status_code == 404

@@ -21,6 +21,7 @@ from ..oauth import (
     system_clock,
 )
 from ..store import (
+    REALM_NAME,
     Client,
     Database,
     Realm,
@@ -32,7 +33,6 @@ from ._keys import MasterKey, new_key, published_until
 from ._ratelimit import check_limits
 from ._secrets import SecretChecker, digest_generated, generate_secret
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
@@ -158,7 +158,7 @@ class Admin:
                 f"the refresh reuse grace period must be between 0 and {MAX_REUSE_GRACE} "
                 f"seconds, not {refresh_reuse_grace}"
             )
-        if not _NAME.fullmatch(name):
+        if not REALM_NAME.fullmatch(name):
             raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
         try:
             algorithm = as_algorithm(alg)

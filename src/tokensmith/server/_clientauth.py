@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 from base64 import b64decode
@@ -247,7 +246,7 @@ def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
 def _basic(value: str) -> Credentials:
     try:
         decoded = b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII in the header
         raise InvalidClient("the HTTP Basic credentials are not valid base64 of UTF-8") from None
     user, sep, password = decoded.partition(":")
     if not sep or not user:

@@ -25,7 +25,17 @@ from ..oauth import (
     system_clock,
     verify_jwt_access_token,
 )
-from ..store import Client, Database, Realm, TrustedIssuer, clients, issuers, realms, refresh
+from ..store import (
+    REALM_NAME,
+    Client,
+    Database,
+    Realm,
+    TrustedIssuer,
+    clients,
+    issuers,
+    realms,
+    refresh,
+)
 from ._keys import MasterKey, MasterKeyError, published_until, signer_for
 
 log = logging.getLogger("tokensmith.server")
@@ -147,10 +157,13 @@ class Registry:
         return name
 
     async def realm(self, name: str) -> RealmState | None:
-        """The realm's state, loading it if needed; None when there is no such realm."""
+        """The realm's state, loading it if needed; None when there is no such realm (a name no
+        realm can have is not looked up)."""
         state = self._states.get(name)
         if state is not None:
             return state
+        if not REALM_NAME.fullmatch(name):
+            return None
         return await self._load(name)
 
     async def client(self, state: RealmState, client_id: str) -> Client | None:

@@ -3,7 +3,11 @@ digests, private keys are encrypted."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+REALM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What a realm name may be; anything else names no realm and is never looked up."""
 
 DEFAULT_REFRESH_REUSE_GRACE = 30
 """Seconds a just-rotated refresh token may be presented again when a realm does not say."""
