@@ -570,6 +570,16 @@ KNOWN = [
             ("client_assertion", Jwt("client", claims=(("jti", '"\\ud800"'),))),
         ),
     ),
+    Request(
+        "POST",
+        "/realms/fuzz" + TOKEN,
+        (("Content-Type", FORM),),
+        (
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", Jwt("client", claims=(("jti", '"a\\u0000b"'),))),
+        ),
+    ),
     # Item 4: an assertion without kid from a client whose key has none.
     Request(
         "POST",
