@@ -580,6 +580,29 @@ KNOWN = [
             ("client_assertion", Jwt("client", claims=(("jti", '"a\\u0000b"'),))),
         ),
     ),
+    # Found by this test: an aud that is a JSON object (or a list holding one) in a signed
+    # client assertion, id_token or jwt-bearer assertion.
+    Request(
+        "POST",
+        "/realms/fuzz" + TOKEN,
+        (("Content-Type", FORM),),
+        (
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", Jwt("client", claims=(("aud", "{}"),))),
+        ),
+    ),
+    Request(
+        "POST",
+        "/realms/fuzz" + TOKEN,
+        (("Content-Type", FORM),),
+        (
+            ("client_id", "worker"),
+            ("client_secret", Ref("secret")),
+            ("grant_type", "id_auth"),
+            ("id_token", Jwt("issuer", claims=(("aud", "[{}]"),))),
+        ),
+    ),
     # Item 4: an assertion without kid from a client whose key has none.
     Request(
         "POST",
