@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -519,6 +520,36 @@ class Answer:
 
     def json(self) -> Any:
         return json.loads(self.raw.partition(b"\r\n\r\n")[2] or b"null")
+
+
+def strict_json(data: bytes) -> Any:
+    """``data`` parsed as RFC 8259 JSON: no NaN or Infinity, no number that only reads as an
+    infinite float (1e400).
+
+    Raises:
+        ValueError: ``data`` is not strict JSON.
+    """
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text[:20]} overflows to {value}")
+        return value
+
+    return json.loads(data, parse_constant=constant, parse_float=number)
+
+
+def issued_claims(body: Any) -> Any:
+    """The claims of the access token in a token response (standard or pascal dialect), read
+    strictly; None when the body holds no token."""
+    token = body.get("access_token") or body.get("Token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    return strict_json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def exchange(port: int, data: bytes, *, half_close: bool = False, timeout: float = 10) -> Answer:

@@ -54,9 +54,11 @@ from .fuzzing import (
     Value,
     exchange,
     hostile_value,
+    issued_claims,
     jwts,
     path_text,
     refused_jwts,
+    strict_json,
 )
 
 TOKEN = "/protocol/openid-connect/token"
@@ -122,7 +124,8 @@ class Target:
         return answer
 
     def check(self, request: Request, answer: Answer) -> None:
-        """No 5xx, an answer unless the request's framing lied, and nothing in the log."""
+        """No 5xx, an answer unless the request's framing lied, nothing in the log, and every
+        JSON body (and every access token issued) strict JSON."""
         logged = self.alarms.take()
         assert not logged, f"the log shows {len(logged)} record(s):\n" + "\n".join(logged)[:6000]
         if answer.status is None:
@@ -131,6 +134,12 @@ class Target:
             )
         else:
             assert answer.status < 500, answer.raw[:2000].decode("utf-8", "replace")
+        head, _, body = answer.raw.partition(b"\r\n\r\n")
+        if body and b"content-type: application/json" in head.lower():
+            try:
+                issued_claims(strict_json(body))
+            except ValueError as exc:
+                pytest.fail(f"the service answered JSON that is not RFC 8259 JSON: {exc}")
 
 
 def _database(backend: str, tmp: Path) -> Iterator[str]:
@@ -601,6 +610,19 @@ KNOWN = [
             ("client_secret", Ref("secret")),
             ("grant_type", "id_auth"),
             ("id_token", Jwt("issuer", claims=(("aud", "[{}]"),))),
+        ),
+    ),
+    # Found by this test: a claim copied from a trusted issuer's id_token that reads as an
+    # infinite float (1e400) made an access token holding Infinity, which is not JSON.
+    Request(
+        "POST",
+        "/realms/fuzz" + TOKEN,
+        (("Content-Type", FORM),),
+        (
+            ("client_id", "worker"),
+            ("client_secret", Ref("secret")),
+            ("grant_type", "id_auth"),
+            ("id_token", Jwt("issuer", claims=(("email", "1e400"),))),
         ),
     ),
     # Item 4: an assertion without kid from a client whose key has none.
