@@ -54,6 +54,7 @@ HOSTILE = {
     "nested header": unsigned('{"iss":"svc"}', header=DEEP_ARRAY),
     "huge payload": unsigned(json.dumps({"iss": "svc", "x": "a" * 40_000})),
     "NaN payload": unsigned('{"iss":"svc","exp":NaN}'),
+    "lone surrogate": unsigned('{"iss":"svc","jti":"\\ud800"}'),
 }
 
 
@@ -258,6 +259,19 @@ def test_assertion_exp_must_be_a_finite_date(keyed: tuple[Service, Any], exp: st
 
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_client"
+
+
+def test_assertion_with_a_lone_surrogate_is_refused(keyed: tuple[Service, Any]) -> None:
+    """A correctly signed assertion whose jti holds a lone UTF-16 surrogate (legal JSON escape,
+    unstorable text) is invalid_client, never a 500 from the replay store."""
+    service, keys = keyed
+    payload = claims_text(service.token_url("r1"), jti='"\\ud800"')
+    assertion = raw_jws(keys["ES256"], {"alg": "ES256"}, payload)
+
+    response = client_assertion(service, assertion)
+
+    assert response.status_code == 401, response.text
+    assert "surrogate" in response.json()["error_description"]
 
 
 def test_assertion_with_crit_is_refused(keyed: tuple[Service, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -154,7 +155,17 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
         raise MalformedJWT(f"the token {what} is not a JSON object")
     if not _shallow(value, MAX_JSON_DEPTH):
         raise MalformedJWT(f"the token {what} nests deeper than {MAX_JSON_DEPTH} levels")
+    if _SURROGATE_ESCAPE.search(data):  # rare: only then look for a lone one
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise MalformedJWT(f"the token {what} holds a lone UTF-16 surrogate") from None
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: paired, it is a character; alone (RFC 8259 §8.2), it is
+text no database, encoder or UTF-8 peer can carry."""
 
 
 def _refuse_constant(name: str) -> Any:

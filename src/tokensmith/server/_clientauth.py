@@ -16,10 +16,11 @@ from ..oauth import (
     InvalidClient,
     InvalidRequest,
     InvalidToken,
+    MalformedJWT,
     PublicKeys,
     TemporarilyUnavailable,
     UnknownKey,
-    jwt_claims,
+    read_jwt,
     system_clock,
     verify_jwt_access_token,
 )
@@ -234,10 +235,12 @@ def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
         raise InvalidRequest("client_assertion is missing")
     if "client_secret" in form or (authorization or "").lower().startswith("basic "):
         raise InvalidRequest("the client authenticated twice; use one method")
-    claims = jwt_claims(assertion)
-    iss = claims.get("iss") if claims else None
+    try:
+        iss = read_jwt(assertion).claims.get("iss")
+    except MalformedJWT as exc:
+        raise InvalidClient(f"the client assertion was refused: {exc}") from None
     if not isinstance(iss, str):
-        raise InvalidClient("the client assertion is not a JWT with an iss claim")
+        raise InvalidClient("the client assertion has no iss claim")
     if form.get("client_id", iss) != iss:
         raise InvalidClient("client_id differs from the client assertion's iss")
     return Credentials(iss, assertion, "private_key_jwt")
