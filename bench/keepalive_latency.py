@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from tokensmith.server import Admin, MasterKey, Settings
+from tokensmith.server import Admin, Settings, open_master_key
 from tokensmith.server._keys import new_master_key_value
 from tokensmith.store import Database
 
@@ -44,7 +44,7 @@ async def setup(settings: Settings) -> str:
     db = Database(settings.database_url)
     try:
         await db.migrate()
-        admin = Admin(db, MasterKey.load(settings.master_key, settings.key_file()))
+        admin = Admin(db, await open_master_key(db, settings.master_key, settings.key_file()))
         await admin.create_realm("bench")
         new = await admin.create_client("bench", "loadgen", scopes="api")
         assert new.secret is not None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from tokensmith.server import Admin, MasterKey, Settings
+from tokensmith.server import Admin, Settings, open_master_key
 from tokensmith.store import Database
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +41,7 @@ async def setup(settings: Settings, alg: str) -> str:
     db = Database(settings.database_url)
     try:
         await db.migrate()
-        admin = Admin(db, MasterKey.load(settings.master_key, settings.key_file()))
+        admin = Admin(db, await open_master_key(db, settings.master_key, settings.key_file()))
         await admin.create_realm("bench", alg=alg)
         new = await admin.create_client("bench", "loadgen", scopes="api")
         assert new.secret is not None

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from tokensmith.client import TokenSource
 from tokensmith.resource import BearerAuthMiddleware, Verifier
-from tokensmith.server import Admin, MasterKey, Settings, TokensmithApp
+from tokensmith.server import Admin, Settings, TokensmithApp, open_master_key
 from tokensmith.store import Database
 
 
@@ -44,7 +44,7 @@ def serve(app: object) -> str:
 async def setup(settings: Settings) -> str:
     db = Database(settings.database_url)
     await db.migrate()
-    admin = Admin(db, MasterKey.load(settings.master_key, settings.key_file()))
+    admin = Admin(db, await open_master_key(db, settings.master_key, settings.key_file()))
     await admin.create_realm("connect", access_token_ttl=4)
     new = await admin.create_client("connect", "caller", scopes="esim.read")
     await db.close()

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tokensmith.server import Admin, MasterKey, Settings, TokensmithApp
+from tokensmith.server import Admin, Settings, TokensmithApp, open_master_key
 from tokensmith.server._keys import new_master_key_value
 from tokensmith.store import Database
 
@@ -96,7 +96,9 @@ def run_admin(settings: Settings, op: Callable[[Admin], Awaitable[T]]) -> T:
         db = Database(settings.database_url)
         try:
             await db.migrate()
-            return await op(Admin(db, MasterKey.load(settings.master_key, settings.key_file())))
+            return await op(
+                Admin(db, await open_master_key(db, settings.master_key, settings.key_file()))
+            )
         finally:
             await db.close()
 

@@ -3,7 +3,7 @@
 from ._admin import Admin, AdminError, NewClient
 from ._app import TokensmithApp
 from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
-from ._keys import MasterKey, MasterKeyError
+from ._keys import MasterKey, MasterKeyError, open_master_key
 from ._settings import Settings
 from ._trust import DEMO_AUDIENCE, DEMO_ISSUER, Trust
 
@@ -21,4 +21,5 @@ __all__ = [
     "Trust",
     "demo_instructions",
     "ensure_demo",
+    "open_master_key",
 ]

@@ -14,6 +14,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Literal, overload
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -106,6 +107,18 @@ class MasterKey:
                 f"the master key from {self.source} cannot decrypt the stored signing keys; "
                 "was the database created with another master key?"
             ) from None
+
+
+@overload
+async def open_master_key(
+    db: Database, value: str | None, key_file: Path, *, required: Literal[True] = True
+) -> MasterKey: ...
+
+
+@overload
+async def open_master_key(
+    db: Database, value: str | None, key_file: Path, *, required: bool
+) -> MasterKey | None: ...
 
 
 async def open_master_key(
