@@ -331,3 +331,31 @@ def test_assertion_refusal_does_not_tell_which_clients_exist(
 
     assert answers[0]["error"] == "invalid_client"
     assert answers[0] == answers[1] == answers[2]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("jti", '"a\\u0000b"'),
+        ("jti", json.dumps("j" * 201)),
+        ("aud", '{"a":1}'),
+        ("aud", '[{"a":1},["x"]]'),
+        ("sub", "1e400"),
+    ],
+)
+def test_signed_assertion_with_odd_claim_types_is_invalid_client(
+    service: Service, field: str, value: str
+) -> None:
+    """A correctly signed assertion whose jti holds NUL or is too long to store, whose aud is an
+    object or holds non-strings, or with a number beyond float range, is invalid_client on every
+    database (they were a 500, and a 503 on PostgreSQL)."""
+    key = generate_key("ES256")
+    service.admin(lambda a: a.create_realm("r1"))
+    jwks = {"keys": [public_jwk(key, kid=key_id(key), alg="ES256")]}
+    service.admin(lambda a: a.create_client("r1", "signer", jwks=jwks))
+    payload = claims_text(service.token_url("r1"), **{field: value})
+
+    response = client_assertion(service, raw_jws(key, {"alg": "ES256"}, payload))
+
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"

@@ -233,11 +233,19 @@ def check_claims(
         raise InvalidToken(
             f"the token is from issuer {echo(str(claims.get('iss')))!r}; expected {issuer!r}"
         )
-    if audience is not None:
-        aud = claims.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        if audience not in audiences:
-            raise InvalidToken(f"the token is for another audience (expected {audience!r})")
+    if audience is not None and audience not in audiences_of(claims):
+        raise InvalidToken(f"the token is for another audience (expected {audience!r})")
+
+
+def audiences_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The ``aud`` of ``claims`` as a set of strings (RFC 7519 §4.1.3: a string or an array of
+    strings); values of any other type name no audience."""
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return frozenset((aud,))
+    if isinstance(aud, list):
+        return frozenset(a for a in aud if isinstance(a, str))
+    return frozenset()
 
 
 def require_scopes(claims: Mapping[str, Any], needed: Collection[str]) -> None:

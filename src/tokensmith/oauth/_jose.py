@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -116,7 +117,8 @@ def read_jwt(token: str) -> UnverifiedJWT:
     JSON from an untrusted token is parsed.
 
     The token is at most :data:`MAX_JWT_LENGTH` characters; header and payload must be JSON
-    objects nested at most :data:`MAX_JSON_DEPTH` deep, without ``NaN`` or ``Infinity``.
+    objects nested at most :data:`MAX_JSON_DEPTH` deep, without ``NaN``, ``Infinity``, numbers
+    too large for a float, or lone UTF-16 surrogates.
 
     Raises:
         MalformedJWT: anything else.
@@ -148,7 +150,7 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data, parse_constant=_refuse_constant)
+        value = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise MalformedJWT(f"the token {what} is not JSON") from None
     if not isinstance(value, dict):
@@ -170,6 +172,13 @@ text no database, encoder or UTF-8 peer can carry."""
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: JSON has no infinity, and it would not survive a copy
+        raise ValueError("the number is out of range")
+    return value
 
 
 def _shallow(value: dict[str, Any], limit: int) -> bool:

@@ -20,6 +20,7 @@ from ..oauth import (
     PublicKeys,
     TemporarilyUnavailable,
     UnknownKey,
+    audiences_of,
     read_jwt,
     system_clock,
     verify_jwt_access_token,
@@ -34,6 +35,7 @@ METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "EdDSA")
 _MAX_ASSERTION_LIFETIME = 600
+_MAX_JTI = 200  # with the client's id, fits the 255 characters the replay store keeps
 _NO_KEYS = PublicKeys({})
 _UNVERIFIED = (
     "the client assertion was refused: unknown client, or no key registered for it verifies "
@@ -185,20 +187,23 @@ class ClientAuthenticator:
             ) from None
         if claims.get("sub") != client.client_id:
             raise InvalidClient("the client assertion's sub must be the client_id")
-        aud = claims.get("aud")
-        named = set(aud) if isinstance(aud, list) else {aud}
-        if not named & set(audiences):
+        if not audiences_of(claims) & set(audiences):
             raise InvalidClient("the client assertion's aud must be the token endpoint or issuer")
         jti, exp = claims.get("jti"), float(claims["exp"])  # exp: checked by the verifier
         if not isinstance(jti, str) or not jti:
             raise InvalidClient("the client assertion has no jti")
+        if len(jti) > _MAX_JTI or not jti.isprintable():  # it is stored to refuse replays
+            raise InvalidClient(
+                f"the client assertion's jti must be printable text of at most {_MAX_JTI} "
+                "characters"
+            )
         if exp - self.clock() > _MAX_ASSERTION_LIFETIME:
             raise InvalidClient(
                 f"the client assertion lives longer than {_MAX_ASSERTION_LIFETIME} s"
             )
         async with self.db.write() as conn:
             fresh = await clients.use_assertion(
-                conn, state.realm.id, f"{client.id}:{jti}"[:255], int(exp) + 60
+                conn, state.realm.id, f"{client.id}:{jti}", int(exp) + 60
             )
         if not fresh:
             raise InvalidClient("the client assertion was already used (replay refused)")

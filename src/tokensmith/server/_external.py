@@ -16,6 +16,7 @@ from ..oauth import (
     InvalidToken,
     MalformedJWT,
     TemporarilyUnavailable,
+    audiences_of,
     echo,
     read_jwt,
     system_clock,
@@ -73,12 +74,9 @@ class ExternalTokens:
         return claims
 
     def _check(self, trusted: TrustedIssuer, claims: dict[str, Any], what: str) -> None:
-        if trusted.audiences:
-            aud = claims.get("aud")
-            audiences = set(aud) if isinstance(aud, list) else {aud}
-            if not audiences & trusted.audiences:
-                accepted = ", ".join(sorted(trusted.audiences))
-                raise InvalidGrant(f"the {what} is for another audience (accepted: {accepted})")
+        if trusted.audiences and not audiences_of(claims) & trusted.audiences:
+            accepted = ", ".join(sorted(trusted.audiences))
+            raise InvalidGrant(f"the {what} is for another audience (accepted: {accepted})")
         iat = claims.get("iat")
         if isinstance(iat, int | float) and self.clock() - iat > trusted.max_age:
             raise InvalidGrant(
