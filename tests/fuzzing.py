@@ -10,6 +10,7 @@ replays an example while shrinking it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -373,7 +374,8 @@ def refused_jwts(draw: st.DrawFn, signers: tuple[str, ...]) -> Jwt:
 
 @dataclass(frozen=True, repr=False)
 class Ref:
-    """A value of the running service known only at send time (a real secret, a real token)."""
+    """A value of the running service known only at send time (a real secret, a real token,
+    or one fetched afresh for this request)."""
 
     name: str
 
@@ -433,7 +435,9 @@ for _recipe in (Jwt, Ref, Basic, Bearer, Request):
 class Context:
     """What rendering needs from the running service: signers, secrets and tokens."""
 
-    def __init__(self, identities: Mapping[str, Identity], refs: Mapping[str, str]) -> None:
+    def __init__(
+        self, identities: Mapping[str, Identity], refs: Mapping[str, str | Callable[[], str]]
+    ) -> None:
         self.identities = identities
         self.refs = refs
 
@@ -441,7 +445,8 @@ class Context:
         if isinstance(value, Jwt):
             return render_jwt(value, self.identities)
         if isinstance(value, Ref):
-            return self.refs[value.name]
+            ref = self.refs[value.name]
+            return ref() if callable(ref) else ref
         return value
 
     def header(self, value: HeaderValue) -> str:
@@ -629,6 +634,7 @@ class Alarms(logging.Handler):
         return taken
 
     @classmethod
+    @contextlib.contextmanager
     def installed(cls, secrets: tuple[str, ...], names: tuple[str, ...]) -> Iterator[Alarms]:
         """Attach a handler to the root logger and to the loggers in ``names`` (uvicorn's do not
         propagate) for the duration of a ``yield``."""

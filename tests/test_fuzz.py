@@ -17,6 +17,7 @@ among the tests below by weight.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 from collections.abc import Iterator
@@ -260,24 +261,29 @@ def _target(backend: str, settings: Settings) -> Iterator[Target]:
         "api": Identity(keys["api"], API_ISSUER, "caller", "api", "at+jwt"),
     }
     # Installed after uvicorn configured its loggers (it replaces their handlers).
-    for alarms in Alarms.installed((refs["secret"], refs["pascal-secret"]), ("uvicorn",)):
-        with service, api, httpx.Client(timeout=10) as http:
-            issued = http.post(
-                f"{realm_url}{TOKEN}",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": "worker",
-                    "client_secret": refs["secret"],
-                },
-            ).json()
-            refs = {**refs, "access": issued["access_token"], "refresh": issued["refresh_token"]}
-            alarms.secrets = (*alarms.secrets, refs["access"], refs["refresh"])
-            context = Context(identities, refs)
-            target = Target(_port(base), _port(api.url), context, alarms, backend)
-            yield target
-            # The count the exhaustive run reports (visible with pytest -s).
-            statuses = dict(sorted(target.statuses.items(), key=str))
-            print(f"\nfuzz[{backend}]: {target.sent} requests, statuses {statuses}")
+    watching = Alarms.installed((refs["secret"], refs["pascal-secret"]), ("uvicorn",))
+    with watching as alarms, service, api, httpx.Client(timeout=10) as http:
+        fresh = functools.partial(_fresh, http, f"{realm_url}{TOKEN}", refs["secret"], alarms)
+        refs = {**refs, "access": fresh("access_token"), "refresh": fresh("refresh_token")}
+        dynamic = {
+            "fresh-access": functools.partial(fresh, "access_token"),
+            "fresh-refresh": functools.partial(fresh, "refresh_token"),
+        }
+        context = Context(identities, {**refs, **dynamic})
+        target = Target(_port(base), _port(api.url), context, alarms, backend)
+        yield target
+        # The count the exhaustive run reports (visible with pytest -s).
+        statuses = dict(sorted(target.statuses.items(), key=str))
+        print(f"\nfuzz[{backend}]: {target.sent} requests, statuses {statuses}")
+
+
+def _fresh(http: httpx.Client, url: str, secret: str, alarms: Alarms, kind: str) -> str:
+    """A token of the worker issued just now, so that hostile parameters beside it reach a
+    refresh or an exchange that would otherwise succeed."""
+    form = {"grant_type": "client_credentials", "client_id": "worker", "client_secret": secret}
+    token: str = http.post(url, data=form).json()[kind]
+    alarms.secrets = (*alarms.secrets, token)
+    return token
 
 
 def _port(url: str) -> int:
@@ -334,7 +340,7 @@ def token_values(signers: tuple[str, ...] = SIGNERS) -> st.SearchStrategy[Value]
         jwts(signers),
         jwts(signers),
         jwts(signers),
-        st.sampled_from([Ref("access"), Ref("refresh")]),
+        st.sampled_from([Ref("access"), Ref("refresh"), Ref("fresh-access"), Ref("fresh-refresh")]),
         junk,
     )
 
