@@ -20,6 +20,7 @@ import asyncio
 import functools
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,12 +233,29 @@ def _protected_api(service_url: str, api_key: SigningKey) -> Any:
 def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
-    """The token service on each database, with realms, clients and a trusted issuer, a
-    protected API in front of it, and a handler on the log."""
+    """The token service on each database (with Redis for the rate limits beside PostgreSQL),
+    with realms, clients and a trusted issuer, a protected API in front of it, and a handler on
+    the log."""
     backend: str = request.param
     for url in _database(backend, tmp_path_factory.mktemp("fuzz")):
-        # Loopback is a trusted proxy, so that X-Forwarded-For values are parsed, not ignored.
-        yield from _target(backend, make_settings(url, trusted_proxies=("127.0.0.1/32",)))
+        # Loopback is a trusted proxy, so that X-Forwarded-For values are parsed, not ignored;
+        # on PostgreSQL the failure counters live in Redis, as in a fleet.
+        settings = make_settings(
+            url,
+            trusted_proxies=("127.0.0.1/32",),
+            rate_limit_storage=_redis_url() if backend == "postgres" else "memory://",
+        )
+        yield from _target(backend, settings)
+
+
+def _redis_url() -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return "redis://127.0.0.1:6379/0"
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
+        return "memory://"
 
 
 def _target(backend: str, settings: Settings) -> Iterator[Target]:
