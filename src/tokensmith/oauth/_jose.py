@@ -85,8 +85,14 @@ class Signer:
         return f"Signer(kid={self.kid!r})"
 
     def sign(self, claims: dict[str, Any]) -> str:
-        """The compact JWS of ``claims``."""
-        signing_input = self._header + b64url(json.dumps(claims, separators=(",", ":")).encode())
+        """The compact JWS of ``claims``.
+
+        Raises:
+            ValueError: a claim is NaN or infinite (JSON has neither).
+        """
+        signing_input = self._header + b64url(
+            json.dumps(claims, separators=(",", ":"), allow_nan=False).encode()  # RFC 8259 JSON
+        )
         signature = self._alg.sign(signing_input, self._key)
         return (signing_input + b"." + b64url(signature)).decode("ascii")
 
