@@ -10,8 +10,12 @@ bodies, odd headers, lying Content-Length. Some requests carry real credentials 
 secret, or an assertion signed by a ``private_key_jwt`` client's key, with and without ``kid``) so
 that hostile tokens reach the grants, not only client authentication.
 
-Bounded for CI; ``TOKENSMITH_FUZZ_EXAMPLES=50000`` runs that many requests per database, shared
-among the tests below by weight.
+Every bug the fuzz found stays as a fixed example that runs first, every time. Bounded for CI
+(about 1,000 requests per database); ``TOKENSMITH_FUZZ_EXAMPLES=50000`` runs that many requests
+per database, shared among the tests below by weight, and ``pytest -s`` prints the count and the
+statuses seen:
+
+    TOKENSMITH_FUZZ_EXAMPLES=50000 .venv/bin/python -m pytest tests/test_fuzz.py -k sqlite -s
 """
 
 from __future__ import annotations
