@@ -12,10 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tokensmith.oauth import SlowDown
+from tokensmith.server import TokensmithApp
 from tokensmith.server._secrets import SecretChecker
 from tokensmith.store import StoredSecret
 
-from .conftest import Service
+from .conftest import ServerThread, Service, make_settings, run_admin
+from .test_auth_rate_limits import token
 
 
 class GatedChecker(SecretChecker):
@@ -145,3 +147,31 @@ def test_concurrent_guesses_for_one_client_get_slow_down_over_http(
     assert (401, "invalid_client") in answers
     assert set(answers) <= {(429, "slow_down"), (401, "invalid_client")}
     assert other.status_code == 200
+
+
+def test_guesses_cannot_lock_the_client_out_from_a_clean_address(sqlite_url: str) -> None:
+    """While a guess at client svc's person-chosen secret is being checked, svc itself, from an
+    address that never failed for it, waits its turn and gets its token; a further guess from
+    the address that already failed is refused with slow_down."""
+    settings = make_settings(sqlite_url)
+    run_admin(settings, lambda a: a.create_realm("r1"))
+    run_admin(settings, lambda a: a.create_client("r1", "svc", secret="correct horse svc"))
+    app = TokensmithApp(settings)
+    checker = GatedChecker()
+    app.checker = checker
+    with ServerThread(app) as server, ThreadPoolExecutor(3) as pool:
+        first = token(server.url, "r1", "guess 1", source="127.0.0.3")
+        checker.gated.update(s.digest for s in app.registry._states["r1"].clients["svc"].secrets)  # type: ignore[union-attr]
+        guess = pool.submit(token, server.url, "r1", "guess 2", source="127.0.0.3")
+        time.sleep(0.2)  # the guess now holds svc's argon2 check
+        own = pool.submit(token, server.url, "r1", "correct horse svc", source="127.0.0.2")
+        again = pool.submit(token, server.url, "r1", "guess 3", source="127.0.0.3")
+        time.sleep(0.2)
+        checker.gate.set()
+        answers = (guess.result(10), own.result(10), again.result(10))
+
+    assert first.status_code == 401
+    assert answers[0].status_code == 401
+    assert answers[1].status_code == 200, answers[1].text
+    assert answers[2].status_code == 429
+    assert answers[2].json()["error"] == "slow_down"

@@ -166,3 +166,33 @@ def test_issuer_mismatch_names_both_issuers(sqlite_service: Service) -> None:
 
     assert "https://elsewhere.example/realms/r1" in caught.value.description
     assert f"{service.url}/realms/r1" in caught.value.description
+
+
+def test_public_url_with_a_path_bounds_assertion_audiences(sqlite_url: str) -> None:
+    """Under --public-url https://x.example/tokensmith an assertion may name the alias URL under
+    that path, but not the same path at the host's root (another server on that host)."""
+    settings = make_settings(sqlite_url, public_url="https://x.example/tokensmith")
+    key = generate_key("ES256")
+    jwks = {"keys": [public_jwk(key, kid=key_id(key), alg="ES256")]}
+    run_admin(settings, lambda a: a.create_realm("r1", token_paths=["/connect/token"]))
+    run_admin(settings, lambda a: a.create_client("r1", "signer", jwks=jwks))
+    form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE}
+    with ServerThread(TokensmithApp(settings)) as server, httpx.Client() as http:
+        alias = http.post(
+            server.url + "/connect/token",
+            data={
+                **form,
+                "client_assertion": assertion(key, "https://x.example/tokensmith/connect/token"),
+            },
+        )
+        root = http.post(
+            server.url + f"/realms/r1{TOKEN}",
+            data={
+                **form,
+                "client_assertion": assertion(key, f"https://x.example/realms/r1{TOKEN}"),
+            },
+        )
+
+    assert alias.status_code == 200, alias.text
+    assert root.status_code == 401
+    assert "aud" in root.json()["error_description"]

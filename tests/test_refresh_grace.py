@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +155,34 @@ def test_cli_sets_and_shows_the_grace_period(tmp_path: Path) -> None:
 
     assert "refresh grace:     5s\n" in cli("realm", "show", "short")
     assert "refresh grace:     30s (service default)" in cli("realm", "show", "plain")
+
+
+def _active(service: Service, secret: str, token: str) -> bool:
+    answer = service.http.post(
+        f"{service.url}/realms/acme/protocol/openid-connect/token/introspect",
+        data={"token": token, "client_id": "svc", "client_secret": secret},
+    )
+    return bool(answer.json()["active"])
+
+
+def test_concurrent_retry_is_a_retry_not_a_reuse(realm: tuple[Service, str]) -> None:
+    """Two requests presenting one refresh token at the same instant (a proxy retrying while
+    the first is still being answered) are decided one after the other: both get a pair and
+    the family lives, on PostgreSQL as on SQLite."""
+    service, secret = realm
+    for _ in range(5):
+        token = _first_pair(service, secret)["refresh_token"]
+        barrier = threading.Barrier(2)
+
+        def send(token: str = token, barrier: threading.Barrier = barrier) -> httpx.Response:
+            barrier.wait()
+            return _refresh(service, secret, token)
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: send(), range(2)))
+
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        children = [a.json()["refresh_token"] for a in answers]
+        live = [child for child in children if _active(service, secret, child)]
+        assert len(live) == 1  # the pair answered last; the other was superseded
+        assert _refresh(service, secret, live[0]).status_code == 200

@@ -200,8 +200,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one administration command; returns the exit status."""
-    from ..server import Admin, MasterKey, MasterKeyError
-    from ..server._keys import open_master_key
+    from ..server import Admin, MasterKey, MasterKeyError, open_master_key
     from ..store import Database
 
     db = Database(settings.database_url)

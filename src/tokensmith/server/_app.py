@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..oauth import (
     Clock,
@@ -227,11 +226,9 @@ class TokensmithApp:
 
     async def _token(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
-        base = self._base(scope, headers)
-        issuer = f"{base}/realms/{state.realm.name}"
+        issuer, audiences = self._issuer(state, scope, headers)
         endpoint = self._endpoint
         assert endpoint is not None
-        audiences = (issuer, issuer + _TOKEN, _origin(base) + scope["path"])
         issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
         await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
 
@@ -241,9 +238,7 @@ class TokensmithApp:
         state, form, headers = await self._form_request(name, scope, receive)
         inspector = self._inspector
         assert inspector is not None
-        base = self._base(scope, headers)
-        issuer = f"{base}/realms/{state.realm.name}"
-        audiences = (issuer, issuer + _TOKEN, _origin(base) + scope["path"])
+        _, audiences = self._issuer(state, scope, headers)
         if revoke:
             await inspector.revoke(state, form, headers.get("authorization"), audiences)
             return await _send(send, 200, b"", _NO_STORE)
@@ -263,7 +258,7 @@ class TokensmithApp:
         if scope["method"] not in ("GET", "HEAD"):
             raise _MethodNotAllowed("discovery takes GET", allow=b"GET, HEAD")
         state = await self._realm(name)
-        issuer = f"{self._base(scope, _headers(scope))}/realms/{state.realm.name}"
+        issuer, _ = self._issuer(state, scope, _headers(scope))
         endpoint = issuer + "/protocol/openid-connect"
         document: dict[str, Any] = {
             "issuer": issuer,
@@ -286,6 +281,16 @@ class TokensmithApp:
         if self.settings.public_url is None:  # the issuer follows the (allowed) Host
             headers.append((b"vary", b"Host"))
         await _send(send, 200, body, headers, scope=scope)
+
+    def _issuer(
+        self, state: RealmState, scope: Scope, headers: dict[str, str]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The realm's issuer, and the ``aud`` values a client assertion sent in this request may
+        name: the issuer, its token endpoint, or the URL the request was sent to (the public
+        base and the path under it, e.g. an alias such as ``/connect/token``)."""
+        base = self._base(scope, headers)
+        issuer = f"{base}/realms/{state.realm.name}"
+        return issuer, (issuer, issuer + _TOKEN, base + scope["path"])
 
     def _base(self, scope: Scope, headers: dict[str, str]) -> str:
         """The service's public base URL, which every realm's issuer starts with: the configured
@@ -321,13 +326,6 @@ def _loopback_hosts(port: int | None, scheme: str) -> frozenset[str]:
     names = ("localhost", "127.0.0.1", "[::1]")
     bare = names if port == {"http": 80, "https": 443}.get(scheme) else ()
     return frozenset((*(f"{name}:{port}" for name in names), *bare))
-
-
-@functools.lru_cache(maxsize=64)  # bases are the public URL or allowed hosts: a few
-def _origin(base: str) -> str:
-    """``scheme://host[:port]`` of a base URL that may carry a path."""
-    url = urlsplit(base)
-    return f"{url.scheme}://{url.netloc}"
 
 
 class _MethodNotAllowed(InvalidRequest):

@@ -1,5 +1,6 @@
-"""Client authentication at the token endpoint (RFC 6749 §2.3.1): ``client_secret_basic`` and
-``client_secret_post``."""
+"""Client authentication at the token, introspection and revocation endpoints:
+``client_secret_basic`` and ``client_secret_post`` (RFC 6749 §2.3.1) and ``private_key_jwt``
+(RFC 7523 §2.2), with failed attempts counted and limited per client and source address."""
 
 from __future__ import annotations
 
@@ -147,7 +148,11 @@ class ClientAuthenticator:
         if creds.method == "private_key_jwt":
             client = await self._check_assertion(state, client, creds.secret, audiences)
         elif client is None or not await self.checker.check(
-            creds.secret, client.secrets, self.clock()
+            creds.secret,
+            client.secrets,
+            self.clock(),
+            owner=client.id,
+            patient=lambda: self.limiter.clean(state.realm, creds.client_id, REQUEST_ADDRESS.get()),
         ):
             raise InvalidClient("unknown client or wrong client secret")
         if not client.enabled:

@@ -21,6 +21,7 @@ logged: the limits protect the service, they must not take it down.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib.util
 import ipaddress
@@ -47,6 +48,7 @@ DEFAULT_ADDRESS_LIMIT = "20/minute;200/hour"
 MEMORY = "memory://"
 _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 _WARN_EVERY = 30.0
+_RETRY_STORE_AFTER = 5.0  # after the store failed, limits are off this long (never a slow request)
 REFUSAL_DELAY = 1.0
 _PRUNE_AT = 10_000
 _NEEDS_REDIS = "rate limits in Redis need the redis package: pip install 'tokensmith[server,redis]'"
@@ -162,6 +164,7 @@ class AuthLimiter:
         self._storage = _storage(storage)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self._warned_at = -math.inf
+        self._resume_at = -math.inf
         # In memory every failure passes through this object, so it knows when each address and
         # client last failed: attempts with no recent failure skip the counters (the hot path).
         self._failed_at: dict[tuple[str, str, str], float] = {}
@@ -180,6 +183,11 @@ class AuthLimiter:
             SlowDown: the address, or the client id at an address that failed for it, is past
                 its limit.
         """
+        if self._shared:
+            if time.monotonic() < self._resume_at:
+                return  # the store failed a moment ago: do not wait on it per request
+        elif not self._failed_at:
+            return  # no failure at all lately: the hot path
         source = _source(address)
         if not self._shared and not self._failed_lately(realm, client_id, source):
             return
@@ -192,12 +200,21 @@ class AuthLimiter:
             await asyncio.sleep(self.refusal_delay)
             raise refusal
 
+    async def clean(self, realm: Realm, client_id: str, address: str) -> bool:
+        """Whether ``address`` has not failed for ``client_id`` lately (such an attempt is the
+        client's own, more likely than a guesser's); True when the counters cannot be read."""
+        try:
+            return not await self._has_failed(realm, _client_key(client_id), _source(address))
+        except Exception as exc:
+            self._storage_failed(exc)
+            return True
+
     async def _refusal(self, realm: Realm, client_id: str, source: str) -> SlowDown | None:
         client = _client_key(client_id)
         by_address, by_client = self._address_items(realm), self._client_items(realm)
         tests = [(item, "address", source) for item in by_address]
         tests += [(item, "client", client) for item in by_client]
-        if self._shared:  # concurrently: one round trip to Redis, not four
+        if self._shared:  # concurrently: the reads overlap instead of waiting on each other
             passed = await asyncio.gather(
                 *(self._limiter.test(item, realm.name, kind, who) for item, kind, who in tests)
             )
@@ -230,6 +247,8 @@ class AuthLimiter:
         source = _source(address)
         if not self._shared:
             self._note_failure(realm, client_id, source)
+        elif time.monotonic() < self._resume_at:
+            return
         try:
             for item in self._address_items(realm):
                 await self._limiter.hit(item, realm.name, "address", source)
@@ -301,6 +320,7 @@ class AuthLimiter:
 
     def _storage_failed(self, exc: Exception) -> None:
         now = time.monotonic()
+        self._resume_at = now + _RETRY_STORE_AFTER
         if now - self._warned_at >= _WARN_EVERY:
             self._warned_at = now
             log.warning(
@@ -362,6 +382,7 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _source(address: str) -> str:
     """The counting unit of an address: itself for IPv4, its /64 for IPv6."""
     ip = _ip(address)

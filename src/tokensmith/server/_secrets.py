@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -71,12 +71,18 @@ class SecretChecker:
         now: float,
         *,
         owner: Hashable | None = None,
+        patient: Callable[[], Awaitable[bool]] | None = None,
     ) -> bool:
         """Whether ``presented`` matches one of the ``stored`` secrets still active at ``now``.
         ``owner`` names the client the secrets belong to (default: its first argon2 secret).
 
+        While another secret of the same owner is being checked, a request for which
+        ``patient()`` is true (its address never failed for this client) waits its turn; any
+        other is refused. So guessers cannot lock the client out from a clean address.
+
         Raises:
-            SlowDown: an argon2 check of the same owner with another presented secret is running.
+            SlowDown: an argon2 check of the same owner with another presented secret is running
+                and the request is not ``patient``.
         """
         raw = presented.encode()
         sha = SHA256_PREFIX + hashlib.sha256(raw).hexdigest()
@@ -96,13 +102,16 @@ class SecretChecker:
         key: Hashable = owner if owner is not None else ("secret", slow[0].id)
         tag = hmac.digest(self._cache_key, raw, "sha256")
         running = self._running.get(key)
-        if running is not None:
-            if not hmac.compare_digest(running[0], tag):
+        while running is not None and not hmac.compare_digest(running[0], tag):
+            if patient is None or not await patient():
                 await asyncio.sleep(self.busy_delay)  # the guesser's connection idles meanwhile
                 raise SlowDown(
                     "another check of this client's secret is running; retry in a second",
                     retry_after=1,
                 )
+            await asyncio.wait([running[1]])  # its turn is over, whatever its outcome
+            running = self._running.get(key)
+        if running is not None:
             return await asyncio.shield(running[1])
         # A task of its own: a caller that goes away does not cancel the check others await.
         task = asyncio.get_running_loop().create_task(self._check_slow(slow, presented, raw))

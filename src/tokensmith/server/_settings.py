@@ -39,7 +39,7 @@ class Settings:
     ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
     """
 
-    database_url: str = DEFAULT_URL
+    database_url: str = field(default=DEFAULT_URL, repr=False)  # may carry a password
     public_url: str | None = None
     master_key: str | None = field(default=None, repr=False)
     master_key_file: Path | None = None

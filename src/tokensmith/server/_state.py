@@ -176,13 +176,13 @@ class Registry:
         Raises:
             InvalidClient: ``client_id`` is longer than any client id can be (read nothing).
         """
+        client = state.clients.get(client_id)  # the hot path: a known client, nothing else
+        if client is not None or client_id in state.unknown_clients:
+            return client
         if len(client_id) > MAX_CLIENT_ID_LENGTH:
             raise InvalidClient(f"client_id is longer than {MAX_CLIENT_ID_LENGTH} characters")
         if not _storable(client_id):
             return None
-        client = state.clients.get(client_id)
-        if client is not None or client_id in state.unknown_clients:
-            return client
         epoch = self._epoch
         async with self.db.read() as conn:
             client = await clients.get_client(conn, state.realm.id, client_id)

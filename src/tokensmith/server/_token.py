@@ -264,7 +264,9 @@ class TokenEndpoint:
         failure: InvalidGrant | InvalidScope | None = None
         issued: Issued | None = None
         async with self.db.write() as conn:
-            record = await refresh.get_refresh_token(conn, refresh.digest(presented))
+            record = await refresh.get_refresh_token(
+                conn, refresh.digest(presented), for_update=True
+            )
             if record is None or record.realm_id != state.realm.id:
                 failure = InvalidGrant(_unknown_refresh_token(presented))
             elif record.client_pk != client.id:

@@ -23,11 +23,15 @@ async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord
     await conn.execute(insert(refresh_tokens).values(**dataclasses.asdict(record)))
 
 
-async def get_refresh_token(conn: AsyncConnection, digest: str) -> RefreshTokenRecord | None:
-    """The refresh token with this digest, or None."""
-    row = (
-        await conn.execute(select(refresh_tokens).where(refresh_tokens.c.digest == digest))
-    ).first()
+async def get_refresh_token(
+    conn: AsyncConnection, digest: str, *, for_update: bool = False
+) -> RefreshTokenRecord | None:
+    """The refresh token with this digest, or None. ``for_update`` locks its row until the
+    transaction ends (PostgreSQL; SQLite writers hold the whole database already), so that two
+    requests presenting one token are decided one after the other, each seeing the other's
+    outcome."""
+    query = select(refresh_tokens).where(refresh_tokens.c.digest == digest)
+    row = (await conn.execute(query.with_for_update() if for_update else query)).first()
     if row is None:
         return None
     return RefreshTokenRecord(**{**row._mapping, "revoked": bool(row.revoked)})
