@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from tokensmith.server import MasterKeyError, Settings, TokensmithApp
+from tokensmith.server import Admin, MasterKey, MasterKeyError, Settings, TokensmithApp
 from tokensmith.server._keys import new_master_key_value
 from tokensmith.server._serve import prepare
 from tokensmith.store import Database
@@ -168,3 +168,35 @@ def test_database_without_check_value_is_verified_by_a_stored_key(realm: Setting
     asyncio.run(prepare(realm, demo=False))
     with pytest.raises(MasterKeyError, match="does not match this database"):
         asyncio.run(prepare(wrong, demo=False))
+
+
+def test_database_with_keys_under_two_master_keys_gets_no_check_value(realm: Settings) -> None:
+    """A database from before the check value whose realms' keys were encrypted under two
+    different master keys (the old bug) is refused with either key, so no check value hides
+    the realm that would fail."""
+
+    async def forget_check() -> None:
+        db = Database(realm.database_url)
+        try:
+            async with db.write() as conn:
+                await conn.execute(delete(service_meta))
+        finally:
+            await db.close()
+
+    other = Settings(database_url=realm.database_url, master_key=new_master_key_value())
+
+    async def damage() -> None:  # what the old code let a command run elsewhere do
+        db = Database(realm.database_url)
+        try:
+            admin = Admin(db, MasterKey.load(other.master_key, other.key_file()))
+            await admin.create_realm("beta")
+            async with db.write() as conn:
+                await conn.execute(delete(service_meta))
+        finally:
+            await db.close()
+
+    asyncio.run(damage())
+
+    for settings in (realm, other):
+        with pytest.raises(MasterKeyError, match="does not match this database"):
+            asyncio.run(prepare(settings, demo=False))

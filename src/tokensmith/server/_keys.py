@@ -139,12 +139,14 @@ async def open_master_key(
     """
     async with db.read() as conn:
         check = await meta.get_value(conn, meta.MASTER_KEY_CHECK)
-        sample = None if check is not None else await meta.encrypted_sample(conn)
+        # Without a check value yet, every key in use must open (a database damaged by two
+        # master keys must not get a check value that hides it).
+        samples = [] if check is not None else await meta.encrypted_values(conn)
     created = False
     given = _given_key(value, key_file)
     if given is not None:
         master = given
-    elif check is not None or sample is not None:
+    elif check is not None or samples:
         if not required:
             return None
         raise MasterKeyError(
@@ -158,7 +160,7 @@ async def open_master_key(
     else:
         master, created = _create_key_file(key_file)
     try:
-        await _verify(db, master, check, sample)
+        await _verify(db, master, check, samples)
     except MasterKeyError:
         if created:
             os.unlink(key_file)  # ours, made a moment ago for a database that had no key
@@ -166,8 +168,8 @@ async def open_master_key(
     return master
 
 
-async def _verify(db: Database, master: MasterKey, check: str | None, sample: bytes | None) -> None:
-    if check is None and sample is not None and not master.opens(sample):
+async def _verify(db: Database, master: MasterKey, check: str | None, samples: list[bytes]) -> None:
+    if check is None and not all(master.opens(sample) for sample in samples):
         raise _mismatch(master)
     if check is None:
         async with db.write() as conn:

@@ -28,14 +28,13 @@ async def add_value(conn: AsyncConnection, name: str, value: str) -> bool:
     return True
 
 
-async def encrypted_sample(conn: AsyncConnection) -> bytes | None:
-    """One value the master key encrypted (a signing key or a demo issuer's key), or None when
-    the database holds none."""
-    key = await conn.scalar(select(signing_keys.c.private_key).limit(1))
-    if key is None:
-        key = await conn.scalar(
-            select(trusted_issuers.c.private_key)
-            .where(trusted_issuers.c.private_key.is_not(None))
-            .limit(1)
-        )
-    return None if key is None else bytes(key)
+async def encrypted_values(conn: AsyncConnection) -> list[bytes]:
+    """Every value the master key encrypted that is still in use (signing keys not retired,
+    demo issuers' keys); empty when the database holds none."""
+    keys = await conn.scalars(
+        select(signing_keys.c.private_key).where(signing_keys.c.state != "retired")
+    )
+    issuer_keys = await conn.scalars(
+        select(trusted_issuers.c.private_key).where(trusted_issuers.c.private_key.is_not(None))
+    )
+    return [bytes(k) for k in [*keys, *issuer_keys] if k is not None]
