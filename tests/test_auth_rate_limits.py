@@ -352,3 +352,13 @@ def test_tokensmith_serve_ignores_x_forwarded_for_from_an_untrusted_loopback_pee
         proc.wait(timeout=10)
 
     assert codes == [401, 401, 401, 429]
+
+
+def test_ipv6_addresses_count_per_56() -> None:
+    """IPv6 failures count per /56 (a subscriber's block), so the addresses of one /56 share
+    a counter while IPv4 and IPv4-mapped addresses count alone."""
+    from tokensmith.server._ratelimit import _source
+
+    assert _source("2001:db8:1:2::1") == _source("2001:db8:1:ff:aaaa::9") == "2001:db8:1::/56"
+    assert _source("2001:db8:1:100::1") != _source("2001:db8:1:2::1")
+    assert _source("::ffff:192.0.2.7") == "192.0.2.7"

@@ -13,7 +13,8 @@ apply, each per realm, in ``limits`` notation (``"20/minute;200/hour"``):
   from the legitimate client's own address.
 
 A refusal is :class:`~tokensmith.oauth.SlowDown` (HTTP 429 with ``Retry-After``) and happens before
-the presented secret is checked. IPv6 addresses count per /64, the block one subscriber holds.
+the presented secret is checked. IPv6 addresses count per /56: a subscriber holds a /64 to a /56,
+so one attacker cannot turn a /48 into 65,536 fresh addresses, only 256.
 When the counter store fails (Redis away), authentication goes on unlimited and a warning is
 logged: the limits protect the service, they must not take it down.
 """
@@ -52,7 +53,7 @@ _RETRY_STORE_AFTER = 5.0  # after the store failed, limits are off this long (ne
 REFUSAL_DELAY = 1.0
 _PRUNE_AT = 10_000
 _NEEDS_REDIS = "rate limits in Redis need the redis package: pip install 'tokensmith[server,redis]'"
-_IPV6_PREFIX = 64
+_IPV6_PREFIX = 56
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -384,7 +385,7 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 @functools.lru_cache(maxsize=4096)
 def _source(address: str) -> str:
-    """The counting unit of an address: itself for IPv4, its /64 for IPv6."""
+    """The counting unit of an address: itself for IPv4, its /56 for IPv6."""
     ip = _ip(address)
     if ip is None:
         return "unknown"
