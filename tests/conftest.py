@@ -49,6 +49,31 @@ def _pg_available() -> bool:
         return False
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def require_redis() -> str:
+    """The URL of the real Redis server on 127.0.0.1:6379; under CI=true its absence fails the
+    test, elsewhere it skips it."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return REDIS_URL
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Whether ``check`` holds within ``seconds`` (services notice admin changes by polling)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 async def _pg(sql: str) -> None:
     import asyncpg
 

@@ -20,9 +20,7 @@ from tokensmith.cli import main
 from tokensmith.server import Settings, TokensmithApp
 from tokensmith.server._ratelimit import TrustedProxies, parse_limits
 
-from .conftest import FrozenClock, ServerThread, make_settings, run_admin
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from .conftest import FrozenClock, ServerThread, make_settings, require_redis, run_admin
 
 
 @contextlib.contextmanager
@@ -151,22 +149,10 @@ def test_a_trusted_proxy_names_the_client_address(sqlite_url: str) -> None:
     assert other.status_code == 200
 
 
-def redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def redis_url() -> str:
     """The real Redis server on 127.0.0.1:6379."""
-    if not redis_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    return REDIS_URL
+    return require_redis()
 
 
 def test_limits_are_shared_across_instances_through_redis(sqlite_url: str, redis_url: str) -> None:

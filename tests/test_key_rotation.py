@@ -4,11 +4,10 @@ however often keys rotate (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import jwt
 
-from .conftest import Service
+from .conftest import Service, eventually
 
 
 def _cc(service: Service, secret: str) -> str:
@@ -23,15 +22,6 @@ def _cc(service: Service, secret: str) -> str:
 
 def _kids(service: Service) -> set[str]:
     return {k["kid"] for k in service.jwks("acme")["keys"]}
-
-
-def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _active(service: Service, secret: str, token: str) -> bool:
@@ -58,13 +48,11 @@ def test_key_stays_published_through_two_rotations_until_its_tokens_expire(
     service.admin(lambda a: a.rotate_keys("acme"))
     service.admin(lambda a: a.rotate_keys("acme"))
 
-    assert _eventually(
-        lambda: jwt.get_unverified_header(_cc(service, new.secret))["kid"] != old_kid
-    )
+    assert eventually(lambda: jwt.get_unverified_header(_cc(service, new.secret))["kid"] != old_kid)
     assert old_kid in _kids(service)
     assert _active(service, new.secret, token)
     service.clock.advance(301)  # past the realm's lifetime, not the client's
     time.sleep(0.3)  # a few poll intervals
     assert old_kid in _kids(service)
     service.clock.advance(600)  # past the client's lifetime and the verifiers' leeway
-    assert _eventually(lambda: old_kid not in _kids(service))
+    assert eventually(lambda: old_kid not in _kids(service))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +12,7 @@ import pytest
 
 from tokensmith.client import FileCache, RedisCache, Token, TokenSource
 
+from ..conftest import require_redis
 from .conftest import SENSITIVE, Answer, FakeOAuth
 
 WORKER = """
@@ -28,21 +27,10 @@ print(source.access_token())
 """
 
 
-def redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def redis_prefix() -> str:
     """A fresh key prefix on the real Redis server."""
-    if not redis_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    require_redis()
     return f"tokensmith-test-{secrets.token_hex(4)}:"
 
 

@@ -3,15 +3,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tokensmith.oauth import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS
 
-from ..conftest import Service
+from ..conftest import Service, eventually
 
 
 @pytest.fixture
@@ -174,16 +172,6 @@ def test_discovery_lists_introspection_and_revocation(
     assert (
         oidc["revocation_endpoint"] == f"{service.url}/realms/acme/protocol/openid-connect/revoke"
     )
-
-
-def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    """Whether ``check`` holds within ``seconds`` (services notice admin changes by polling)."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_tokens_of_a_disabled_or_deleted_client_are_inactive(
