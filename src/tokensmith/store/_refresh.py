@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,15 +40,7 @@ async def get_refresh_token(
 async def claim_refresh_token(conn: AsyncConnection, digest: str, now: int) -> bool:
     """Mark the token used, atomically; False when it was already used or revoked."""
     result = await conn.execute(
-        update(refresh_tokens)
-        .where(
-            and_(
-                refresh_tokens.c.digest == digest,
-                refresh_tokens.c.used_at.is_(None),
-                refresh_tokens.c.revoked.is_(False),
-            )
-        )
-        .values(used_at=now)
+        update(refresh_tokens).where(_live(refresh_tokens.c.digest == digest)).values(used_at=now)
     )
     return result.rowcount == 1
 
@@ -56,13 +48,7 @@ async def claim_refresh_token(conn: AsyncConnection, digest: str, now: int) -> b
 async def has_live_child(conn: AsyncConnection, parent: str) -> bool:
     """Whether the token that replaced ``parent`` is still unused and unrevoked."""
     found = await conn.scalar(
-        select(refresh_tokens.c.digest).where(
-            and_(
-                refresh_tokens.c.parent == parent,
-                refresh_tokens.c.used_at.is_(None),
-                refresh_tokens.c.revoked.is_(False),
-            )
-        )
+        select(refresh_tokens.c.digest).where(_live(refresh_tokens.c.parent == parent))
     )
     return found is not None
 
@@ -71,17 +57,14 @@ async def supersede_child(conn: AsyncConnection, parent: str) -> bool:
     """Revoke the live (unused, unrevoked) token that replaced ``parent``, atomically; False
     when there is none (it was used, revoked, or never issued)."""
     result = await conn.execute(
-        update(refresh_tokens)
-        .where(
-            and_(
-                refresh_tokens.c.parent == parent,
-                refresh_tokens.c.used_at.is_(None),
-                refresh_tokens.c.revoked.is_(False),
-            )
-        )
-        .values(revoked=True)
+        update(refresh_tokens).where(_live(refresh_tokens.c.parent == parent)).values(revoked=True)
     )
     return result.rowcount == 1
+
+
+def _live(which: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``which`` refresh tokens, of those neither used nor revoked."""
+    return and_(which, refresh_tokens.c.used_at.is_(None), refresh_tokens.c.revoked.is_(False))
 
 
 async def revoke_family(conn: AsyncConnection, family: str) -> int:
