@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _common import free_port, wait_up
 
 import tokensmith
 from tokensmith.server import Admin, MasterKey, Settings
@@ -47,13 +47,6 @@ request = function()
   return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def setup(settings: Settings, samples: int) -> str:
@@ -73,19 +66,6 @@ async def setup(settings: Settings, samples: int) -> str:
         return new.secret
     finally:
         await db.close()
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
 
 
 def timed_token(url: str, client_id: str, secret: str) -> float:

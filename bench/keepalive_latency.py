@@ -18,7 +18,6 @@ import importlib.util
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,17 +26,11 @@ import time
 from pathlib import Path
 
 import httpx
+from _common import free_port
 
 from tokensmith.server import Admin, Settings, open_master_key
 from tokensmith.server._keys import new_master_key_value
 from tokensmith.store import Database
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def setup(settings: Settings) -> str:

@@ -14,27 +14,19 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
+from _common import free_port, wait_up
 
 from tokensmith.server import Admin, Settings, open_master_key
 from tokensmith.store import Database
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def setup(settings: Settings, alg: str) -> str:
@@ -48,19 +40,6 @@ async def setup(settings: Settings, alg: str) -> str:
         return new.secret
     finally:
         await db.close()
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
