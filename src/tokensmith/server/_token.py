@@ -9,7 +9,6 @@ grace period, whose first answer was lost.
 from __future__ import annotations
 
 import dataclasses
-import json
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -145,9 +144,8 @@ class TokenEndpoint:
             "jti": secrets.token_urlsafe(16),
             "client_id": client.client_id,
         }
-        if client.extra_claims or extra:  # static and mapped claims never override ours
-            added = json.loads(client.extra_claims) if client.extra_claims else {}
-            claims = {**added, **(extra or {}), **claims}
+        if client.static_claims or extra:  # static and mapped claims never override ours
+            claims = {**client.static_claims, **(extra or {}), **claims}
         if subject is not None:
             claims["azp"] = client.client_id
         if scope_text:
@@ -172,7 +170,7 @@ class TokenEndpoint:
                 used_at=None,
                 revoked=False,
             )
-        style = ResponseStyle(client.response_style) if client.response_style else state.style
+        style = client.style or state.style
         response = TokenResponse(
             access_token=access_token,
             expires_in=ttl,

@@ -3,8 +3,13 @@ digests, private keys are encrypted."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from ..oauth import ResponseStyle
 
 REALM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """What a realm name may be; anything else names no realm and is never looked up."""
@@ -73,6 +78,17 @@ class Client:
     extra_claims: str | None = None
     jwks: str | None = None
     jwks_url: str | None = None
+
+    @cached_property
+    def static_claims(self) -> dict[str, Any]:
+        """``extra_claims`` parsed, once per loaded client rather than once per token."""
+        claims: dict[str, Any] = json.loads(self.extra_claims) if self.extra_claims else {}
+        return claims
+
+    @cached_property
+    def style(self) -> ResponseStyle | None:
+        """The client's own response style, parsed once; None: the realm's."""
+        return ResponseStyle(self.response_style) if self.response_style else None
 
 
 @dataclass(frozen=True)
