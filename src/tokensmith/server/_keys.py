@@ -16,7 +16,8 @@ import os
 from pathlib import Path
 from typing import Literal, overload
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
+from cryptography.fernet import InvalidToken as FernetInvalidToken
 
 from ..oauth import (
     Algorithm,
@@ -86,7 +87,7 @@ class MasterKey:
         """Whether this key decrypts ``encrypted`` (a check value or a stored key)."""
         try:
             self._fernet.decrypt(encrypted)
-        except InvalidToken:
+        except FernetInvalidToken:
             return False
         return True
 
@@ -102,7 +103,7 @@ class MasterKey:
         """
         try:
             return self._fernet.decrypt(token)
-        except InvalidToken:
+        except FernetInvalidToken:
             raise MasterKeyError(
                 f"the master key from {self.source} cannot decrypt the stored signing keys; "
                 "was the database created with another master key?"

@@ -1,6 +1,7 @@
 """The token endpoint (RFC 6749 §3.2): client authentication, grants, and minting tokens.
 
-``client_credentials`` never touches the database. ``refresh_token`` rotates the token in one
+``client_credentials`` reads no database (realms, clients and keys are cached); it writes one row
+when the client also gets a refresh token. ``refresh_token`` rotates the token in one
 short transaction: a refresh token works once, and presenting one that was already used revokes
 its whole family (RFC 9700 §4.14.2), except a retry by the same client within the realm's reuse
 grace period, whose first answer was lost.
@@ -299,6 +300,8 @@ class TokenEndpoint:
                         child = dataclasses.replace(issued.refresh_record, parent=record.digest)
                         issued = dataclasses.replace(issued, refresh_record=child)
                         await refresh.insert_refresh_token(conn, child)
+        # Raised only now, outside the transaction: raising inside would roll back the family
+        # revocation that a reused or replaced token has just written.
         if failure is not None:
             raise failure
         assert issued is not None
