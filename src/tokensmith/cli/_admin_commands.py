@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..oauth import ALGORITHMS, ResponseStyle
 from ._args import duration
 from ._issuer_commands import HANDLERS as ISSUER_HANDLERS
 from ._issuer_commands import add_parsers as add_issuer_parsers
@@ -44,7 +45,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     create.add_argument(
         "--alg",
-        choices=["ES256", "RS256"],
+        choices=ALGORITHMS,
         default="ES256",
         help="signing algorithm (default ES256; RS256 costs ~10x more per token)",
     )
@@ -57,7 +58,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     create.add_argument(
         "--response-style",
-        choices=["standard", "pascal"],
+        choices=[style.value for style in ResponseStyle],
         default="standard",
         help="token response field names (default standard, RFC 6749)",
     )
@@ -127,7 +128,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     ccreate.add_argument(
         "--response-style",
-        choices=["standard", "pascal"],
+        choices=[style.value for style in ResponseStyle],
         help="override the realm's response style",
     )
     ccreate.add_argument(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS
 from ._args import duration
 
 if TYPE_CHECKING:
@@ -36,7 +37,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ALG",
-        help="an accepted algorithm (repeatable; default RS256 and ES256)",
+        help="an accepted algorithm (repeatable; default "
+        + " and ".join(DEFAULT_EXTERNAL_ALGORITHMS)
+        + ")",
     )
     add.add_argument(
         "--max-age",
@@ -87,7 +90,7 @@ async def _add(admin: Admin, args: argparse.Namespace) -> int:
         jwks_url=args.jwks_url,
         jwks=jwks,
         audiences=args.audience,
-        algorithms=args.alg or ["RS256", "ES256"],
+        algorithms=args.alg or DEFAULT_EXTERNAL_ALGORITHMS,
         max_age=args.max_age,
         claims=args.claim,
     )

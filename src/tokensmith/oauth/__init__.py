@@ -33,6 +33,10 @@ from ._errors import (
 from ._form import parse_form
 from ._jose import (
     ALGORITHMS,
+    ASSERTION_ALGORITHMS,
+    DEFAULT_EXTERNAL_ALGORITHMS,
+    EXTERNAL_ALGORITHMS,
+    KEY_TYPES,
     MAX_JWT_LENGTH,
     Algorithm,
     MalformedJWT,
@@ -63,8 +67,12 @@ from ._urns import (
 
 __all__ = [
     "ALGORITHMS",
+    "ASSERTION_ALGORITHMS",
+    "DEFAULT_EXTERNAL_ALGORITHMS",
+    "EXTERNAL_ALGORITHMS",
     "GRANT_JWT_BEARER",
     "GRANT_TOKEN_EXCHANGE",
+    "KEY_TYPES",
     "MAX_JWT_LENGTH",
     "TOKEN_TYPE_ACCESS",
     "TOKEN_TYPE_ID",

@@ -17,21 +17,9 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from ._errors import InsufficientScope, InvalidToken, OAuthError, echo
-from ._jose import MalformedJWT, read_jwt
+from ._jose import KEY_TYPES, MalformedJWT, read_jwt
 
 _FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c")
-_KTY = {
-    "ES256": "EC",
-    "ES384": "EC",
-    "ES512": "EC",
-    "RS256": "RSA",
-    "RS384": "RSA",
-    "RS512": "RSA",
-    "PS256": "RSA",
-    "PS384": "RSA",
-    "PS512": "RSA",
-    "EdDSA": "OKP",
-}
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -118,7 +106,7 @@ class PublicKeys:
         a hint)."""
         if isinstance(kid, str) and kid in self.by_kid:
             return [self.by_kid[kid]]
-        kty = _KTY.get(alg)
+        kty = KEY_TYPES.get(alg)
         return [
             key
             for key, named in self.keys

@@ -10,6 +10,7 @@ import base64
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,32 @@ from joserfc.jwk import ECKey, RSAKey
 
 Algorithm = Literal["ES256", "RS256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
+"""The algorithms tokensmith signs with (ES256 is the default: RS256 costs ten times more)."""
+
+KEY_TYPES: Mapping[str, str] = {
+    "ES256": "EC",
+    "ES384": "EC",
+    "ES512": "EC",
+    "RS256": "RSA",
+    "RS384": "RSA",
+    "RS512": "RSA",
+    "PS256": "RSA",
+    "PS384": "RSA",
+    "PS512": "RSA",
+    "EdDSA": "OKP",
+}
+"""The JWK key type (``kty``) each algorithm a token may be verified with needs (RFC 7518 §3.1,
+RFC 8037 §3.1); an algorithm not in it is never accepted."""
+
+ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "EdDSA")
+"""The algorithms accepted for client assertions (``private_key_jwt``, RFC 7523 §2.2), as
+discovery advertises them."""
+
+EXTERNAL_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA")
+"""The algorithms a realm may accept from a trusted external issuer."""
+
+DEFAULT_EXTERNAL_ALGORITHMS = ("RS256", "ES256")
+"""The algorithms accepted from a trusted external issuer when none are named."""
 
 PrivateKey = ECKey | RSAKey
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from ..oauth import (
+    ASSERTION_ALGORITHMS as ASSERTION_ALGORITHMS,  # re-exported: discovery in _app lists them
+)
+from ..oauth import (
     BadSignature,
     Clock,
     InvalidClient,
@@ -34,7 +37,6 @@ from ._state import RealmState, Registry
 
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "EdDSA")
 _MAX_ASSERTION_LIFETIME = 600
 _MAX_JTI = 200  # with the client's id, fits the 255 characters the replay store keeps
 _NO_KEYS = PublicKeys({})

@@ -8,14 +8,22 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from ..oauth import Signer, generate_key, key_from_pem, key_id, key_to_pem, public_jwk
+from ..oauth import (
+    DEFAULT_EXTERNAL_ALGORITHMS,
+    EXTERNAL_ALGORITHMS,
+    Signer,
+    generate_key,
+    key_from_pem,
+    key_id,
+    key_to_pem,
+    public_jwk,
+)
 from ..store import TrustedIssuer, issuers, realms
 from ._admin import Admin, AdminError, check_ttl
 
 DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
 DEMO_AUDIENCE = "tokensmith-demo"
 _URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
-_ALGS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA")
 
 
 class Trust:
@@ -32,7 +40,7 @@ class Trust:
         jwks_url: str | None = None,
         jwks: dict[str, object] | None = None,
         audiences: Sequence[str] = (),
-        algorithms: Sequence[str] = ("RS256", "ES256"),
+        algorithms: Sequence[str] = DEFAULT_EXTERNAL_ALGORITHMS,
         max_age: int = 3600,
         claims: Sequence[str] = (),
         _private_key: bytes | None = None,
@@ -52,9 +60,9 @@ class Trust:
             raise AdminError("give the keys either as a JWKS URL or inline, not both")
         if jwks is not None and not isinstance(jwks.get("keys"), list):
             raise AdminError('inline keys must be a JWKS document: {"keys": [...]}')
-        bad = [a for a in algorithms if a not in _ALGS]
+        bad = [a for a in algorithms if a not in EXTERNAL_ALGORITHMS]
         if bad or not algorithms:
-            raise AdminError(f"algorithms must be among {', '.join(_ALGS)}")
+            raise AdminError(f"algorithms must be among {', '.join(EXTERNAL_ALGORITHMS)}")
         check_ttl("maximum token age", max_age)
         async with self.admin.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
