@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from tokensmith.resource import BearerAuthMiddleware, Introspection, RequireToken, Verifier
 
-from ..conftest import ServerThread, Service
+from ..conftest import FrozenClock, ServerThread, Service, eventually
 
 
 def b64(data: bytes) -> str:
@@ -30,17 +30,22 @@ def b64(data: bytes) -> str:
 
 
 class API:
-    """The protected app, its verifiers, and the token service it trusts."""
+    """The protected app, its verifiers, the clock they read (not the service's: a test moves
+    each on its own), and the token service it trusts."""
 
     def __init__(self, service: Service, secrets: dict[str, str]) -> None:
         self.service = service
         self.secrets = secrets
+        self.clock = FrozenClock()
         issuer = f"{service.url}/realms/acme"
-        self.verifier = Verifier(issuer=issuer, audience="acme", refetch_interval=0.2)
-        self.other = Verifier(issuer=issuer, audience="other-api")
+        self.verifier = Verifier(
+            issuer=issuer, audience="acme", refetch_interval=0.2, clock=self.clock
+        )
+        self.other = Verifier(issuer=issuer, audience="other-api", clock=self.clock)
         self.revocable = Verifier(
             issuer=issuer,
             audience="acme",
+            clock=self.clock,
             introspection=Introspection(
                 f"{issuer}/protocol/openid-connect/token/introspect",
                 "api-server",
@@ -250,12 +255,9 @@ def test_unknown_kid_after_rotation_is_accepted_after_one_refetch(api: API) -> N
     api.service.admin(lambda a: a.rotate_keys("acme"))
     keys = api.service.admin(lambda a: a.rotate_keys("acme"))
     current = next(k.kid for k in keys if k.state == "current")
+    eventually(lambda: jwt.get_unverified_header(api.token())["kid"] == current)
     token = api.token()
-    deadline = time.monotonic() + 5
-    while jwt.get_unverified_header(token)["kid"] != current and time.monotonic() < deadline:
-        time.sleep(0.05)
-        token = api.token()
-    time.sleep(0.25)  # past the verifier's refetch interval
+    api.clock.advance(0.25)  # past the verifier's refetch interval
 
     response = api.get("/connect-api/things", token)
 
@@ -267,7 +269,7 @@ def test_flood_of_unknown_kids_fetches_the_jwks_at_most_once(api: API) -> None:
     """Fifty tokens naming unknown keys cause at most one JWKS refetch per refetch interval."""
     assert api.get("/connect-api/things", api.token()).status_code == 200
     _, payload, signature = api.token().split(".")
-    time.sleep(0.25)
+    api.clock.advance(0.25)  # past the verifier's refetch interval
     before = api.verifier.jwks_fetches
     started = time.monotonic()
 
@@ -289,7 +291,7 @@ def test_revoked_token_in_introspection_mode(api: API) -> None:
         f"{api.service.url}/realms/acme/protocol/openid-connect/revoke",
         data={"token": token, "client_id": "caller", "client_secret": api.secrets["caller"]},
     )
-    time.sleep(0.3)
+    api.clock.advance(0.3)  # past the introspection cache_ttl
     response = api.get("/revocable-api/things", token)
 
     assert revoke.status_code == 200
