@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..oauth import ALGORITHMS, ResponseStyle
+from ..oauth import ALGORITHMS, EXTRA_GRANTS, ResponseStyle
 from ._args import duration
 from ._issuer_commands import HANDLERS as ISSUER_HANDLERS
 from ._issuer_commands import add_parsers as add_issuer_parsers
@@ -136,8 +136,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="GRANT",
-        choices=["id_auth", "token-exchange", "jwt-bearer"],
-        help="also allow this grant (repeatable): id_auth, token-exchange, jwt-bearer",
+        choices=EXTRA_GRANTS,
+        help="also allow this grant (repeatable): " + ", ".join(EXTRA_GRANTS),
     )
     ccreate.add_argument("--audience", help="aud of this client's tokens (default: the realm's)")
     ccreate.add_argument(

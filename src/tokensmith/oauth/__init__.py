@@ -31,6 +31,7 @@ from ._errors import (
     error_from_response,
 )
 from ._form import parse_form
+from ._grants import EXTENSION_GRANTS, EXTRA_GRANTS, GRANT_TYPES
 from ._jose import (
     ALGORITHMS,
     ASSERTION_ALGORITHMS,
@@ -69,9 +70,12 @@ __all__ = [
     "ALGORITHMS",
     "ASSERTION_ALGORITHMS",
     "DEFAULT_EXTERNAL_ALGORITHMS",
+    "EXTENSION_GRANTS",
     "EXTERNAL_ALGORITHMS",
+    "EXTRA_GRANTS",
     "GRANT_JWT_BEARER",
     "GRANT_TOKEN_EXCHANGE",
+    "GRANT_TYPES",
     "KEY_TYPES",
     "MAX_JWT_LENGTH",
     "TOKEN_TYPE_ACCESS",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..oauth import (
+    EXTRA_GRANTS,
     Clock,
     OAuthError,
     ResponseStyle,
@@ -38,7 +39,6 @@ _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
 MAX_REUSE_GRACE = 300
-EXTRA_GRANTS = ("id_auth", "token-exchange", "jwt-bearer")
 RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
 )

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..oauth import (
-    GRANT_JWT_BEARER,
-    GRANT_TOKEN_EXCHANGE,
+    EXTENSION_GRANTS,
     TOKEN_TYPE_ACCESS,
     TOKEN_TYPE_ID,
     TOKEN_TYPE_JWT,
@@ -35,19 +34,15 @@ from ..oauth import (
     parse_scope,
     system_clock,
 )
+from ..oauth import (
+    GRANT_TYPES as GRANT_TYPES,  # re-exported: discovery in _app lists them
+)
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
 from ._clientauth import ClientAuthenticator
 from ._external import ExternalTokens
 from ._own import OwnTokens
 from ._state import RealmState
 
-# Grant type as sent → the short name a client is enabled for.
-EXTENSION_GRANTS = {
-    "id_auth": "id_auth",
-    GRANT_TOKEN_EXCHANGE: "token-exchange",
-    GRANT_JWT_BEARER: "jwt-bearer",
-}
-GRANT_TYPES = ("client_credentials", "refresh_token", *EXTENSION_GRANTS)
 # Keycloak lets every client ask for "openid"; Keycloak clients (python-keycloak) always do.
 ALWAYS_ALLOWED_SCOPES = frozenset({"openid"})
 _REFRESH_TOKEN_LENGTH = 43
