@@ -12,6 +12,7 @@ from ._bearer import (
     verify_jwt_access_token,
     www_authenticate,
 )
+from ._digest import sha256_hex
 from ._errors import (
     InsufficientScope,
     InvalidClient,
@@ -126,6 +127,7 @@ __all__ = [
     "public_jwk",
     "read_jwt",
     "require_scopes",
+    "sha256_hex",
     "system_clock",
     "verify_jwt_access_token",
     "www_authenticate",

@@ -15,7 +15,6 @@ flood of guesses against one client holds one slot of the pool and never delays 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import os
 import secrets
@@ -24,7 +23,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ..oauth import SlowDown
+from ..oauth import SlowDown, sha256_hex
 from ..store import StoredSecret
 
 SHA256_PREFIX = "sha256$"
@@ -38,7 +37,7 @@ def generate_secret() -> str:
 
 def digest_generated(secret: str) -> str:
     """How a generated secret is stored."""
-    return SHA256_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+    return SHA256_PREFIX + sha256_hex(secret)
 
 
 class SecretChecker:
@@ -85,7 +84,7 @@ class SecretChecker:
                 and the request is not ``patient``.
         """
         raw = presented.encode()
-        sha = SHA256_PREFIX + hashlib.sha256(raw).hexdigest()
+        sha = digest_generated(presented)
         slow: list[StoredSecret] = []
         for secret in stored:
             if not secret.active(now):

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 from sqlalchemy import ColumnElement, and_, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..oauth import sha256_hex
 from ._models import RefreshTokenRecord
 from ._tables import clients, refresh_tokens, revoked_access_tokens, used_assertions
 
 
 def digest(token: str) -> str:
     """How a refresh token is known in the store: the hex SHA-256 of its value."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return sha256_hex(token)
 
 
 async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
