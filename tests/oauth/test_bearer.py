@@ -142,14 +142,15 @@ def test_wrong_issuer_names_both_issuers() -> None:
     assert f"expected {ISSUER!r}" in str(caught.value)
 
 
-def test_wrong_audience_names_the_expected_audience() -> None:
-    """A token for another audience is refused, naming the audience expected."""
+def test_wrong_audience_names_both_audiences() -> None:
+    """A token for another audience is refused, naming the audience it has and the one
+    expected."""
     token = sign(claims(aud="other-api"))
 
     with pytest.raises(InvalidToken) as caught:
         verify(token)
 
-    assert "another audience" in str(caught.value)
+    assert "another audience ('other-api')" in str(caught.value)
     assert f"expected {AUDIENCE!r}" in str(caught.value)
 
 

@@ -221,8 +221,9 @@ def check_claims(
         raise InvalidToken(
             f"the token is from issuer {echo(str(claims.get('iss')))!r}; expected {issuer!r}"
         )
-    if audience is not None and audience not in audiences_of(claims):
-        raise InvalidToken(f"the token is for another audience (expected {audience!r})")
+    if audience is not None and audience not in (named := audiences_of(claims)):
+        shown = echo(", ".join(sorted(named)) or "none")
+        raise InvalidToken(f"the token is for another audience ({shown!r}); expected {audience!r}")
 
 
 def audiences_of(claims: Mapping[str, Any]) -> frozenset[str]:

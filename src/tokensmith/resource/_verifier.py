@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from ..oauth import (
+    ALGORITHMS,
     Clock,
     InvalidToken,
     PublicKeys,
@@ -75,7 +76,7 @@ class Verifier:
         issuer: str | None = None,
         jwks_url: str | None = None,
         audience: str | None = None,
-        algorithms: Collection[str] = ("ES256", "RS256"),
+        algorithms: Collection[str] = ALGORITHMS,
         leeway: float = 30.0,
         refetch_interval: float = 5.0,
         jwks_max_age: float = 300.0,

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..oauth import (
+    ASSERTION_ALGORITHMS,
+    GRANT_TYPES,
     Clock,
     InvalidClient,
     InvalidRequest,
@@ -29,7 +31,7 @@ from ..oauth import (
     system_clock,
 )
 from ..store import Database, DatabaseUnavailable
-from ._clientauth import ASSERTION_ALGORITHMS, METHODS, ClientAuthenticator
+from ._clientauth import METHODS, ClientAuthenticator
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
 from ._keys import open_master_key
@@ -37,7 +39,7 @@ from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
 from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
-from ._token import GRANT_TYPES, TokenEndpoint
+from ._token import TokenEndpoint
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

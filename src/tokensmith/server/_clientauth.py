@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from ..oauth import (
-    ASSERTION_ALGORITHMS as ASSERTION_ALGORITHMS,  # re-exported: discovery in _app lists them
-)
-from ..oauth import (
+    ASSERTION_ALGORITHMS,
     BadSignature,
     Clock,
     InvalidClient,

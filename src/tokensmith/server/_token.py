@@ -17,6 +17,7 @@ from typing import Any
 
 from ..oauth import (
     EXTENSION_GRANTS,
+    GRANT_TYPES,
     TOKEN_TYPE_ACCESS,
     TOKEN_TYPE_ID,
     TOKEN_TYPE_JWT,
@@ -33,9 +34,6 @@ from ..oauth import (
     format_scope,
     parse_scope,
     system_clock,
-)
-from ..oauth import (
-    GRANT_TYPES as GRANT_TYPES,  # re-exported: discovery in _app lists them
 )
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
 from ._clientauth import ClientAuthenticator
