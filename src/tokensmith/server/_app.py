@@ -1,11 +1,12 @@
-"""The ASGI application: routes realm endpoints (with and without the legacy ``/auth`` prefix, plus
-per-realm token-path aliases) to the token endpoint, the JWKS and the discovery documents.
+"""The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
+token-path aliases and ``/health``, to the token, introspection, revocation, JWKS and discovery
+handlers; answers errors as RFC 6749 JSON.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
 
-Plain ASGI rather than a framework: six routes do not need one, and the token endpoint is the hot
-path.
+Plain ASGI with a table of our own rather than a framework's router: the token endpoint is the hot
+path (``bench/token_load.py`` measures it against a bare ASGI app).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..oauth import (
-    ASSERTION_ALGORITHMS,
-    GRANT_TYPES,
     Clock,
     InvalidClient,
     InvalidRequest,
@@ -31,7 +30,9 @@ from ..oauth import (
     system_clock,
 )
 from ..store import Database, DatabaseUnavailable
-from ._clientauth import METHODS, ClientAuthenticator
+from . import _routes as routes
+from ._clientauth import ClientAuthenticator
+from ._discovery import metadata
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
 from ._keys import open_master_key
@@ -45,17 +46,13 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("tokensmith.server")
 
-_TOKEN = "/protocol/openid-connect/token"  # noqa: S105
-_INTROSPECT = "/protocol/openid-connect/token/introspect"
-_REVOKE = "/protocol/openid-connect/revoke"
-_CERTS = "/protocol/openid-connect/certs"
-_OIDC = "/.well-known/openid-configuration"
-_RFC8414 = "/.well-known/oauth-authorization-server"
 
 _JSON = (b"content-type", b"application/json")
+_PUBLIC = (b"cache-control", b"public, max-age=60")
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _TOKEN_HEADERS = [_JSON, *_NO_STORE]
 
@@ -84,6 +81,14 @@ class TokensmithApp:
         )
         self.proxies = TrustedProxies(settings.trusted_proxies)
         self._allowed_hosts = frozenset(h.lower() for h in settings.allowed_hosts)
+        self._handlers: dict[str, Handler] = {
+            routes.TOKEN.name: self._token,
+            routes.INTROSPECT.name: self._introspect,
+            routes.REVOKE.name: self._revoke,
+            routes.CERTS.name: self._jwks,
+            routes.OPENID_CONFIGURATION.name: self._openid_configuration,
+            routes.AUTHORIZATION_SERVER.name: self._authorization_server,
+        }
         self._refused_hosts = 0
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
@@ -172,31 +177,21 @@ class TokensmithApp:
             await _send(send, 500, b'{"error":"server_error"}', [_JSON])
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        rest = path[5:] if path.startswith("/auth/") else path  # one issuer, either path form
-        if rest.startswith("/realms/"):
-            name, _, tail = rest[8:].partition("/")
-            tail = "/" + tail if tail else ""
-            if tail == _TOKEN:
-                return await self._token(name, scope, receive, send)
-            if tail in (_INTROSPECT, _REVOKE):
-                return await self._inspect(name, tail == _REVOKE, scope, receive, send)
-            if tail == _CERTS:
-                return await self._jwks(name, scope, send)
-            if tail == _OIDC:
-                return await self._metadata(name, scope, send, oidc=True)
-        elif rest.startswith(_RFC8414 + "/"):
-            rest = rest[len(_RFC8414) :]
-            if rest.startswith("/auth/"):
-                rest = rest[5:]
-            if rest.startswith("/realms/") and "/" not in rest[8:]:
-                return await self._metadata(rest[8:], scope, send, oidc=False)
-        elif path == "/health":
-            return await _send(send, 200, b'{"status":"ok"}', [_JSON])
-        else:
+        found = routes.match(path)
+        if found is None:
+            if path == "/health":
+                return await _send(send, 200, b'{"status":"ok"}', [_JSON])
             alias = await self.registry.realm_for_path(path)
-            if alias is not None:
-                return await self._token(alias, scope, receive, send)
-        raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
+            if alias is None:
+                raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
+            found = routes.TOKEN, alias
+        endpoint, realm = found
+        if scope["method"] not in endpoint.methods:
+            raise _MethodNotAllowed(
+                f"the {endpoint.name} endpoint takes {' or '.join(endpoint.methods)}",
+                allow=endpoint.allow,
+            )
+        await self._handlers[endpoint.name](realm, scope, receive, send)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)
@@ -208,8 +203,6 @@ class TokensmithApp:
         self, name: str, scope: Scope, receive: Receive
     ) -> tuple[RealmState, dict[str, str], dict[str, str]]:
         """The realm, form and headers of a POSTed form request (token, introspect, revoke)."""
-        if scope["method"] != "POST":
-            raise _MethodNotAllowed("this endpoint takes POST")
         if scope.get("query_string"):
             raise InvalidRequest(
                 "request parameters belong in the form body, not the URL (RFC 6749 §3.2)"
@@ -234,52 +227,42 @@ class TokensmithApp:
         issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
         await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
 
-    async def _inspect(
-        self, name: str, revoke: bool, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _introspect(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
+        _, audiences = self._issuer(state, scope, headers)
         inspector = self._inspector
         assert inspector is not None
-        _, audiences = self._issuer(state, scope, headers)
-        if revoke:
-            await inspector.revoke(state, form, headers.get("authorization"), audiences)
-            return await _send(send, 200, b"", _NO_STORE)
         answer = await inspector.introspect(state, form, headers.get("authorization"), audiences)
         body = json.dumps(answer, separators=(",", ":")).encode()
         await _send(send, 200, body, _TOKEN_HEADERS)
 
-    async def _jwks(self, name: str, scope: Scope, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise _MethodNotAllowed("the JWKS takes GET", allow=b"GET, HEAD")
+    async def _revoke(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        state, form, headers = await self._form_request(name, scope, receive)
+        _, audiences = self._issuer(state, scope, headers)
+        inspector = self._inspector
+        assert inspector is not None
+        await inspector.revoke(state, form, headers.get("authorization"), audiences)
+        await _send(send, 200, b"", _NO_STORE)
+
+    async def _jwks(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = await self._realm(name)
-        await _send(
-            send, 200, state.jwks, [_JSON, (b"cache-control", b"public, max-age=60")], scope=scope
-        )
+        await _send(send, 200, state.jwks, [_JSON, _PUBLIC], scope=scope)
+
+    async def _openid_configuration(
+        self, name: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._metadata(name, scope, send, oidc=True)
+
+    async def _authorization_server(
+        self, name: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await self._metadata(name, scope, send, oidc=False)
 
     async def _metadata(self, name: str, scope: Scope, send: Send, *, oidc: bool) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise _MethodNotAllowed("discovery takes GET", allow=b"GET, HEAD")
         state = await self._realm(name)
         issuer, _ = self._issuer(state, scope, _headers(scope))
-        endpoint = issuer + "/protocol/openid-connect"
-        document: dict[str, Any] = {
-            "issuer": issuer,
-            "token_endpoint": endpoint + "/token",
-            "jwks_uri": endpoint + "/certs",
-            "grant_types_supported": list(GRANT_TYPES),
-            "token_endpoint_auth_methods_supported": list(METHODS),
-            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
-            "introspection_endpoint": endpoint + "/token/introspect",
-            "introspection_endpoint_auth_methods_supported": list(METHODS),
-            "revocation_endpoint": endpoint + "/revoke",
-            "revocation_endpoint_auth_methods_supported": list(METHODS),
-            "scopes_supported": ["openid"],
-        }
-        if oidc:
-            document["subject_types_supported"] = ["public"]
-            document["id_token_signing_alg_values_supported"] = [state.realm.alg]
-        body = json.dumps(document, separators=(",", ":")).encode()
-        headers = [_JSON, (b"cache-control", b"public, max-age=60")]
+        body = json.dumps(metadata(state, issuer, oidc=oidc), separators=(",", ":")).encode()
+        headers = [_JSON, _PUBLIC]
         if self.settings.public_url is None:  # the issuer follows the (allowed) Host
             headers.append((b"vary", b"Host"))
         await _send(send, 200, body, headers, scope=scope)
@@ -292,7 +275,7 @@ class TokensmithApp:
         base and the path under it, e.g. an alias such as ``/connect/token``)."""
         base = self._base(scope, headers)
         issuer = f"{base}/realms/{state.realm.name}"
-        return issuer, (issuer, issuer + _TOKEN, base + scope["path"])
+        return issuer, (issuer, routes.url(issuer, routes.TOKEN), base + scope["path"])
 
     def _base(self, scope: Scope, headers: dict[str, str]) -> str:
         """The service's public base URL, which every realm's issuer starts with: the configured
@@ -333,7 +316,7 @@ def _loopback_hosts(port: int | None, scheme: str) -> frozenset[str]:
 class _MethodNotAllowed(InvalidRequest):
     status_code = 405
 
-    def __init__(self, description: str, *, allow: bytes = b"POST") -> None:
+    def __init__(self, description: str, *, allow: bytes) -> None:
         super().__init__(description)
         self.allow = allow
 

@@ -1,0 +1,66 @@
+"""The service's URL space as one table (the Keycloak layout): what is served under
+``/realms/{realm}``, with and without the legacy ``/auth`` prefix, the RFC 8414 metadata path,
+and the methods each endpoint takes. Matching, ``405`` with ``Allow``, ``HEAD`` for ``GET`` and
+the endpoint URLs in discovery all follow from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEGACY_PREFIX = "/auth"
+"""Keycloak before version 17 served everything under /auth; both path forms serve one issuer."""
+REALMS = "/realms/"
+RFC8414 = "/.well-known/oauth-authorization-server"
+GET = ("GET", "HEAD")
+POST = ("POST",)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An endpoint of every realm: its name, its path under ``/realms/{realm}``, its methods."""
+
+    name: str
+    path: str
+    methods: tuple[str, ...]
+
+    @property
+    def allow(self) -> bytes:
+        """The ``Allow`` header value of a 405 answer (RFC 9110 §15.5.6)."""
+        return ", ".join(self.methods).encode()
+
+
+TOKEN = Endpoint("token", "/protocol/openid-connect/token", POST)
+INTROSPECT = Endpoint("introspect", "/protocol/openid-connect/token/introspect", POST)
+REVOKE = Endpoint("revoke", "/protocol/openid-connect/revoke", POST)
+CERTS = Endpoint("certs", "/protocol/openid-connect/certs", GET)
+OPENID_CONFIGURATION = Endpoint("openid-configuration", "/.well-known/openid-configuration", GET)
+AUTHORIZATION_SERVER = Endpoint("oauth-authorization-server", RFC8414, GET)
+"""RFC 8414 §3: served at ``RFC8414 + /realms/{realm}``, the well-known part before the path."""
+
+ENDPOINTS = (TOKEN, INTROSPECT, REVOKE, CERTS, OPENID_CONFIGURATION)
+_BY_PATH = {endpoint.path: endpoint for endpoint in ENDPOINTS}
+
+
+def match(path: str) -> tuple[Endpoint, str] | None:
+    """The realm endpoint at ``path`` and the realm it names; None for any other path (token-path
+    aliases and ``/health`` are the application's to answer)."""
+    if path.startswith(RFC8414 + "/"):
+        rest = _unprefixed(path[len(RFC8414) :])
+        if rest.startswith(REALMS) and "/" not in rest[len(REALMS) :]:
+            return AUTHORIZATION_SERVER, rest[len(REALMS) :]
+        return None
+    rest = _unprefixed(path)
+    if not rest.startswith(REALMS):
+        return None
+    realm, slash, tail = rest[len(REALMS) :].partition("/")
+    endpoint = _BY_PATH.get(slash + tail)
+    return (endpoint, realm) if endpoint is not None else None
+
+
+def url(issuer: str, endpoint: Endpoint) -> str:
+    """Where ``endpoint`` of the realm with ``issuer`` is served."""
+    return issuer + endpoint.path
+
+
+def _unprefixed(path: str) -> str:
+    return path[len(LEGACY_PREFIX) :] if path.startswith(LEGACY_PREFIX + REALMS) else path
