@@ -44,6 +44,7 @@ def clear_of_window_edge(period: float, margin: float = 20.0) -> None:
 
 def realm_with_client(settings: Settings, realm: str, **limits: str) -> str:
     """Create ``realm`` (with ``limits``) and its client ``svc``; returns svc's secret."""
+    clear_of_window_edge(3600)  # the hourly limits' windows, as for minutes below
     run_admin(settings, lambda a: a.create_realm(realm, **limits))
     new = run_admin(settings, lambda a: a.create_client(realm, "svc"))
     assert new.secret is not None
