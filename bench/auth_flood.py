@@ -10,6 +10,7 @@ first authentication and of the generated-secret client's token requests: first 
 ratio to the baseline.
 
     python bench/auth_flood.py [--connections 128] [--samples 5] [--workers 1] [--no-rate-limit]
+                               [--loop asyncio --http h11]
 
 ``--no-rate-limit`` raises the failure limits out of reach, to see the argon2 admission alone.
 To measure another version, put its ``src`` first on ``PYTHONPATH``.
@@ -116,6 +117,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds of flood before measuring")
     parser.add_argument("--no-rate-limit", action="store_true")
+    parser.add_argument(
+        "--loop",
+        help="serve's --loop (e.g. asyncio with --http h11: the stack of the documented install, "
+        "pip install 'tokensmith[server]'); default: serve's own",
+    )
+    parser.add_argument("--http", help="serve's --http")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -144,6 +151,8 @@ def main() -> None:
             str(args.workers),
             "--port",
             str(port),
+            *(["--loop", args.loop] if args.loop else []),
+            *(["--http", args.http] if args.http else []),
         ],
         env=env,
         cwd=tmp,
