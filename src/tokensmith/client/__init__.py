@@ -14,7 +14,6 @@ from ..oauth import (
     jwt_claims,
 )
 from ._cache import FileCache, RedisCache
-from ._core import Retry, Stats, TokenCache, default_margin
 from ._dialect import PASCAL, STANDARD, Dialect, parse_token_response
 from ._errors import ConfigurationError, InvalidTokenResponse, TokenEndpointUnavailable
 from ._grants import (
@@ -25,6 +24,7 @@ from ._grants import (
     RefreshToken,
     TokenExchange,
 )
+from ._options import Retry, Stats, TokenCache, default_margin
 from ._presets import from_discovery, gbg, keycloak, one_global, trulioo, truphone
 from ._profiles import grant_named, load_profile, secret_from_env, source_from_profile
 from ._source import TokenSource

@@ -1,154 +1,44 @@
 """The client's core, without I/O: the token it holds, when to renew it, and the requests to send.
 
-:meth:`TokenCore.fetch_flow` is a generator that *yields instructions* (send this request, sleep
-this long, call this function) and receives their results; the sync and async drivers only carry
-them out (httpx's ``Auth.auth_flow`` idea). So retries, fallbacks and the shared cache are written
-once, and the two drivers cannot drift apart.
+:meth:`TokenCore.fetch_flow` is a flow (see ``tokensmith.core``): it *yields instructions* (send
+this request, sleep this long, call this function) and receives their results, and the drivers
+``run_sync`` and ``run_async`` only carry them out. So retries, fallbacks and the shared cache are
+written once, and the sync and async paths cannot drift apart.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from typing import Literal
 from urllib.parse import quote_plus, urlencode
 
+from ..core import Call, Flow, HTTPRequest, HTTPResponse, Send, Sleep, TransportFailure
 from ..oauth import (
     Clock,
     InvalidGrant,
     OAuthError,
     Signer,
-    TokensmithError,
     error_from_response,
+    sha256_hex,
 )
 from ._dialect import Dialect, parse_token_response
 from ._errors import ConfigurationError, TokenEndpointUnavailable
 from ._grants import Attempt, Grant
+from ._options import Retry, Stats, TokenCache, default_margin
 from ._token import Secret, Token
 
 log = logging.getLogger("tokensmith.client")
 
 AuthMethod = Literal["client_secret_post", "client_secret_basic", "private_key_jwt", "none"]
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@dataclass(frozen=True)
-class HTTPRequest:
-    """A token request to send; ``repr`` hides the body and headers (they hold the secret)."""
-
-    url: str
-    headers: Mapping[str, str] = field(repr=False)
-    body: bytes = field(repr=False)
-    method: str = "POST"
-
-
-@dataclass(frozen=True)
-class HTTPResponse:
-    """What came back: status, headers with lower-case names, and the body."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    body: bytes = field(repr=False)
-
-
-class TransportFailure(TokensmithError):
-    """The request did not get an answer (connection refused, reset, timed out)."""
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send this request and resume with its :class:`HTTPResponse` (or throw TransportFailure)."""
-
-    request: HTTPRequest
-
-
-@dataclass(frozen=True)
-class Sleep:
-    """Wait this many seconds."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Call:
-    """Call ``fn(*args)`` (a blocking function, or an async one) and resume with its result.
-    ``inline`` calls are quick and must run even while the caller is being cancelled."""
-
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    inline: bool = False
-
-
-Instruction = Send | Sleep | Call
-Flow = Generator[Instruction, Any, Token]
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Retries of a token request on network errors, 5xx and 429.
-
-    ``attempts`` counts every try; the wait before try *n* is ``backoff * 2**(n-1)`` capped at
-    ``max_backoff``, with jitter (half to all of it), or what ``Retry-After`` says, capped at
-    ``max_retry_after``.
-    """
-
-    attempts: int = 4
-    backoff: float = 0.5
-    max_backoff: float = 10.0
-    max_retry_after: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("Retry.attempts must be at least 1")
-        if self.backoff < 0 or self.max_backoff < 0 or self.max_retry_after < 0:
-            raise ValueError("Retry waits must not be negative")
-
-
-class TokenCache(Protocol):
-    """A cache shared by processes, so that N workers make one token request per renewal."""
-
-    def load(self, key: str) -> Token | None:
-        """The cached token, or None (also when the entry is unreadable)."""
-        ...
-
-    def store(self, key: str, token: Token) -> None:
-        """Keep ``token`` for other processes."""
-        ...
-
-    def acquire(self, key: str, timeout: float) -> object:
-        """Take the cross-process renewal lock for ``key``, waiting at most ``timeout`` seconds;
-        returns a handle for :meth:`release`, or None when the lock could not be had in time."""
-        ...
-
-    def release(self, handle: object) -> None:
-        """Give the lock back."""
-        ...
-
-
-def default_margin(lifetime: float) -> float:
-    """Renew ``min(60 s, 20 % of the lifetime)`` before expiry: a 5-minute token renews after 4
-    minutes, a 30-second one after 24 seconds, never on every call."""
-    return min(60.0, 0.2 * lifetime)
-
-
-@dataclass
-class Stats:
-    """Counters of what the token source did (OpenTelemetry-style: read and export as you like)."""
-
-    fetches: int = 0
-    renewals: int = 0
-    failures: int = 0
-    unauthorized_retries: int = 0
-    cache_hits: int = 0
-    shared_cache_hits: int = 0
 
 
 class TokenCore:
@@ -202,9 +92,9 @@ class TokenCore:
         self.token: Token | None = None
         self.renew_at = float("-inf")
         self._rejected: str | None = None
-        self.cache_key = hashlib.sha256(
-            "\0".join([token_url, client_id or "", grant.name, repr(grant)]).encode()
-        ).hexdigest()[:32]
+        self.cache_key = sha256_hex(
+            "\0".join([token_url, client_id or "", grant.name, repr(grant)])
+        )[:32]
 
     def __repr__(self) -> str:
         return f"TokenCore({self.token_url!r}, client_id={self.client_id!r}, token={self.token!r})"
@@ -277,7 +167,7 @@ class TokenCore:
 
     # --- the flow ----------------------------------------------------------------------------
 
-    def fetch_flow(self) -> Flow:
+    def fetch_flow(self) -> Flow[Token]:
         """Get a new token: from the shared cache if another process renewed it, else from the
         token endpoint under the shared cache's lock."""
         if self.cache is None:
@@ -307,7 +197,7 @@ class TokenCore:
             return True
         return False
 
-    def _request_flow(self) -> Flow:
+    def _request_flow(self) -> Flow[Token]:
         attempts = list(self.grant.attempts(self.token, self.clock()))
         for index, attempt in enumerate(attempts):
             try:
@@ -318,7 +208,7 @@ class TokenCore:
                 log.info("%s was refused (invalid_grant); falling back", attempt.describe)
         raise ConfigurationError("the grant produced no request")
 
-    def _attempt_flow(self, attempt: Attempt) -> Flow:
+    def _attempt_flow(self, attempt: Attempt) -> Flow[Token]:
         form: dict[str, str] = {}
         for name, value in attempt.form.items():
             if callable(value):

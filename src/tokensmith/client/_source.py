@@ -1,63 +1,33 @@
-"""Token sources: the sync and async drivers of :class:`TokenCore`, with single flight, background
-renewal and the 401 handling, as an ``httpx.Auth`` that works for ``httpx.Client`` and
-``httpx.AsyncClient`` alike.
+"""Token sources: access tokens that renew themselves, sync and async, with single flight.
 
-Single flight: however many threads (or tasks) find the token due, one of them (the leader) sends
+Single flight: however many threads and tasks find the token due, one of them (the leader) sends
 the request; the others return the current token if it is still valid, or wait for the leader's
-result or error. The async path awaits everything, so it never blocks the event loop.
+result or error. Threads and tasks share one flight (``tokensmith.core.SingleFlight``), and the
+renewal is one flow that :func:`~tokensmith.core.run_sync` and :func:`~tokensmith.core.run_async`
+drive, so the sync and async paths cannot drift apart. The async path awaits everything, on
+asyncio or trio, so it never blocks the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
 import random
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any
 
-import anyio
 import httpx
 
+from ..core import Flow, Join, SingleFlight, Wait, run_async, run_sync
 from ..oauth import Algorithm, Clock, PrivateKey, Signer, key_from_pem, key_id
-from ._core import (
-    AuthMethod,
-    Flow,
-    HTTPRequest,
-    HTTPResponse,
-    Retry,
-    Send,
-    Sleep,
-    Stats,
-    TokenCache,
-    TokenCore,
-    TransportFailure,
-)
+from ._background import BackgroundRenewal
+from ._core import AuthMethod, TokenCore
 from ._dialect import STANDARD, Dialect
 from ._errors import ConfigurationError
 from ._grants import ClientCredentials, Grant
+from ._httpx_auth import async_bearer_flow, bearer_flow
+from ._options import Retry, Stats, TokenCache
 from ._token import Secret, Token
-
-log = logging.getLogger("tokensmith.client")
-
-
-class _Flight:
-    """One renewal in progress, whose outcome every waiter shares."""
-
-    __slots__ = ("error", "event", "token")
-
-    def __init__(self, event: threading.Event | asyncio.Event) -> None:
-        self.event = event
-        self.token: Token | None = None
-        self.error: BaseException | None = None
-
-    def outcome(self) -> Token:
-        if self.error is not None:
-            raise self.error
-        assert self.token is not None
-        return self.token
 
 
 class TokenSource(httpx.Auth):
@@ -137,18 +107,20 @@ class TokenSource(httpx.Auth):
         )
         self._clock = clock
         self._background = background
-        self._retry_unauthorized = retry_unauthorized
+        self.retry_unauthorized = retry_unauthorized
         self._timeout = timeout
         self._http = http_client
         self._owns_http = http_client is None
         self._ahttp = async_http_client
         self._owns_ahttp = async_http_client is None
-        self._lock = threading.Lock()
-        self._flight: _Flight | None = None
-        self._aflight: _Flight | None = None
+        self._flights = SingleFlight()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._renewal = BackgroundRenewal(
+            renew=lambda: self._renew(force=True),
+            arenew=lambda: self._arenew(force=True),
+            wait=self._background_wait,
+            stop=self._stop,
+        )
 
     def __repr__(self) -> str:
         core = self._core
@@ -182,6 +154,8 @@ class TokenSource(httpx.Auth):
             OAuthError: the token endpoint refused (InvalidClient, InvalidScope, …).
             TokenEndpointUnavailable: the endpoint could not be reached after retries.
             InvalidTokenResponse: the endpoint answered without a usable token.
+            WouldDeadlock: called on an event loop's thread while a task of that loop renews
+                an expired token; use :meth:`atoken` in async code.
         """
         core = self._core
         token = core.token
@@ -195,122 +169,31 @@ class TokenSource(httpx.Auth):
         return self.token().access_token
 
     def _renew(self, *, force: bool) -> Token:
-        core = self._core
-        with self._lock:
-            flight = self._flight
-            leader = flight is None
-            if leader:
-                token = core.token
-                if not force and token is not None and self._clock() < core.renew_at:
-                    return token
-                flight = self._flight = _Flight(threading.Event())
-        assert flight is not None
-        if not leader:
-            usable = core.usable(self._clock())
-            if usable is not None:
-                return usable
-            flight.event.wait()
-            return flight.outcome()
-        renewed = core.token is not None
-        try:
-            token = self._run_sync(core.fetch_flow())
-        except Exception as exc:
-            return self._settle_failure(flight, exc)
-        else:
-            self._settle(flight, token, renewed=renewed)
-            if self._background and self._thread is None:
-                self._start_thread()
-            return token
-        finally:
-            with self._lock:
-                self._flight = None
-            flight.event.set()
+        token = run_sync(
+            self._renew_flow(force=force),
+            self._sync_http,
+            sleep=self._sleep,
+            async_refused=lambda fn: ConfigurationError(
+                "an async supplier needs the async API (atoken, httpx.AsyncClient)"
+            ),
+        )
+        if self._background:
+            self._renewal.start_thread()
+        return token
 
-    def _settle(self, flight: _Flight, token: Token, *, renewed: bool) -> None:
-        """A renewal succeeded: hold the token and give it to every waiter."""
-        self._core.accept(token, renewed=renewed)
-        flight.token = token
-
-    def _settle_failure(self, flight: _Flight, exc: Exception) -> Token:
-        """A renewal failed: keep serving a still-valid token, else share the error.
-
-        Raises:
-            the renewal's error, when no valid token is left.
-        """
-        serving = self._core.failed(exc, self._clock())
-        flight.token = serving
-        if serving is None:
-            flight.error = exc
-            raise exc
-        return serving
-
-    def _run_sync(self, flow: Flow) -> Token:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                token: Token = stop.value
-                return token
-            value, error = None, None
-            try:
-                if isinstance(step, Send):
-                    value = self._send_sync(step.request)
-                elif isinstance(step, Sleep):
-                    if self._stop.wait(step.seconds):
-                        raise ConfigurationError("the token source was closed")
-                elif inspect.iscoroutinefunction(step.fn):
-                    raise ConfigurationError(
-                        "an async supplier needs the async API (atoken, httpx.AsyncClient)"
-                    )
-                else:
-                    value = step.fn(*step.args)
-            except BaseException as exc:  # thrown into the flow, which decides
-                error = exc
-
-    def _send_sync(self, request: HTTPRequest) -> HTTPResponse:
+    def _sync_http(self) -> httpx.Client:
         if self._http is None:
             self._http = httpx.Client(timeout=self._timeout)
-        try:
-            response = self._http.post(
-                request.url, content=request.body, headers=dict(request.headers)
-            )
-        except httpx.TransportError as exc:
-            raise TransportFailure(type(exc).__name__) from None
-        return HTTPResponse(response.status_code, _headers(response), response.content)
+        return self._http
 
-    def _start_thread(self) -> None:
-        self._thread = threading.Thread(
-            target=self._background_loop, name="tokensmith-renewal", daemon=True
-        )
-        self._thread.start()
-
-    def _background_loop(self) -> None:
-        while not self._stop.is_set():
-            wait = self._background_wait()
-            if self._stop.wait(wait):
-                return
-            try:
-                self._renew(force=True)
-            except Exception as exc:
-                log.warning("background renewal failed: %s", type(exc).__name__)
-                self._stop.wait(1.0)
-
-    def _background_wait(self) -> float:
-        """Seconds until about 75 % of the held token's lifetime (with ±5 % jitter)."""
-        token = self._core.token
-        if token is None:
-            return 1.0
-        share = 0.75 + (self._core.rng.random() - 0.5) * 0.1
-        return max(0.05, token.issued_at + token.lifetime * share - self._clock())
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise ConfigurationError("the token source was closed")
 
     def close(self) -> None:
         """Stop background renewal and close the HTTP client this source made."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self._renewal.stop_thread()
         if self._owns_http and self._http is not None:
             self._http.close()
             self._http = None
@@ -324,10 +207,11 @@ class TokenSource(httpx.Auth):
     # --- async ---------------------------------------------------------------------------------
 
     async def atoken(self) -> Token:
-        """A valid token, renewed first if it is due; never blocks the event loop.
+        """A valid token, renewed first if it is due; never blocks the event loop (asyncio or
+        trio).
 
         Raises:
-            the same errors as :meth:`token`.
+            the same errors as :meth:`token`, but never WouldDeadlock.
         """
         core = self._core
         token = core.token
@@ -341,82 +225,19 @@ class TokenSource(httpx.Auth):
         return (await self.atoken()).access_token
 
     async def _arenew(self, *, force: bool) -> Token:
-        core = self._core
-        flight = self._aflight
-        if flight is not None:
-            usable = core.usable(self._clock())
-            if usable is not None:
-                return usable
-            await flight.event.wait()  # type: ignore[misc]
-            return flight.outcome()
-        token = core.token
-        if not force and token is not None and self._clock() < core.renew_at:
-            return token
-        flight = self._aflight = _Flight(asyncio.Event())
-        renewed = core.token is not None
-        try:
-            token = await self._run_async(core.fetch_flow())
-        except Exception as exc:
-            return self._settle_failure(flight, exc)
-        else:
-            self._settle(flight, token, renewed=renewed)
-            if self._background and self._task is None:
-                self._task = asyncio.get_running_loop().create_task(self._abackground_loop())
-            return token
-        finally:
-            self._aflight = None
-            flight.event.set()
+        token = await run_async(self._renew_flow(force=force), self._async_http)
+        if self._background:
+            self._renewal.start_task()
+        return token
 
-    async def _run_async(self, flow: Flow) -> Token:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                token: Token = stop.value
-                return token
-            value, error = None, None
-            try:
-                if isinstance(step, Send):
-                    value = await self._send_async(step.request)
-                elif isinstance(step, Sleep):
-                    await anyio.sleep(step.seconds)
-                elif inspect.iscoroutinefunction(step.fn):
-                    value = await step.fn(*step.args)
-                elif step.inline:
-                    value = step.fn(*step.args)
-                else:
-                    value = await anyio.to_thread.run_sync(step.fn, *step.args)
-            except BaseException as exc:
-                error = exc
-
-    async def _send_async(self, request: HTTPRequest) -> HTTPResponse:
+    def _async_http(self) -> httpx.AsyncClient:
         if self._ahttp is None:
             self._ahttp = httpx.AsyncClient(timeout=self._timeout)
-        try:
-            response = await self._ahttp.post(
-                request.url, content=request.body, headers=dict(request.headers)
-            )
-        except httpx.TransportError as exc:
-            raise TransportFailure(type(exc).__name__) from None
-        return HTTPResponse(response.status_code, _headers(response), response.content)
-
-    async def _abackground_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._background_wait())
-            try:
-                await self._arenew(force=True)
-            except Exception as exc:
-                log.warning("background renewal failed: %s", type(exc).__name__)
-                await asyncio.sleep(1.0)
+        return self._ahttp
 
     async def aclose(self) -> None:
         """Stop background renewal and close the HTTP clients this source made."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._renewal.stop_task()
         if self._owns_ahttp and self._ahttp is not None:
             await self._ahttp.aclose()
             self._ahttp = None
@@ -428,42 +249,68 @@ class TokenSource(httpx.Auth):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    # --- the renewal, for both ------------------------------------------------------------------
+
+    def _renew_flow(self, *, force: bool) -> Flow[Token]:
+        """Renew once for every thread and task that finds the token due: the leader fetches;
+        the others serve the held token while it is valid, else wait for the leader's outcome.
+        A failed renewal keeps serving a still-valid token; with none left, its error is
+        everyone's."""
+        core = self._core
+        while True:
+            flight, leader = yield Join(self._flights)
+            if leader:
+                break
+            usable = core.usable(self._clock())
+            if usable is not None:
+                return usable
+            yield Wait(flight)
+            if flight.value is not None or flight.error is not None:
+                shared: Token = flight.outcome()
+                return shared
+            # The leader was cancelled before it had an outcome: lead, or follow the next one.
+        try:
+            token = core.token
+            if not force and token is not None and self._clock() < core.renew_at:
+                flight.value = token  # another leader renewed it a moment ago
+                return token
+            renewed = token is not None
+            try:
+                token = yield from core.fetch_flow()
+            except Exception as exc:
+                serving = core.failed(exc, self._clock())
+                flight.value = serving
+                if serving is None:
+                    flight.error = exc
+                    raise
+                return serving
+            core.accept(token, renewed=renewed)
+            flight.value = token
+            return token
+        finally:
+            self._flights.finish(flight)
+
+    def _background_wait(self) -> float:
+        """Seconds until about 75 % of the held token's lifetime (with ±5 % jitter)."""
+        token = self._core.token
+        if token is None:
+            return 1.0
+        share = 0.75 + (self._core.rng.random() - 0.5) * 0.1
+        return max(0.05, token.issued_at + token.lifetime * share - self._clock())
+
     # --- httpx.Auth ----------------------------------------------------------------------------
 
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Add the bearer token; on a 401 to a token still held, get a new one and resend once."""
-        core = self._core
-        token = core.token
-        if token is not None and self._clock() < core.renew_at:  # token(), inlined: hot path
-            core.stats.cache_hits += 1
-        else:
-            token = self._renew(force=False)
-        request.headers["Authorization"] = token.authorization
-        response = yield request
-        if response.status_code == 401 and self._retry_unauthorized:
-            self.invalidate(token)
-            fresh = self.token()
-            if fresh.access_token != token.access_token:
-                response.read()
-                request.headers["Authorization"] = fresh.authorization
-                yield request
+        return bearer_flow(self, request)
 
-    async def async_auth_flow(
+    def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """As :meth:`sync_auth_flow`, for ``httpx.AsyncClient``."""
-        token = await self.atoken()
-        request.headers["Authorization"] = token.authorization
-        response = yield request
-        if response.status_code == 401 and self._retry_unauthorized:
-            self.invalidate(token)
-            fresh = await self.atoken()
-            if fresh.access_token != token.access_token:
-                await response.aread()
-                request.headers["Authorization"] = fresh.authorization
-                yield request
+        return async_bearer_flow(self, request)
 
     def requests_auth(self) -> Any:
         """This source as a ``requests.auth.AuthBase`` (needs the ``requests`` extra)."""
@@ -480,7 +327,3 @@ def _assertion_signer(
     if isinstance(key, str | bytes):
         key = key_from_pem(alg, key.encode() if isinstance(key, str) else key)
     return Signer(key, kid=kid or key_id(key), alg=alg, typ="JWT")
-
-
-def _headers(response: httpx.Response) -> dict[str, str]:
-    return {k.lower(): v for k, v in response.headers.items()}

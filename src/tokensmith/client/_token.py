@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+
+from ..oauth import sha256_hex
 
 
 def fingerprint(value: str) -> str:
     """A short, stable name for a token or secret, fit for logs: 8 hex digits of its SHA-256."""
-    return hashlib.sha256(value.encode()).hexdigest()[:8]
+    return sha256_hex(value)[:8]
 
 
 class Secret:

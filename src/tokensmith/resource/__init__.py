@@ -2,9 +2,9 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ..core import Claims, Introspection, Verifier, VerifierUnavailable
 from ..oauth import InsufficientScope, InvalidToken
 from ._asgi import CLAIMS_KEY, BearerAuthMiddleware, check_request, error_response
-from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
 
 if TYPE_CHECKING:
     from ._starlette import RequireToken

@@ -9,9 +9,12 @@ A request without a token gets 401 with ``WWW-Authenticate: Bearer realm="…"``
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
-from typing import Any
+from collections.abc import Collection
 
+from ..core import ASGIApp, Claims, Verifier, VerifierUnavailable
+from ..core import ASGIReceive as Receive
+from ..core import ASGIScope as Scope
+from ..core import ASGISend as Send
 from ..oauth import (
     InvalidToken,
     OAuthError,
@@ -20,13 +23,6 @@ from ..oauth import (
     require_scopes,
     www_authenticate,
 )
-from ._verifier import Claims, Verifier, VerifierUnavailable
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CLAIMS_KEY = "tokensmith.claims"
 

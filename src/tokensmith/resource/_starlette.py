@@ -11,9 +11,9 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("RequireToken needs: pip install 'tokensmith[resource]'") from exc
 
+from ..core import Claims, Verifier
 from ..oauth import OAuthError
 from ._asgi import check_request, error_response
-from ._verifier import Claims, Verifier
 
 
 class RequireToken:

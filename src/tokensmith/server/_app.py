@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from ..core import ASGIReceive as Receive
+from ..core import ASGIScope as Scope
+from ..core import ASGISend as Send
 from ..oauth import (
     Clock,
     InvalidClient,
@@ -42,10 +44,6 @@ from ._settings import Settings
 from ._state import RealmState, Registry
 from ._token import TokenEndpoint
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("tokensmith.server")

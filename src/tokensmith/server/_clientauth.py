@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
+from ..core import Verifier, VerifierUnavailable
 from ..oauth import (
     ASSERTION_ALGORITHMS,
     BadSignature,
@@ -27,7 +28,6 @@ from ..oauth import (
     system_clock,
     verify_jwt_access_token,
 )
-from ..resource import Verifier, VerifierUnavailable
 from ..store import Client, Database, clients
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker

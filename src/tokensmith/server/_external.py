@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..core import Verifier, VerifierUnavailable
 from ..oauth import (
     Clock,
     InvalidGrant,
@@ -21,7 +22,6 @@ from ..oauth import (
     read_jwt,
     system_clock,
 )
-from ..resource import Verifier, VerifierUnavailable
 from ..store import TrustedIssuer
 from ._state import RealmState
 

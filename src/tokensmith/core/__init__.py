@@ -1,0 +1,54 @@
+"""What the client, the protected API's check and the service share that does I/O.
+
+``tokensmith.oauth`` is the protocol without I/O; this package sits on it and under
+``client``, ``resource`` and ``server``: flows and the sync and async drivers that carry them
+out over httpx (asyncio or trio, through anyio), single flight across threads and tasks, the
+verifier of signed tokens with its fetched keys, and the ASGI types.
+"""
+
+from ._asgi import ASGIApp, ASGIMessage, ASGIReceive, ASGIScope, ASGISend
+from ._drive import run_async, run_sync, send_async, send_sync
+from ._flight import Flight, SingleFlight
+from ._flow import (
+    Call,
+    Flow,
+    HTTPRequest,
+    HTTPResponse,
+    Instruction,
+    Join,
+    Send,
+    Sleep,
+    TransportFailure,
+    Wait,
+    WouldDeadlock,
+)
+from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
+
+__all__ = [
+    "ASGIApp",
+    "ASGIMessage",
+    "ASGIReceive",
+    "ASGIScope",
+    "ASGISend",
+    "Call",
+    "Claims",
+    "Flight",
+    "Flow",
+    "HTTPRequest",
+    "HTTPResponse",
+    "Instruction",
+    "Introspection",
+    "Join",
+    "Send",
+    "SingleFlight",
+    "Sleep",
+    "TransportFailure",
+    "Verifier",
+    "VerifierUnavailable",
+    "Wait",
+    "WouldDeadlock",
+    "run_async",
+    "run_sync",
+    "send_async",
+    "send_sync",
+]

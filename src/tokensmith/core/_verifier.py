@@ -1,0 +1,361 @@
+"""Verifying signed tokens against an issuer's published keys, sync or async.
+
+A :class:`Verifier` knows the issuer's JWKS (found through discovery or given as a URL), caches
+it, refetches it when a token names an unknown key (at most once per ``refetch_interval``, so a
+flood of bad tokens cannot hammer the issuer) and remembers verified tokens by digest until
+they expire, so that a repeated token costs microseconds. With :class:`Introspection` it also asks
+the token service (RFC 7662) whether the token was revoked, with a short cache.
+
+The protected API's check (``tokensmith.resource``) and the service's checks of client assertions
+and external tokens (``tokensmith.server``) both use it. The logic is one flow (see ``_flow``);
+:meth:`Verifier.verify` and :meth:`Verifier.averify` only drive it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from ..oauth import (
+    ALGORITHMS,
+    Clock,
+    InvalidToken,
+    PublicKeys,
+    TokensmithError,
+    UnknownKey,
+    verify_jwt_access_token,
+)
+from ._drive import run_async, run_sync
+from ._flight import SingleFlight
+from ._flow import Flow, HTTPRequest, HTTPResponse, Join, Send, TransportFailure, Wait
+
+Claims = dict[str, Any]
+
+_ACCEPT_JSON = {"Accept": "application/json"}
+
+
+class VerifierUnavailable(TokensmithError):
+    """The issuer's keys (or its introspection endpoint) cannot be had, so no token can be
+    checked; a protected API answers 503."""
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """Ask the token service about every token (RFC 7662), for revocation to take effect.
+
+    Answers are cached ``cache_ttl`` seconds per token; the client authenticates with its
+    credentials (``client_secret_post``).
+    """
+
+    url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    cache_ttl: float = 10.0
+
+
+class Verifier:
+    """Checks RFC 9068 JWT access tokens: signature against the issuer's JWKS, then ``typ``,
+    ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat`` with a small ``leeway``.
+
+    One verifier serves threads and tasks (asyncio or trio) at once: a JWKS refetch is made by
+    one caller while the others wait for it.
+
+    Args:
+        issuer: the issuer URL; its discovery document gives the JWKS URL, and ``iss`` must match.
+        jwks_url: the JWKS URL (instead of, or beside, ``issuer``).
+        audience: the ``aud`` this API requires (None: not checked).
+        algorithms: accepted signing algorithms; ``none`` and HMAC are never accepted.
+        leeway: seconds of clock tolerance.
+        refetch_interval: least time between two JWKS fetches.
+        jwks_max_age: refetch the JWKS on the next verification once it is this old.
+        introspection: also ask the token service whether the token is active.
+        jwks: fixed keys (a JWKS document) instead of fetched ones.
+        typ: accepted ``typ`` header values (None: not checked, e.g. for ID tokens).
+        cache_size: verified tokens remembered.
+        timeout: seconds for each HTTP request.
+        clock: the time, for tests.
+
+    Raises:
+        ValueError: no issuer, JWKS URL or JWKS given; a refused algorithm; an unusable ``jwks``.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str | None = None,
+        jwks_url: str | None = None,
+        audience: str | None = None,
+        algorithms: Collection[str] = ALGORITHMS,
+        leeway: float = 30.0,
+        refetch_interval: float = 5.0,
+        jwks_max_age: float = 300.0,
+        introspection: Introspection | None = None,
+        jwks: object | None = None,
+        typ: Collection[str] | None = ("at+jwt", "application/at+jwt"),
+        cache_size: int = 10_000,
+        timeout: float = 5.0,
+        clock: Clock = time.time,
+    ) -> None:
+        if issuer is None and jwks_url is None and jwks is None:
+            raise ValueError("give issuer=, jwks_url= or jwks=")
+        bad = {a for a in algorithms if a.lower() == "none" or a.upper().startswith("HS")}
+        if bad:
+            raise ValueError(f"algorithms {sorted(bad)} are refused for access tokens")
+        self.issuer = issuer.rstrip("/") if issuer else None
+        self.jwks_url = jwks_url
+        self.audience = audience
+        self.algorithms = tuple(algorithms)
+        self.leeway = leeway
+        self.refetch_interval = refetch_interval
+        self.jwks_max_age = jwks_max_age
+        self.introspection = introspection
+        self.cache_size = cache_size
+        self.timeout = timeout
+        self.clock = clock
+        self.typ = typ
+        self.keys: PublicKeys | None = None
+        self.jwks_fetches = 0
+        self._fetched_at = float("-inf")
+        self._static = jwks is not None
+        if jwks is not None:
+            self.keys = PublicKeys.from_jwks(jwks)
+        self._tried_at = float("-inf")
+        self._verified: dict[bytes, tuple[Claims, float]] = {}
+        self._introspected: dict[bytes, tuple[bool, float]] = {}
+        self._fetches = SingleFlight()
+        self._http: httpx.Client | None = None
+        self._ahttp: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"Verifier(issuer={self.issuer!r}, audience={self.audience!r})"
+
+    # --- the drivers ---------------------------------------------------------------------------
+
+    def verify(self, token: str) -> Claims:
+        """The claims of a valid token.
+
+        Raises:
+            InvalidToken: the token is malformed, forged, expired, for another audience or
+                issuer, or revoked (with introspection); the description says which.
+            VerifierUnavailable: the issuer's keys (or the introspection endpoint) cannot be
+                reached.
+        """
+        now = self.clock()
+        digest = hashlib.sha256(token.encode()).digest()
+        claims = self._known(digest, now)  # the hot path: no flow for a remembered token
+        if claims is not None:
+            return claims
+        return run_sync(self._verify_flow(token, digest, now), self._sync_http)
+
+    async def averify(self, token: str) -> Claims:
+        """As :meth:`verify`, without blocking the event loop."""
+        now = self.clock()
+        digest = hashlib.sha256(token.encode()).digest()
+        claims = self._known(digest, now)
+        if claims is not None:
+            return claims
+        return await run_async(self._verify_flow(token, digest, now), self._async_http)
+
+    def _sync_http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout)
+        return self._http
+
+    def _async_http(self) -> httpx.AsyncClient:
+        if self._ahttp is None:
+            self._ahttp = httpx.AsyncClient(timeout=self.timeout)
+        return self._ahttp
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients."""
+        if self._ahttp is not None:
+            await self._ahttp.aclose()
+            self._ahttp = None
+        self.close()
+
+    def close(self) -> None:
+        """Close the sync HTTP client."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    # --- the flow ------------------------------------------------------------------------------
+
+    def _known(self, digest: bytes, now: float) -> Claims | None:
+        """The claims of a token verified before, when nothing needs asking.
+
+        Raises:
+            InvalidToken: introspection said lately that the token is not active.
+        """
+        claims = self._remembered(digest, now)
+        if claims is None or self.introspection is None:
+            return claims
+        active = self._introspection_cached(digest, now)
+        if active is False:
+            raise InvalidToken("the token is not active (revoked or expired)")
+        return claims if active else None
+
+    def _verify_flow(self, token: str, digest: bytes, now: float) -> Flow[Claims]:
+        claims = self._remembered(digest, now)
+        if claims is None:
+            claims = yield from self._fresh_flow(token, now)
+            self._remember(digest, claims)
+        if self.introspection is not None:
+            active = self._introspection_cached(digest, now)
+            if active is False:
+                raise InvalidToken("the token is not active (revoked or expired)")
+            if active is None:
+                yield from self._introspect_flow(token, digest, now)
+        return claims
+
+    def _fresh_flow(self, token: str, now: float) -> Flow[Claims]:
+        # Fetch when the keys are missing or stale; fetch once more if the kid is unknown.
+        for unknown_key in (False, True):
+            if self._needs_fetch(now, unknown_key=unknown_key):
+                yield from self._fetch_flow(now)
+            elif unknown_key:
+                break
+            try:
+                return self._check(token, now)
+            except UnknownKey:
+                continue
+        raise UnknownKey("the token was signed with a key the issuer does not publish")
+
+    def _fetch_flow(self, now: float) -> Flow[None]:
+        """Fetch the JWKS once for every caller that finds it due at the same time; a failure
+        is every waiter's when no earlier keys are left to serve."""
+        flight, leader = yield Join(self._fetches)
+        if not leader:
+            yield Wait(flight)
+            flight.outcome()
+            return
+        try:
+            if self._tried_at < now:
+                self._tried_at = now
+                yield from self._fetch_keys_flow(now)
+        except VerifierUnavailable as exc:
+            flight.error = exc
+            raise
+        finally:
+            self._fetches.finish(flight)
+
+    def _fetch_keys_flow(self, now: float) -> Flow[None]:
+        try:
+            if self.jwks_url is None:
+                assert self.issuer is not None  # the constructor wants one of the two
+                discovery = f"{self.issuer}/.well-known/openid-configuration"
+                answer = _json_answer((yield Send(_get(discovery))))
+                uri = answer.get("jwks_uri") if isinstance(answer, dict) else None
+                if not isinstance(uri, str):
+                    raise ValueError("the discovery document names no jwks_uri")
+                self.jwks_url = uri
+            document = _json_answer((yield Send(_get(self.jwks_url))))
+            keys = PublicKeys.from_jwks(document)
+        except (TransportFailure, ValueError) as exc:
+            if self.keys is None:
+                raise VerifierUnavailable(
+                    f"cannot fetch the issuer's keys ({type(exc).__name__}: {exc})"
+                ) from None
+            return  # keep serving the keys fetched before
+        self.keys = keys
+        self._fetched_at = now
+        self.jwks_fetches += 1
+
+    def _introspect_flow(self, token: str, digest: bytes, now: float) -> Flow[None]:
+        introspection = self.introspection
+        assert introspection is not None
+        form = {
+            "token": token,
+            "client_id": introspection.client_id,
+            "client_secret": introspection.client_secret,
+        }
+        request = HTTPRequest(
+            introspection.url,
+            {**_ACCEPT_JSON, "Content-Type": "application/x-www-form-urlencoded"},
+            urlencode(form).encode(),
+        )
+        try:
+            response: HTTPResponse = yield Send(request)
+            answer = json.loads(response.body)
+        except (TransportFailure, ValueError) as exc:
+            raise VerifierUnavailable(
+                f"cannot reach the introspection endpoint ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200 or not isinstance(answer, dict):
+            raise VerifierUnavailable(
+                f"the introspection endpoint answered HTTP {response.status_code}"
+            )
+        active = answer.get("active") is True
+        while self._introspected and len(self._introspected) >= max(1, self.cache_size):
+            del self._introspected[next(iter(self._introspected))]
+        self._introspected[digest] = (active, now + introspection.cache_ttl)
+        if not active:
+            raise InvalidToken("the token is not active (revoked or expired)")
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def _remembered(self, digest: bytes, now: float) -> Claims | None:
+        entry = self._verified.get(digest)
+        if entry is None:
+            return None
+        claims, exp = entry
+        if now >= exp + self.leeway:
+            del self._verified[digest]
+            return None
+        return claims
+
+    def _remember(self, digest: bytes, claims: Claims) -> None:
+        if self.cache_size <= 0:
+            return
+        while len(self._verified) >= self.cache_size:
+            del self._verified[next(iter(self._verified))]
+        self._verified[digest] = (claims, float(claims["exp"]))
+
+    def _check(self, token: str, now: float) -> Claims:
+        if self.keys is None:
+            raise UnknownKey("no keys yet")
+        return verify_jwt_access_token(
+            token,
+            self.keys,
+            algorithms=self.algorithms,
+            issuer=self.issuer,
+            audience=self.audience,
+            now=now,
+            leeway=self.leeway,
+            typ=self.typ,
+        )
+
+    def _needs_fetch(self, now: float, *, unknown_key: bool) -> bool:
+        if self._static:
+            return False
+        if self.keys is None or now - self._fetched_at > self.jwks_max_age:
+            return now - self._tried_at >= min(1.0, self.refetch_interval)
+        return unknown_key and now - self._tried_at >= self.refetch_interval
+
+    def _introspection_cached(self, digest: bytes, now: float) -> bool | None:
+        entry = self._introspected.get(digest)
+        if entry is None or now >= entry[1]:
+            return None
+        return entry[0]
+
+
+def _get(url: str) -> HTTPRequest:
+    return HTTPRequest(url, _ACCEPT_JSON, b"", "GET")
+
+
+def _json_answer(response: HTTPResponse) -> object:
+    """The JSON body of a 2xx answer.
+
+    Raises:
+        ValueError: another status, or a body that is not JSON.
+    """
+    if not 200 <= response.status_code < 300:
+        raise ValueError(f"HTTP {response.status_code}")
+    return json.loads(response.body)
