@@ -78,6 +78,11 @@ class SingleFlight:
         self._lock = threading.Lock()
         self._current: Flight | None = None
 
+    @property
+    def idle(self) -> bool:
+        """No flight is in progress (a hint: one may start at any moment)."""
+        return self._current is None
+
     def join(self, *, in_loop: bool) -> tuple[Flight, bool]:
         """The flight in progress and False, or a new one and True (the caller leads it and
         must call :meth:`finish`). ``in_loop``: the caller is a task on an event loop."""

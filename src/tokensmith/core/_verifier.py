@@ -218,8 +218,9 @@ class Verifier:
     def _fresh_flow(self, token: str, now: float) -> Flow[Claims]:
         # Fetch when the keys are missing or stale; fetch once more if the kid is unknown.
         for unknown_key in (False, True):
-            if self._needs_fetch(now, unknown_key=unknown_key):
-                yield from self._fetch_flow(now)
+            gap = self._fetch_gap(now, unknown_key=unknown_key)
+            if gap is not None:
+                yield from self._fetch_flow(now, gap)
             elif unknown_key:
                 break
             try:
@@ -228,23 +229,42 @@ class Verifier:
                 continue
         raise UnknownKey("the token was signed with a key the issuer does not publish")
 
-    def _fetch_flow(self, now: float) -> Flow[None]:
-        """Fetch the JWKS once for every caller that finds it due at the same time; a failure
-        is every waiter's when no earlier keys are left to serve."""
+    def _fetch_gap(self, now: float, *, unknown_key: bool) -> float | None:
+        """The least time since the last fetch before another may start, or None when the keys
+        need no fetch."""
+        if self._static:
+            return None
+        if self.keys is None or now - self._fetched_at > self.jwks_max_age:
+            return min(1.0, self.refetch_interval)
+        return self.refetch_interval if unknown_key else None
+
+    def _fetch_flow(self, now: float, gap: float) -> Flow[None]:
+        """Fetch the JWKS, unless one was tried less than ``gap`` seconds ago, once for every
+        caller that needs it at the same time: callers that come during a fetch wait for it
+        (a flood of tokens with unknown keys cannot make more than one fetch per ``gap``), and
+        its failure is theirs when no earlier keys are left to serve."""
+        if self._fetches.idle and now - self._tried_at < gap:
+            self._no_keys_yet()
+            return
         flight, leader = yield Join(self._fetches)
         if not leader:
             yield Wait(flight)
             flight.outcome()
             return
         try:
-            if self._tried_at < now:
+            if now - self._tried_at >= gap:  # else another leader has just fetched
                 self._tried_at = now
                 yield from self._fetch_keys_flow(now)
+            self._no_keys_yet()
         except VerifierUnavailable as exc:
             flight.error = exc
             raise
         finally:
             self._fetches.finish(flight)
+
+    def _no_keys_yet(self) -> None:
+        if self.keys is None:
+            raise VerifierUnavailable("the issuer's keys could not be fetched; retry shortly")
 
     def _fetch_keys_flow(self, now: float) -> Flow[None]:
         try:
@@ -331,13 +351,6 @@ class Verifier:
             leeway=self.leeway,
             typ=self.typ,
         )
-
-    def _needs_fetch(self, now: float, *, unknown_key: bool) -> bool:
-        if self._static:
-            return False
-        if self.keys is None or now - self._fetched_at > self.jwks_max_age:
-            return now - self._tried_at >= min(1.0, self.refetch_interval)
-        return unknown_key and now - self._tried_at >= self.refetch_interval
 
     def _introspection_cached(self, digest: bytes, now: float) -> bool | None:
         entry = self._introspected.get(digest)

@@ -1,0 +1,181 @@
+"""The async client on any loop anyio runs (asyncio and trio), and one flight shared by threads
+and tasks of one TokenSource."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+import pytest
+
+from tokensmith.client import Retry, TokenSource
+from tokensmith.core import WouldDeadlock
+
+from .conftest import Answer, FakeOAuth
+
+BACKENDS = ["asyncio", "trio"]
+FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05)
+
+
+def source(fake: FakeOAuth, **kwargs: Any) -> TokenSource:
+    return TokenSource(
+        fake.token_url, client_id="svc", client_secret="s3cret-value", retry=FAST, **kwargs
+    )
+
+
+async def wait_for_request(fake: FakeOAuth) -> None:
+    """Return once the token endpoint has received a request."""
+    with anyio.fail_after(5):
+        while not fake.token_requests:  # noqa: ASYNC110 (the server's thread cannot set an Event)
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_200_tasks_make_one_request_without_blocking_the_loop(make_fake: Any, backend: str) -> None:
+    """200 tasks finding no token make one request between them, and the loop keeps running."""
+    fake = make_fake(delay=0.3)
+    tokens: list[str] = []
+    ticks = 0
+
+    async def main() -> None:
+        nonlocal ticks
+        async with source(fake) as s:
+
+            async def ask() -> None:
+                tokens.append(await s.aaccess_token())
+
+            async with anyio.create_task_group() as tasks:
+                for _ in range(200):
+                    tasks.start_soon(ask)
+                while len(tokens) < 200:
+                    await anyio.sleep(0.01)
+                    ticks += 1
+
+    anyio.run(main, backend=backend)
+
+    assert len(fake.token_requests) == 1
+    assert len(set(tokens)) == 1
+    assert ticks >= 10  # 0.3 s of waiting, in steps of 10 ms: the loop was not blocked
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_async_httpx_client_gets_the_bearer_token(fake: FakeOAuth, backend: str) -> None:
+    """httpx.AsyncClient(auth=source) sends the source's token to the API."""
+
+    async def main() -> int:
+        async with source(fake) as s, httpx.AsyncClient(auth=s) as http:
+            return (await http.get(fake.url + "/api")).status_code
+
+    assert anyio.run(main, backend=backend) == 200
+    assert len(fake.token_requests) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_background_renewal_runs_and_stops_on_aclose(make_fake: Any, backend: str) -> None:
+    """With background=True, a task renews 2-second tokens before anyone waits, and aclose
+    stops it: no request follows the close."""
+    fake = make_fake(lambda f, seen: Answer(body=f.issue(2), delay=0.2))
+
+    async def main() -> float:
+        slowest = 0.0
+        async with source(fake, background=True) as s:
+            await s.atoken()
+            deadline = time.monotonic() + 3.5
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                await s.atoken()
+                slowest = max(slowest, time.perf_counter() - started)
+                await anyio.sleep(0.005)
+        return slowest
+
+    slowest = anyio.run(main, backend=backend)
+    requests_at_close = len(fake.token_requests)
+    time.sleep(2.0)  # two token lifetimes: a renewal task still running would have asked again
+
+    assert requests_at_close >= 3
+    assert slowest < 0.1
+    assert len(fake.token_requests) == requests_at_close
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_task_waits_for_the_renewal_a_thread_leads(make_fake: Any, backend: str) -> None:
+    """A task that finds no token while a thread is renewing gets the thread's token: one
+    request between them."""
+    fake = make_fake(delay=0.5)
+    s = source(fake)
+    from_thread: list[str] = []
+    thread = threading.Thread(target=lambda: from_thread.append(s.access_token()))
+    thread.start()
+
+    async def main() -> str:
+        await wait_for_request(fake)
+        return await s.aaccess_token()
+
+    from_task = anyio.run(main, backend=backend)
+    thread.join(5)
+    s.close()
+
+    assert len(fake.token_requests) == 1
+    assert from_thread == [from_task]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_thread_waits_for_the_renewal_a_task_leads(make_fake: Any, backend: str) -> None:
+    """A thread that finds no token while a task is renewing gets the task's token: one
+    request between them."""
+    fake = make_fake(delay=0.5)
+
+    async def main() -> tuple[str, str]:
+        async with source(fake) as s:
+            results: dict[str, str] = {}
+
+            async def lead() -> None:
+                results["task"] = await s.aaccess_token()
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(lead)
+                await wait_for_request(fake)
+                results["thread"] = await anyio.to_thread.run_sync(s.access_token)
+            return results["task"], results["thread"]
+
+    from_task, from_thread = anyio.run(main, backend=backend)
+
+    assert len(fake.token_requests) == 1
+    assert from_task == from_thread
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_blocking_call_on_the_loop_of_a_renewing_task_is_refused(
+    make_fake: Any, backend: str
+) -> None:
+    """token() called on the event loop's thread while a task of that loop renews cannot wait
+    (it would stop the loop, and the renewal with it): it raises WouldDeadlock at once."""
+    fake = make_fake(delay=0.5)
+
+    async def main() -> tuple[type[BaseException] | None, str]:
+        async with source(fake) as s:
+            results: dict[str, str] = {}
+
+            async def lead() -> None:
+                results["task"] = await s.aaccess_token()
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(lead)
+                await wait_for_request(fake)
+                try:
+                    s.token()
+                except WouldDeadlock as exc:
+                    raised: type[BaseException] | None = type(exc)
+                else:
+                    raised = None
+            return raised, results["task"]
+
+    raised, token = anyio.run(main, backend=backend)
+
+    assert raised is WouldDeadlock
+    assert token.startswith("tok-")
+    assert len(fake.token_requests) == 1
