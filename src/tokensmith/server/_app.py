@@ -43,6 +43,7 @@ from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
 from ._token import TokenEndpoint
+from ._verifiers import Verifiers
 
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 
@@ -92,6 +93,7 @@ class TokensmithApp:
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
         self._external: ExternalTokens | None = None
+        self._verifiers = Verifiers()
 
     def __repr__(self) -> str:
         return f"TokensmithApp({self.db!r})"
@@ -110,9 +112,14 @@ class TokensmithApp:
         registry.start()
         self._registry = registry
         clients = ClientAuthenticator(
-            registry, self.checker, self.db, clock=self.clock, limiter=self.limiter
+            registry,
+            self.checker,
+            self.db,
+            clock=self.clock,
+            limiter=self.limiter,
+            verifiers=self._verifiers,
         )
-        self._external = ExternalTokens(clock=self.clock)
+        self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
 
@@ -121,8 +128,7 @@ class TokensmithApp:
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
-        if self._external is not None:
-            await self._external.aclose()
+        await self._verifiers.aclose()  # the clients' and the trusted issuers' keys
         await self.limiter.aclose()
         await self.db.close()
 

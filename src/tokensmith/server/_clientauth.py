@@ -32,6 +32,7 @@ from ..store import Client, Database, clients
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
+from ._verifiers import Verifiers
 
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -102,13 +103,14 @@ class ClientAuthenticator:
         *,
         clock: Clock = system_clock,
         limiter: AuthLimiter | None = None,
+        verifiers: Verifiers | None = None,
     ) -> None:
         self.registry = registry
         self.checker = checker
         self.db = db
         self.clock = clock
         self.limiter = limiter if limiter is not None else AuthLimiter()
-        self._verifiers: dict[tuple[object, ...], Verifier] = {}
+        self.verifiers = verifiers if verifiers is not None else Verifiers()
 
     async def authenticate(
         self,
@@ -168,7 +170,7 @@ class ClientAuthenticator:
         Until the signature verifies, an unknown client, a client without keys and a wrong key
         get the same answer, so that the text does not tell which client ids exist.
         """
-        verifier = self._verifier(client) if client is not None else None
+        verifier = await self._verifier(client) if client is not None else None
         try:
             if client is None or verifier is None:  # the same header checks, against no keys
                 verify_jwt_access_token(
@@ -214,27 +216,29 @@ class ClientAuthenticator:
             raise InvalidClient("the client assertion was already used (replay refused)")
         return client
 
-    def _verifier(self, client: Client) -> Verifier | None:
+    async def _verifier(self, client: Client) -> Verifier | None:
         """The verifier of the client's assertions; None when it has no (usable) keys."""
         if client.jwks is None and client.jwks_url is None:
             return None
-        key = (client.id, client.created_at, client.jwks, client.jwks_url)
-        verifier = self._verifiers.get(key)
-        if verifier is None:
-            try:
-                verifier = Verifier(
-                    issuer=client.client_id,
-                    jwks_url=client.jwks_url,
-                    jwks=json.loads(client.jwks) if client.jwks else None,
-                    algorithms=ASSERTION_ALGORITHMS,
-                    typ=None,
-                    clock=self.clock,
-                )
-            except ValueError:
-                log.warning("client %s of a realm has a JWKS that is not usable", client.id)
-                return None
-            self._verifiers[key] = verifier
-        return verifier
+        jwks = client.jwks
+
+        def make() -> Verifier:
+            return Verifier(
+                issuer=client.client_id,
+                jwks_url=client.jwks_url,
+                jwks=json.loads(jwks) if jwks else None,
+                algorithms=ASSERTION_ALGORITHMS,
+                typ=None,
+                clock=self.clock,
+            )
+
+        try:
+            return await self.verifiers.get(
+                ("client", client.id, client.created_at, client.jwks, client.jwks_url), make
+            )
+        except ValueError:
+            log.warning("client %s of a realm has a JWKS that is not usable", client.id)
+            return None
 
 
 def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:

@@ -24,17 +24,18 @@ from ..oauth import (
 )
 from ..store import TrustedIssuer
 from ._state import RealmState
+from ._verifiers import Verifiers
 
 
 class ExternalTokens:
     """Verifies external JWTs against the realm's trusted issuers, caching their keys."""
 
-    def __init__(self, *, clock: Clock = system_clock) -> None:
+    def __init__(self, *, clock: Clock = system_clock, verifiers: Verifiers | None = None) -> None:
         self.clock = clock
-        self._verifiers: dict[tuple[int, int, int], Verifier] = {}
+        self.verifiers = verifiers if verifiers is not None else Verifiers()
 
     def __repr__(self) -> str:
-        return f"ExternalTokens(issuers={len(self._verifiers)})"
+        return f"ExternalTokens(verifiers={len(self.verifiers)})"
 
     async def verify(self, state: RealmState, token: str, *, what: str) -> dict[str, Any]:
         """The claims of ``token`` (named ``what`` in errors) if a trusted issuer signed it.
@@ -63,7 +64,8 @@ class ExternalTokens:
                 f"the {what} issuer {echo(iss)!r} is not trusted by realm {state.realm.name!r}"
             )
         try:
-            claims = await self._verifier(trusted).averify(token)
+            verifier = await self._verifier(trusted)
+            claims = await verifier.averify(token)
         except InvalidToken as exc:
             raise InvalidGrant(f"the {what} was refused: {exc.description}") from None
         except VerifierUnavailable:
@@ -85,11 +87,9 @@ class ExternalTokens:
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidGrant(f"the {what} has no sub claim")
 
-    def _verifier(self, trusted: TrustedIssuer) -> Verifier:
-        key = (trusted.realm_id, trusted.id, trusted.created_at)
-        verifier = self._verifiers.get(key)
-        if verifier is None:
-            verifier = Verifier(
+    async def _verifier(self, trusted: TrustedIssuer) -> Verifier:
+        def make() -> Verifier:
+            return Verifier(
                 issuer=trusted.issuer,
                 jwks_url=trusted.jwks_url,
                 jwks=json.loads(trusted.jwks) if trusted.jwks else None,
@@ -98,10 +98,11 @@ class ExternalTokens:
                 typ=None,
                 clock=self.clock,
             )
-            self._verifiers[key] = verifier
-        return verifier
+
+        return await self.verifiers.get(
+            ("issuer", trusted.realm_id, trusted.id, trusted.created_at), make
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP clients of the issuers' verifiers."""
-        for verifier in self._verifiers.values():
-            await verifier.aclose()
+        await self.verifiers.aclose()
