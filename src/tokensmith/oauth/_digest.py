@@ -3,10 +3,11 @@
 import hashlib
 
 
-def sha256_hex(text: str) -> str:
-    """The hex SHA-256 of ``text`` encoded as UTF-8.
+def sha256_hex(data: str | bytes) -> str:
+    """The hex SHA-256 of ``data``: bytes as they are, text encoded as UTF-8.
 
     Raises:
-        UnicodeEncodeError: ``text`` holds a lone surrogate.
+        UnicodeEncodeError: ``data`` is text holding a lone surrogate (encode it yourself, with the
+            error handler you need, where such text must still be digested).
     """
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()

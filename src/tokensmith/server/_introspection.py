@@ -18,7 +18,7 @@ from ..oauth import (
     UnauthorizedClient,
     system_clock,
 )
-from ..store import Client, Database, refresh
+from ..store import Client, Database, denylist, refresh
 from ._clientauth import ClientAuthenticator
 from ._own import OwnTokens
 from ._state import RealmState
@@ -79,7 +79,7 @@ class TokenInspector:
             jti, exp = claims.get("jti"), claims.get("exp")
             if isinstance(jti, str) and isinstance(exp, int | float):
                 async with self.db.write() as conn:
-                    await refresh.revoke_access_token(conn, state.realm.id, jti[:64], int(exp))
+                    await denylist.revoke_access_token(conn, state.realm.id, jti[:64], int(exp))
             return
         async with self.db.write() as conn:
             record = await refresh.get_refresh_token(conn, refresh.digest(token))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..oauth import Clock, InvalidToken, system_clock
-from ..store import Database, RefreshTokenRecord, refresh
+from ..store import Database, RefreshTokenRecord, denylist, refresh
 from ._state import RealmState, Registry
 
 
@@ -42,7 +42,7 @@ class OwnTokens:
         jti = claims.get("jti")
         if isinstance(jti, str):
             async with self.db.read() as conn:
-                if await refresh.access_token_revoked(conn, state.realm.id, jti):
+                if await denylist.access_token_revoked(conn, state.realm.id, jti):
                     raise InvalidToken("the token has been revoked")
         await self._check_client(state, claims.get("client_id"))
         return claims

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import importlib.util
 import ipaddress
 import logging
@@ -39,7 +38,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import ConfigurationError
 from limits.limits import GRANULARITIES
 
-from ..oauth import SlowDown
+from ..oauth import SlowDown, sha256_hex
 from ..store import Realm
 
 log = logging.getLogger("tokensmith.server")
@@ -373,7 +372,10 @@ def _marker(items: Sequence[RateLimitItem]) -> RateLimitItem:
 
 def _client_key(client_id: str) -> str:
     # A digest: client ids may hold '/', the key separator, and need not sit in Redis verbatim.
-    return hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    # Counted before any check of the id, so a lone surrogate must digest, not raise
+    # ("surrogatepass"); for any other id these are the UTF-8 bytes, and the keys of a running
+    # fleet stay the same. 128 bits keep keys short and are ample against collisions.
+    return sha256_hex(client_id.encode("utf-8", "surrogatepass"))[:32]
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -32,6 +32,7 @@ from ..store import (
     Realm,
     TrustedIssuer,
     clients,
+    denylist,
     issuers,
     realms,
     refresh,
@@ -285,9 +286,9 @@ class Registry:
                     purged_at = time.monotonic()
                     while True:  # in batches: each statement stays within the timeout
                         async with self.db.write() as conn:
-                            gone = await refresh.delete_expired(
-                                conn, int(self.clock()), limit=_PURGE_BATCH
-                            )
+                            cutoff = int(self.clock())
+                            gone = await refresh.delete_expired(conn, cutoff, limit=_PURGE_BATCH)
+                            gone += await denylist.delete_expired(conn, cutoff, limit=_PURGE_BATCH)
                         if gone < _PURGE_BATCH:
                             break
             except Exception as exc:  # keep serving from the cache while the database is away

@@ -1,6 +1,7 @@
 """Storage: SQLAlchemy Core tables, Alembic migrations and repositories on SQLite or PostgreSQL."""
 
 from . import _clients as clients
+from . import _denylist as denylist
 from . import _issuers as issuers
 from . import _meta as meta
 from . import _realms as realms
@@ -44,6 +45,7 @@ __all__ = [
     "TrustedIssuer",
     "async_url",
     "clients",
+    "denylist",
     "issuers",
     "meta",
     "realms",

@@ -8,9 +8,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..oauth import parse_scope
+
+# Client authentication records an assertion's jti as ``clients.use_assertion``; the deny list that
+# keeps it is in _denylist.py.
+from ._denylist import use_assertion as use_assertion
 from ._errors import Conflict, NotFound
 from ._models import Client, StoredSecret
-from ._tables import client_secrets, clients, used_assertions
+from ._tables import client_secrets, clients
 
 
 def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> Client:
@@ -143,18 +147,6 @@ async def set_enabled(conn: AsyncConnection, client_pk: int, enabled: bool) -> N
 async def delete_client(conn: AsyncConnection, client_pk: int) -> None:
     """Delete a client with its secrets and refresh tokens."""
     await conn.execute(delete(clients).where(clients.c.id == client_pk))
-
-
-async def use_assertion(conn: AsyncConnection, realm_id: int, jti: str, expires_at: int) -> bool:
-    """Record a client assertion's ``jti``; False when it was already used (a replay)."""
-    try:
-        async with conn.begin_nested():
-            await conn.execute(
-                insert(used_assertions).values(realm_id=realm_id, jti=jti, expires_at=expires_at)
-            )
-    except IntegrityError:
-        return False
-    return True
 
 
 async def add_secret(conn: AsyncConnection, client_pk: int, digest: str, now: int) -> None:

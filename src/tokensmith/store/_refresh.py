@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..oauth import sha256_hex
 from ._models import RefreshTokenRecord
-from ._tables import clients, refresh_tokens, revoked_access_tokens, used_assertions
+from ._tables import clients, refresh_tokens
 
 
 def digest(token: str) -> str:
@@ -78,55 +77,16 @@ async def revoke_family(conn: AsyncConnection, family: str) -> int:
 
 
 async def delete_expired(conn: AsyncConnection, now: int, *, limit: int = 5000) -> int:
-    """Forget refresh tokens, revoked access tokens and used assertions that expired before
-    ``now``, at most ``limit`` of each (so that every statement stays short); returns how many
-    rows went. Call again while it returns ``limit`` or more."""
+    """Forget refresh tokens that expired before ``now``, at most ``limit`` of them (so that the
+    statement stays short); returns how many went. Call again while it returns ``limit``."""
     oldest = select(refresh_tokens.c.digest).where(refresh_tokens.c.expires_at < now)
     result = await conn.execute(
         delete(refresh_tokens).where(refresh_tokens.c.digest.in_(oldest.limit(limit)))
     )
-    gone = result.rowcount
-    for table in (revoked_access_tokens, used_assertions):
-        expired = select(table.c.realm_id, table.c.jti).where(table.c.expires_at < now)
-        result = await conn.execute(
-            delete(table).where(tuple_(table.c.realm_id, table.c.jti).in_(expired.limit(limit)))
-        )
-        gone += result.rowcount
-    return gone
+    return result.rowcount
 
 
 async def client_id_of(conn: AsyncConnection, client_pk: int) -> str | None:
     """The ``client_id`` of the client with this primary key."""
     value = await conn.scalar(select(clients.c.client_id).where(clients.c.id == client_pk))
     return str(value) if value is not None else None
-
-
-async def revoke_access_token(
-    conn: AsyncConnection, realm_id: int, jti: str, expires_at: int
-) -> None:
-    """Deny the access token ``jti`` until ``expires_at`` (idempotent)."""
-    exists = await conn.scalar(
-        select(revoked_access_tokens.c.jti).where(
-            and_(revoked_access_tokens.c.realm_id == realm_id, revoked_access_tokens.c.jti == jti)
-        )
-    )
-    if exists is None:
-        try:
-            async with conn.begin_nested():
-                await conn.execute(
-                    insert(revoked_access_tokens).values(
-                        realm_id=realm_id, jti=jti, expires_at=expires_at
-                    )
-                )
-        except IntegrityError:
-            pass  # revoked concurrently: the outcome is the same
-
-
-async def access_token_revoked(conn: AsyncConnection, realm_id: int, jti: str) -> bool:
-    """Whether the access token ``jti`` of the realm is on the deny list."""
-    found = await conn.scalar(
-        select(revoked_access_tokens.c.jti).where(
-            and_(revoked_access_tokens.c.realm_id == realm_id, revoked_access_tokens.c.jti == jti)
-        )
-    )
-    return found is not None

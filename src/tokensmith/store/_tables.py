@@ -69,14 +69,6 @@ clients = Table(
     UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
 )
 
-used_assertions = Table(
-    "used_assertions",
-    metadata,
-    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True),
-    Column("jti", String(255), primary_key=True),
-    Column("expires_at", BigInteger, nullable=False, index=True),
-)
-
 trusted_issuers = Table(
     "trusted_issuers",
     metadata,
@@ -130,11 +122,15 @@ service_meta = Table(
     Column("value", Text, nullable=False),
 )
 
-revoked_access_tokens = Table(
-    "revoked_access_tokens",
+denied_jtis = Table(
+    "denied_jtis",
     metadata,
+    # JWT IDs refused until the token they name expires (then pruned): client assertions already
+    # used (kind "assertion", RFC 7523 §3) and revoked access tokens ("access_token", RFC 7009).
+    # One table for both so that one statement prunes them; _denylist.py reads and writes it.
     Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True),
-    Column("jti", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("jti", String(255), primary_key=True),
     Column("expires_at", BigInteger, nullable=False, index=True),
 )
 

@@ -1,0 +1,43 @@
+"""A migrated database of each kind with one realm, for the store's repositories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tokensmith.store import Database, realms
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The newest schema on a fresh SQLite file or PostgreSQL database."""
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def realm_id(db: Database) -> int:
+    """The id of a realm called ``acme``."""
+    return await create_realm(db)
+
+
+async def create_realm(db: Database) -> int:
+    """Create a realm called ``acme``; its id."""
+    async with db.write() as conn:
+        realm = await realms.create_realm(
+            conn,
+            name="acme",
+            access_token_ttl=300,
+            refresh_token_ttl=1800,
+            alg="ES256",
+            response_style="standard",
+            audience=None,
+            paths=(),
+            now=0,
+        )
+    return realm.id
