@@ -79,7 +79,7 @@ class TokenInspector:
             jti, exp = claims.get("jti"), claims.get("exp")
             if isinstance(jti, str) and isinstance(exp, int | float):
                 async with self.db.write() as conn:
-                    await denylist.revoke_access_token(conn, state.realm.id, jti[:64], int(exp))
+                    await denylist.revoke_access_token(conn, state.realm.id, jti, int(exp))
             return
         async with self.db.write() as conn:
             record = await refresh.get_refresh_token(conn, refresh.digest(token))
