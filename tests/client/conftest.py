@@ -28,6 +28,8 @@ class Seen:
     form: dict[str, str]
     headers: dict[str, str]
     at: float
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    """Every name and value of the form, in order, repeated names included."""
 
 
 @dataclass
@@ -67,8 +69,9 @@ class FakeOAuth:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
-                self._answer(fake.handle(Seen(self.path, form, dict(self.headers), time.time())))
+                pairs = parse_qsl(self.rfile.read(length).decode())
+                seen = Seen(self.path, dict(pairs), dict(self.headers), time.time(), pairs)
+                self._answer(fake.handle(seen))
 
             def do_GET(self) -> None:
                 self._answer(fake.handle(Seen(self.path, {}, dict(self.headers), time.time())))

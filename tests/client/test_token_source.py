@@ -539,6 +539,16 @@ def test_token_exchange_and_custom_grant_forms(fake: FakeOAuth) -> None:
     assert second["assertion"] == "assertion-value-1"
 
 
+def test_several_resources_are_repeated_parameters(fake: FakeOAuth) -> None:
+    """RFC 8707 §2: each resource is its own ``resource`` parameter, not one joined value."""
+    s = source(fake, grant=ClientCredentials(resource=["https://a.example/", "https://b.example/"]))
+
+    s.token()
+
+    pairs = fake.token_requests[0].pairs
+    assert [v for k, v in pairs if k == "resource"] == ["https://a.example/", "https://b.example/"]
+
+
 def test_async_supplier_in_sync_api_is_a_clear_error(fake: FakeOAuth) -> None:
     """An async supplier used from the sync API says to use the async API."""
     from tokensmith.client import ConfigurationError, IdAuth

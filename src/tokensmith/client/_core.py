@@ -209,7 +209,7 @@ class TokenCore:
         raise ConfigurationError("the grant produced no request")
 
     def _attempt_flow(self, attempt: Attempt) -> Flow[Token]:
-        form: dict[str, str] = {}
+        form: dict[str, str | tuple[str, ...]] = {}
         for name, value in attempt.form.items():
             if callable(value):
                 supplied = yield Call(value)
@@ -218,7 +218,7 @@ class TokenCore:
                 form[name] = supplied
             else:
                 form[name] = value
-        secrets = [v for k, v in form.items() if k != "grant_type"]
+        secrets = [v for k, v in form.items() if k != "grant_type" and isinstance(v, str)]
         if self.client_secret is not None:
             secrets.append(self.client_secret.reveal())
         for n in range(1, self.retry.attempts + 1):
@@ -254,7 +254,7 @@ class TokenCore:
             raise _redacted(error_from_response(status, _json(response.body)), secrets)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _build(self, form: dict[str, str]) -> HTTPRequest:
+    def _build(self, form: dict[str, str | tuple[str, ...]]) -> HTTPRequest:
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
@@ -287,7 +287,7 @@ class TokenCore:
                 body["client_id"] = self.client_id
             if self.auth_method == "client_secret_post" and self.client_secret is not None:
                 body["client_secret"] = self.client_secret.reveal()
-        return HTTPRequest(self.token_url, headers, urlencode(body).encode())
+        return HTTPRequest(self.token_url, headers, urlencode(body, doseq=True).encode())
 
     def _backoff(self, n: int) -> float:
         delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (n - 1))

@@ -15,7 +15,9 @@ from ..oauth import GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS
 from ._token import Token
 
 Supplier = Callable[[], str] | Callable[[], Awaitable[str]]
-FormValue = str | Supplier
+FormValue = str | tuple[str, ...] | Supplier
+"""A form value: text, several values of a parameter that repeats (RFC 8707 ``resource``), or a
+supplier of text."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,8 @@ def _common(
     if audience:
         form["audience"] = audience
     if resource:
-        # RFC 8707 allows several; a form can hold one value per name here, so join them.
-        form["resource"] = resource if isinstance(resource, str) else " ".join(resource)
+        # RFC 8707 §2: several resources are several resource parameters, not one joined value.
+        form["resource"] = resource if isinstance(resource, str) else tuple(resource)
     return form
 
 

@@ -49,10 +49,11 @@ log = logging.getLogger("tokensmith.server")
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a client presented to authenticate; ``repr`` never shows the secret."""
+    """What a client presented to authenticate; ``repr`` never shows the proof."""
 
     client_id: str
-    secret: str = field(repr=False)
+    proof: str = field(repr=False)
+    """The client secret, or the signed assertion of ``private_key_jwt``."""
     method: str
 
 
@@ -148,9 +149,9 @@ class ClientAuthenticator:
     ) -> Client:
         client = await self.registry.client(state, creds.client_id)
         if creds.method == "private_key_jwt":
-            client = await self._check_assertion(state, client, creds.secret, audiences)
+            client = await self._check_assertion(state, client, creds.proof, audiences)
         elif client is None or not await self.checker.check(
-            creds.secret,
+            creds.proof,
             client.secrets,
             self.clock(),
             owner=client.id,
