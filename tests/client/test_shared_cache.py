@@ -6,6 +6,7 @@ import secrets
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,53 @@ def test_redis_cache_round_trip_and_corruption(redis_prefix: str) -> None:
     assert cache.acquire("k", timeout=0.05) is None
     cache.release(handle)
     assert cache.acquire("k", timeout=0.05) is not None
+
+
+def test_redis_lock_is_released_from_another_thread(redis_prefix: str) -> None:
+    """A lock taken in one thread and given back in another (as the async client does: it takes
+    it in a worker thread, releases it on the event loop's) is free again at once."""
+    cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
+    with ThreadPoolExecutor(1) as pool:
+        handle = pool.submit(cache.acquire, "k", 5).result()
+
+    cache.release(handle)
+
+    assert cache.acquire("k", timeout=0.05) is not None
+
+
+def test_redis_lock_outlived_by_its_holder_is_not_released_by_it(redis_prefix: str) -> None:
+    """A holder slower than the lock's timeout loses it to the next process, and its late
+    release leaves the new holder's lock in place."""
+    cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
+    slow = cache.acquire("k", timeout=0.2)
+    assert slow is not None
+
+    successor = cache.acquire("k", timeout=5)  # had once Redis drops the slow holder's lock
+    cache.release(slow)
+
+    assert successor is not None
+    assert cache.acquire("k", timeout=0.05) is None
+    cache.release(successor)
+
+
+def test_redis_release_refuses_a_foreign_handle(redis_prefix: str) -> None:
+    """Releasing something acquire did not return raises TypeError."""
+    cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
+
+    with pytest.raises(TypeError):
+        cache.release(("name", "owner"))
+
+
+async def test_async_source_renews_through_redis_and_frees_the_lock(
+    redis_prefix: str, fake: FakeOAuth
+) -> None:
+    """An async source renews under the Redis lock and gives it back, so the next process gets
+    the lock at once."""
+    cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
+    source = TokenSource(fake.token_url, client_id="svc", client_secret="s3cret-value", cache=cache)
+
+    async with source:
+        token = await source.atoken()
+
+    assert cache.load(source._core.cache_key) == token
+    assert cache.acquire(source._core.cache_key, timeout=0.05) is not None

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from joserfc import jws
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from tokensmith.oauth import (
@@ -219,3 +219,66 @@ def test_crit_header_is_refused() -> None:
 
     with pytest.raises(InvalidToken, match="crit"):
         verify(token)
+
+
+def signed_raw(header: dict[str, Any], payload: dict[str, Any], key: Any) -> str:
+    """A compact JWS signed with joserfc's algorithm directly (no registry, so no warnings)."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    signature = JWSRegistry.algorithms[header["alg"]].sign(signing_input.encode(), key)
+    return f"{signing_input}.{b64(signature)}"
+
+
+def test_eddsa_token_verifies_without_a_warning() -> None:
+    """An EdDSA token verifies when EdDSA is allowed, without joserfc's deprecation warning
+    (warnings are errors here)."""
+    key = OKPKey.generate_key("Ed25519")
+    token = signed_raw({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed"}, claims(), key)
+
+    result = verify(token, jwks((key, "ed")), algorithms=("EdDSA",))
+
+    assert result["sub"] == "svc"
+
+
+def test_kid_naming_a_key_of_another_type_is_bad_signature() -> None:
+    """An RS256 token whose kid names the JWKS's EC key is BadSignature: a key never verifies
+    an algorithm of another key type."""
+    token = sign(claims(), key=RSA_KEY, alg="RS256", kid="k1")
+
+    with pytest.raises(BadSignature):
+        verify(token)
+
+
+def test_unregistered_header_parameters_are_accepted() -> None:
+    """A header parameter no RFC registers (Azure AD's nonce) does not make a token invalid."""
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": "k1", "nonce": "n-1"}
+
+    assert verify(signed_raw(header, claims(), SIGNING_KEY))["sub"] == "svc"
+
+
+def test_padded_base64_is_refused() -> None:
+    """A token whose segments carry base64 padding is not a JWS (RFC 7515 §2) and is refused."""
+    header = base64.urlsafe_b64encode(b'{"alg":"ES256","typ":"at+jwt","kid":"k1"}').decode()
+    payload = b64(json.dumps(claims()).encode())
+    signature = JWSRegistry.algorithms["ES256"].sign(f"{header}.{payload}".encode(), SIGNING_KEY)
+    assert header.endswith("=")
+
+    with pytest.raises(InvalidToken, match="not a valid JWS"):
+        verify(f"{header}.{payload}.{b64(signature)}")
+
+
+@pytest.mark.parametrize(("name", "value"), [("sub", 7), ("jti", ["j"]), ("aud", {"a": 1})])
+def test_claim_of_the_wrong_type_is_refused(name: str, value: Any) -> None:
+    """A sub, jti or aud that is not of the type RFC 7519 §4.1 gives it is refused, whatever
+    the caller checks."""
+    token = sign(claims(**{name: value}))
+
+    with pytest.raises(InvalidToken, match=name):
+        verify(token, audience=None)
+
+
+def test_fractional_exp_is_compared_exactly() -> None:
+    """A NumericDate with a fraction (RFC 7519 §2) is compared as it is: a token expiring half
+    a second after now is still valid."""
+    token = sign(claims(exp=NOW + 0.5))
+
+    assert verify(token)["sub"] == "svc"

@@ -96,14 +96,9 @@ class FileCache:
         os.close(handle)
 
 
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
 class RedisCache:
-    """Tokens in Redis (kept until the token expires), with a ``SET NX PX`` renewal lock.
+    """Tokens in Redis (kept until the token expires), with redis-py's renewal lock (``SET NX
+    PX`` with a random token, released only by its holder).
 
     Args:
         client: a ``redis.Redis`` client (the ``redis`` extra), or use :meth:`from_url`.
@@ -142,20 +137,32 @@ class RedisCache:
         self.client.set(self.prefix + key, _dump(token), px=ttl_ms)
 
     def acquire(self, key: str, timeout: float) -> object:
-        """Take the renewal lock; None if not had within ``timeout``."""
-        name = self.prefix + key + ":lock"
-        owner = secrets.token_hex(16)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.client.set(name, owner, nx=True, px=int(timeout * 1000)):
-                return (name, owner)
-            if time.monotonic() >= deadline:
-                log.warning("token cache lock %s not had in %.0f s; renewing anyway", key, timeout)
-                return None
-            time.sleep(0.01)
+        """Take the renewal lock, which Redis drops after ``timeout`` should this process die
+        holding it; None if not had within ``timeout``."""
+        lock = self.client.lock(
+            self.prefix + key + ":lock",
+            timeout=timeout,
+            sleep=0.01,
+            blocking_timeout=timeout,
+            # The async client takes the lock in a worker thread and gives it back on the event
+            # loop's; each handle is its own Lock, so no other thread can see its token.
+            thread_local=False,
+        )
+        if lock.acquire():
+            return lock
+        log.warning("token cache lock %s not had in %.0f s; renewing anyway", key, timeout)
+        return None
 
     def release(self, handle: object) -> None:
-        """Give the lock back, if this process still holds it."""
-        assert isinstance(handle, tuple)
-        name, owner = handle
-        self.client.eval(_RELEASE, 1, name, owner)
+        """Give the lock back, if this process still holds it (past ``timeout`` another may).
+
+        Raises:
+            TypeError: ``handle`` is not one :meth:`acquire` returned.
+        """
+        from redis.exceptions import LockNotOwnedError
+        from redis.lock import Lock
+
+        if not isinstance(handle, Lock):
+            raise TypeError("not a lock handle from RedisCache.acquire")
+        with contextlib.suppress(LockNotOwnedError):
+            handle.release()
