@@ -396,23 +396,27 @@ _HANDLERS: dict[tuple[str, str], Any] = {
 
 
 def _jwks_file(path: Path | None) -> dict[str, object] | None:
+    from ..server import AdminError
+
     if path is None:
         return None
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read JWKS file {path}: {exc}") from None
+        raise AdminError(f"cannot read JWKS file {path}: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a JWKS document")
+        raise AdminError(f"{path} is not a JWKS document")
     return data
 
 
 def _claims(pairs: list[str]) -> dict[str, object]:
+    from ..server import AdminError
+
     claims: dict[str, object] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--claim {pair!r} must be NAME=VALUE")
+            raise AdminError(f"--claim {pair!r} must be NAME=VALUE")
         try:
             claims[name] = json.loads(value)  # numbers, booleans, lists, objects
         except ValueError:

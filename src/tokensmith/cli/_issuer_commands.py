@@ -76,14 +76,16 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def _add(admin: Admin, args: argparse.Namespace) -> int:
-    from ..server import Trust
+    from ..server import AdminError, Trust
 
     jwks = None
     if args.jwks_file is not None:
         try:
             jwks = json.loads(args.jwks_file.read_text())
         except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read JWKS file {args.jwks_file}: {exc}") from None
+            raise AdminError(f"cannot read JWKS file {args.jwks_file}: {exc}") from None
+        if not isinstance(jwks, dict):
+            raise AdminError(f"{args.jwks_file} is not a JWKS document")
     await Trust(admin).add(
         args.realm,
         args.issuer,

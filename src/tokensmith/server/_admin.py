@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from ..oauth import (
     EXTRA_GRANTS,
     Clock,
+    ConfigurationError,
     OAuthError,
     ResponseStyle,
+    TokensmithError,
     as_algorithm,
     format_scope,
     parse_scope,
@@ -44,8 +46,12 @@ RESERVED_CLAIMS = frozenset(
 )
 
 
-class AdminError(ValueError):
-    """An administrative request that cannot be carried out; the message says why."""
+class AdminError(TokensmithError, ValueError):
+    """An administrative request that cannot be carried out; the message says why.
+
+    Also a ``ValueError``: it reports a bad argument, and callers that caught ``ValueError``
+    before it joined the tree keep working.
+    """
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ class Admin:
             if limit is not None:
                 try:
                     check_limits(limit)
-                except ValueError as exc:
+                except ConfigurationError as exc:
                     raise AdminError(str(exc)) from None
         if refresh_reuse_grace is not None and not 0 <= refresh_reuse_grace <= MAX_REUSE_GRACE:
             raise AdminError(

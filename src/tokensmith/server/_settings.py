@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..oauth import ConfigurationError
 from ..store import DEFAULT_URL, sqlite_path
 from ._ratelimit import (
     DEFAULT_ADDRESS_LIMIT,
@@ -37,6 +38,10 @@ class Settings:
     process, or a Redis URL shared by a fleet); ``client_auth_limit`` and ``address_auth_limit``
     are the limits of realms that set none (see :mod:`tokensmith.server._ratelimit`).
     ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
+
+    Raises:
+        ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
+            malformed.
     """
 
     database_url: str = field(default=DEFAULT_URL, repr=False)  # may carry a password
@@ -55,7 +60,7 @@ class Settings:
         if self.public_url is not None:
             url = urlsplit(self.public_url)
             if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
-                raise ValueError(
+                raise ConfigurationError(
                     f"the public URL {self.public_url!r} must be http(s)://HOST[:PORT][/PATH]"
                 )
         check_storage(self.rate_limit_storage)
@@ -72,8 +77,8 @@ class Settings:
         commas or spaces) and ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
 
         Raises:
-            ValueError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate limit,
-                the rate-limit storage or a trusted proxy is malformed.
+            ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate
+                limit, the rate-limit storage or a trusted proxy is malformed.
         """
         env = os.environ if environ is None else environ
 
@@ -90,9 +95,14 @@ class Settings:
         if (key_file := get("MASTER_KEY_FILE")) is not None:
             settings = replace(settings, master_key_file=Path(key_file))
         if (poll := get("POLL_INTERVAL")) is not None:
-            interval = float(poll)
+            try:
+                interval = float(poll)
+            except ValueError:
+                interval = 0.0
             if not interval > 0:
-                raise ValueError("TOKENSMITH_POLL_INTERVAL must be a positive number of seconds")
+                raise ConfigurationError(
+                    "TOKENSMITH_POLL_INTERVAL must be a positive number of seconds"
+                )
             settings = replace(settings, poll_interval=interval)
         if (storage := get("RATE_LIMIT_STORAGE")) is not None:
             settings = replace(settings, rate_limit_storage=storage)
