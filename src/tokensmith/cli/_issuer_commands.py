@@ -103,7 +103,7 @@ async def _add(admin: Admin, args: argparse.Namespace) -> int:
 async def _list(admin: Admin, args: argparse.Namespace) -> int:
     from ..server import Trust
 
-    trusted = await Trust(admin).list(args.realm)
+    trusted = await Trust(admin).issuers(args.realm)
     if not trusted:
         print(f"realm {args.realm} trusts no external issuer")
         return 0

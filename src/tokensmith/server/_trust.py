@@ -18,7 +18,8 @@ from ..oauth import (
     key_to_pem,
     public_jwk,
 )
-from ..store import TrustedIssuer, issuers, realms
+from ..store import TrustedIssuer, realms
+from ..store import issuers as issuer_rows  # the repository; Trust.issuers is the method
 from ._admin import Admin, AdminError, check_ttl
 
 DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
@@ -66,7 +67,7 @@ class Trust:
         check_ttl("maximum token age", max_age)
         async with self.admin.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
-            await issuers.add_issuer(
+            await issuer_rows.add_issuer(
                 conn,
                 realm_id=realm.id,
                 issuer=issuer,
@@ -81,7 +82,7 @@ class Trust:
             )
             await realms.bump_version(conn, realm.id)
 
-    async def list(self, realm_name: str) -> list[TrustedIssuer]:
+    async def issuers(self, realm_name: str) -> list[TrustedIssuer]:
         """The realm's trusted issuers.
 
         Raises:
@@ -89,7 +90,7 @@ class Trust:
         """
         async with self.admin.db.read() as conn:
             realm = await realms.require_realm(conn, realm_name)
-            return await issuers.list_issuers(conn, realm.id)
+            return await issuer_rows.list_issuers(conn, realm.id)
 
     async def remove(self, realm_name: str, issuer: str) -> None:
         """Stop trusting ``issuer``.
@@ -99,7 +100,7 @@ class Trust:
         """
         async with self.admin.db.write() as conn:
             realm = await realms.require_realm(conn, realm_name)
-            await issuers.remove_issuer(conn, realm.id, issuer)
+            await issuer_rows.remove_issuer(conn, realm.id, issuer)
             await realms.bump_version(conn, realm.id)
 
     async def add_demo(self, realm_name: str, issuer: str = DEMO_ISSUER) -> None:
@@ -135,7 +136,7 @@ class Trust:
         Raises:
             AdminError: the realm has no demo issuer (``tokensmith issuer add-demo``).
         """
-        demo = [t for t in await self.list(realm_name) if t.private_key is not None]
+        demo = [t for t in await self.issuers(realm_name) if t.private_key is not None]
         if issuer is not None:
             demo = [t for t in demo if t.issuer == issuer]
         if not demo:
