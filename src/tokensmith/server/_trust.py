@@ -20,7 +20,8 @@ from ..oauth import (
 )
 from ..store import TrustedIssuer, realms
 from ..store import issuers as issuer_rows  # the repository; Trust.issuers is the method
-from ._admin import Admin, AdminError, check_ttl
+from ._admin import Admin
+from ._admin_checks import AdminError, check_ttl
 
 DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
 DEMO_AUDIENCE = "tokensmith-demo"
