@@ -4,12 +4,11 @@ jwt-bearer), and demo id_tokens."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS
-from ._args import duration
+from ._args import duration, read_jwks
 
 if TYPE_CHECKING:
     from ..server import Admin
@@ -76,21 +75,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def _add(admin: Admin, args: argparse.Namespace) -> int:
-    from ..server import AdminError, Trust
+    from ..server import Trust
 
-    jwks = None
-    if args.jwks_file is not None:
-        try:
-            jwks = json.loads(args.jwks_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise AdminError(f"cannot read JWKS file {args.jwks_file}: {exc}") from None
-        if not isinstance(jwks, dict):
-            raise AdminError(f"{args.jwks_file} is not a JWKS document")
     await Trust(admin).add(
         args.realm,
         args.issuer,
         jwks_url=args.jwks_url,
-        jwks=jwks,
+        jwks=read_jwks(args.jwks_file),
         audiences=args.audience,
         algorithms=args.alg or DEFAULT_EXTERNAL_ALGORITHMS,
         max_age=args.max_age,

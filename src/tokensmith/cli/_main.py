@@ -26,7 +26,7 @@ sqlite:///./tokensmith.db); admin commands work while the service runs.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    from ._admin_commands import add_parsers
+    from ._admin_parsers import add_parsers
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
