@@ -1,18 +1,19 @@
 """Administration: what the CLI (and demo mode) do to realms, clients and keys. What a request
 may ask is checked first, in ``_admin_checks``; this module carries it out.
 
-Every change bumps the realm's version in the same transaction, so that running services drop
-what they cached within one poll interval.
+Every change to a realm goes through :func:`changing`, which bumps the realm's version in the same
+transaction, so that running services drop what they cached within one poll interval.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from ..oauth import Clock, as_algorithm, system_clock
-from ..store import Client, Database, Realm, SigningKeyRecord, clients, realms
+from ..store import Client, Connection, Database, Realm, SigningKeyRecord, clients, realms
 from ._admin_checks import (
     AdminError,
     check_algorithm,
@@ -30,6 +31,31 @@ from ._admin_checks import (
 )
 from ._keys import MasterKey, new_key, published_until
 from ._secrets import SecretChecker, digest_generated, generate_secret
+
+
+@asynccontextmanager
+async def reading(db: Database, realm_name: str) -> AsyncIterator[tuple[Connection, Realm]]:
+    """A read transaction and the realm called ``realm_name``.
+
+    Raises:
+        NotFound: there is no such realm.
+    """
+    async with db.read() as conn:
+        yield conn, await realms.require_realm(conn, realm_name)
+
+
+@asynccontextmanager
+async def changing(db: Database, realm_name: str) -> AsyncIterator[tuple[Connection, Realm]]:
+    """A write transaction on the realm called ``realm_name`` that, when the change succeeds,
+    bumps the realm's version before it commits.
+
+    Raises:
+        NotFound: there is no such realm.
+    """
+    async with db.write() as conn:
+        realm = await realms.require_realm(conn, realm_name)
+        yield conn, realm
+        await realms.bump_version(conn, realm.id)
 
 
 @dataclass(frozen=True)
@@ -184,8 +210,7 @@ class Admin:
             generated, digest = None, ""
         else:
             generated, digest = self._new_secret(secret)
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.create_client(
                 conn,
                 realm_id=realm.id,
@@ -203,7 +228,6 @@ class Admin:
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
             )
-            await realms.bump_version(conn, realm.id)
         return NewClient(client, generated)
 
     async def client(self, realm_name: str, client_id: str) -> Client:
@@ -212,8 +236,7 @@ class Admin:
         Raises:
             NotFound: the realm or the client does not exist.
         """
-        async with self.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with reading(self.db, realm_name) as (conn, realm):
             return await clients.require_client(conn, realm.id, client_id)
 
     async def list_clients(self, realm_name: str) -> list[Client]:
@@ -222,8 +245,7 @@ class Admin:
         Raises:
             NotFound: the realm does not exist.
         """
-        async with self.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with reading(self.db, realm_name) as (conn, realm):
             return await clients.list_clients(conn, realm.id)
 
     async def set_client_enabled(self, realm_name: str, client_id: str, enabled: bool) -> None:
@@ -232,11 +254,9 @@ class Admin:
         Raises:
             NotFound: the realm or the client does not exist.
         """
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.set_enabled(conn, client.id, enabled)
-            await realms.bump_version(conn, realm.id)
 
     async def delete_client(self, realm_name: str, client_id: str) -> None:
         """Delete a client with its secrets and refresh tokens.
@@ -244,11 +264,9 @@ class Admin:
         Raises:
             NotFound: the realm or the client does not exist.
         """
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.delete_client(conn, client.id)
-            await realms.bump_version(conn, realm.id)
 
     async def rotate_secret(
         self, realm_name: str, client_id: str, *, grace: int = 0, secret: str | None = None
@@ -263,12 +281,10 @@ class Admin:
             raise AdminError("the grace period must not be negative")
         generated, digest = self._new_secret(secret)
         now = self._now()
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.expire_secrets(conn, client.id, at=now + grace, now=now)
             await clients.add_secret(conn, client.id, digest, now)
-            await realms.bump_version(conn, realm.id)
             client = await clients.require_client(conn, realm.id, client_id)
         return NewClient(client, generated)
 
@@ -287,8 +303,7 @@ class Admin:
         Raises:
             NotFound: the realm does not exist.
         """
-        async with self.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with reading(self.db, realm_name) as (conn, realm):
             return await realms.list_keys(conn, realm.id)
 
     async def rotate_keys(self, realm_name: str) -> list[SigningKeyRecord]:
@@ -301,8 +316,7 @@ class Admin:
             NotFound: the realm does not exist.
         """
         now = self._now()
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             keys = await realms.list_keys(conn, realm.id)
             longest = await realms.longest_access_token_ttl(conn, realm)
             for old in keys:
@@ -330,5 +344,4 @@ class Admin:
             await realms.add_key(
                 conn, new_key(self.master, realm_id=realm.id, alg=algorithm, state="next", now=now)
             )
-            await realms.bump_version(conn, realm.id)
             return await realms.list_keys(conn, realm.id)
