@@ -185,3 +185,37 @@ def test_short_chosen_secret_is_warned_about(tmp_path: Path) -> None:
     assert "warning" not in long.stderr
     assert "warning" not in generated.stderr
     assert "warning: the secret you chose has 5 characters" in rotated.stderr
+
+
+def test_a_jwks_file_that_is_not_an_object_is_a_one_line_error(tmp_path: Path) -> None:
+    """`issuer add --jwks-file` and `client create --jwks-file` refuse a JSON array alike."""
+    tokensmith(tmp_path, "realm", "create", "gbg")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text("[1]")
+
+    issuer = tokensmith(
+        tmp_path, "issuer", "add", "gbg", "https://sso.example", "--jwks-file", str(jwks)
+    )
+    client = tokensmith(tmp_path, "client", "create", "gbg", "svc", "--jwks-file", str(jwks))
+
+    for result in (issuer, client):
+        assert (result.returncode, result.stderr) == (1, f"error: {jwks} is not a JWKS document\n")
+
+
+def test_a_malformed_environment_variable_exits_2_naming_it(tmp_path: Path) -> None:
+    """A TOKENSMITH_* setting that is not a number is named in one line, with exit status 2."""
+    env = {**os.environ, "TOKENSMITH_POLL_INTERVAL": "often"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tokensmith", "realm", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: TOKENSMITH_POLL_INTERVAL must be a positive number of seconds\n",
+    )

@@ -1,9 +1,11 @@
-"""Argument types for the command line."""
+"""Argument types for the command line, and readers of the arguments that name files or claims."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
+from pathlib import Path
 
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)?")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -51,3 +53,43 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def read_jwks(path: Path | None) -> dict[str, object] | None:
+    """The JWKS document in the file at ``path`` (None for None).
+
+    Raises:
+        AdminError: the file cannot be read, is not JSON, or holds no JSON object.
+    """
+    from ..server import AdminError  # the server's dependencies load only when a command runs
+
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise AdminError(f"cannot read JWKS file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise AdminError(f"{path} is not a JWKS document")
+    return data
+
+
+def static_claims(pairs: list[str]) -> dict[str, object]:
+    """Claims from ``NAME=VALUE`` arguments; a VALUE that is JSON (a number, a boolean, a list,
+    an object) is that value, any other is the string.
+
+    Raises:
+        AdminError: an argument has no ``=`` or no name.
+    """
+    from ..server import AdminError
+
+    claims: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise AdminError(f"--claim {pair!r} must be NAME=VALUE")
+        try:
+            claims[name] = json.loads(value)
+        except ValueError:
+            claims[name] = value
+    return claims

@@ -4,12 +4,11 @@ jwt-bearer), and demo id_tokens."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS
-from ._args import duration
+from ._args import duration, read_jwks
 
 if TYPE_CHECKING:
     from ..server import Admin
@@ -78,17 +77,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 async def _add(admin: Admin, args: argparse.Namespace) -> int:
     from ..server import Trust
 
-    jwks = None
-    if args.jwks_file is not None:
-        try:
-            jwks = json.loads(args.jwks_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read JWKS file {args.jwks_file}: {exc}") from None
     await Trust(admin).add(
         args.realm,
         args.issuer,
         jwks_url=args.jwks_url,
-        jwks=jwks,
+        jwks=read_jwks(args.jwks_file),
         audiences=args.audience,
         algorithms=args.alg or DEFAULT_EXTERNAL_ALGORITHMS,
         max_age=args.max_age,
@@ -101,7 +94,7 @@ async def _add(admin: Admin, args: argparse.Namespace) -> int:
 async def _list(admin: Admin, args: argparse.Namespace) -> int:
     from ..server import Trust
 
-    trusted = await Trust(admin).list(args.realm)
+    trusted = await Trust(admin).issuers(args.realm)
     if not trusted:
         print(f"realm {args.realm} trusts no external issuer")
         return 0

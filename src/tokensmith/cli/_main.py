@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..oauth import TokensmithError
+from ..oauth import ConfigurationError, TokensmithError
 from ._args import port, positive
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -26,7 +26,7 @@ sqlite:///./tokensmith.db); admin commands work while the service runs.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    from ._admin_commands import add_parsers
+    from ._admin_parsers import add_parsers
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env()
-    except ValueError as exc:
+    except ConfigurationError as exc:  # a malformed TOKENSMITH_* variable
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.database:
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._admin_commands import run
 
         return asyncio.run(run(args, settings))
-    except (TokensmithError, ValueError) as exc:
+    except TokensmithError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

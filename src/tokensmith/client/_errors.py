@@ -1,21 +1,16 @@
 """Errors the client raises, beside the RFC 6749 §5.2 ones it shares with the service.
 
-The tree (the OAuth errors come from ``tokensmith.oauth``)::
-
-    TokensmithError
-    ├── OAuthError                      the token endpoint answered an RFC 6749 §5.2 error
-    │   ├── InvalidRequest, InvalidClient, InvalidGrant, UnauthorizedClient,
-    │   │   UnsupportedGrantType, InvalidScope, TemporarilyUnavailable
-    ├── TokenEndpointUnavailable        network errors, 5xx or 429 after every retry
-    ├── InvalidTokenResponse            a 2xx answer that holds no usable token
-    └── ConfigurationError              the client was set up wrongly (missing secret, profile…)
+Where they stand in tokensmith's one error tree is drawn in ``tokensmith.oauth._errors``;
+:class:`ConfigurationError` lives there too, because the service raises it as well.
 
 No message carries a secret or a token: tokens are named by their fingerprint.
 """
 
 from __future__ import annotations
 
-from ..oauth import TokensmithError
+from ..oauth import ConfigurationError, TokensmithError
+
+__all__ = ["ConfigurationError", "InvalidTokenResponse", "TokenEndpointUnavailable"]
 
 
 class TokenEndpointUnavailable(TokensmithError):
@@ -28,7 +23,3 @@ class TokenEndpointUnavailable(TokensmithError):
 
 class InvalidTokenResponse(TokensmithError):
     """The token endpoint answered 2xx with a body that holds no usable access token."""
-
-
-class ConfigurationError(TokensmithError):
-    """The client is configured wrongly: a missing secret, an unknown profile, a bad URL."""

@@ -14,6 +14,7 @@ from ._bearer import (
 )
 from ._digest import sha256_hex
 from ._errors import (
+    ConfigurationError,
     InsufficientScope,
     InvalidClient,
     InvalidGrant,
@@ -21,6 +22,7 @@ from ._errors import (
     InvalidScope,
     InvalidToken,
     OAuthError,
+    ServerError,
     SlowDown,
     TemporarilyUnavailable,
     TokensmithError,
@@ -85,6 +87,7 @@ __all__ = [
     "Algorithm",
     "BadSignature",
     "Clock",
+    "ConfigurationError",
     "InsufficientScope",
     "InvalidClient",
     "InvalidGrant",
@@ -96,6 +99,7 @@ __all__ = [
     "PrivateKey",
     "PublicKeys",
     "ResponseStyle",
+    "ServerError",
     "Signer",
     "SlowDown",
     "TemporarilyUnavailable",

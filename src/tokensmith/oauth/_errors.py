@@ -1,20 +1,41 @@
-"""Errors that mirror the OAuth 2.0 protocol.
+"""Errors: the one tree of every error tokensmith raises, and the OAuth 2.0 ones that mirror the
+protocol.
 
-The tree::
+The tree (each class lives in the package that raises it, the root and the protocol's errors
+here; ``tests/oauth/test_errors.py`` keeps this drawing complete)::
 
-    TokensmithError                 root, never raised itself
-    └── OAuthError                  an RFC 6749 §5.2 error answer
-        ├── InvalidRequest          400 invalid_request
-        ├── InvalidClient           401 invalid_client
-        ├── InvalidGrant            400 invalid_grant
-        ├── UnauthorizedClient      400 unauthorized_client
-        ├── UnsupportedGrantType    400 unsupported_grant_type
-        ├── InvalidScope            400 invalid_scope
-        ├── TemporarilyUnavailable  503 temporarily_unavailable
-        ├── SlowDown                429 slow_down                (RFC 8628 §3.5)
-        ├── UnsupportedTokenType    400 unsupported_token_type   (RFC 7009 §2.2.1)
-        ├── InvalidToken            401 invalid_token            (RFC 6750 §3.1)
-        └── InsufficientScope       403 insufficient_scope       (RFC 6750 §3.1)
+    TokensmithError                     root, never raised itself                         oauth
+    ├── OAuthError                      an RFC 6749 §5.2 error answer                      oauth
+    │   ├── InvalidRequest              400 invalid_request
+    │   ├── InvalidClient               401 invalid_client
+    │   ├── InvalidGrant                400 invalid_grant
+    │   ├── UnauthorizedClient          400 unauthorized_client
+    │   ├── UnsupportedGrantType        400 unsupported_grant_type
+    │   ├── InvalidScope                400 invalid_scope
+    │   ├── ServerError                 500 server_error             (RFC 6749 §4.1.2.1)
+    │   ├── TemporarilyUnavailable      503 temporarily_unavailable
+    │   ├── SlowDown                    429 slow_down                (RFC 8628 §3.5)
+    │   ├── UnsupportedTokenType        400 unsupported_token_type   (RFC 7009 §2.2.1)
+    │   ├── InvalidToken                401 invalid_token            (RFC 6750 §3.1)
+    │   │   ├── UnknownKey              no key of the issuer may have signed it
+    │   │   └── BadSignature            the signature does not verify
+    │   └── InsufficientScope           403 insufficient_scope       (RFC 6750 §3.1)
+    ├── MalformedJWT                    not a compact JWS; also a ValueError               oauth
+    ├── ConfigurationError              set up wrongly (client or service); a ValueError   oauth
+    ├── TokenEndpointUnavailable        no answer, 5xx or 429 after every retry            client
+    ├── InvalidTokenResponse            a 2xx answer that holds no usable token            client
+    ├── TransportFailure                a request got no answer (flows retry it)           core
+    ├── WouldDeadlock                   a blocking wait for its own loop's task            core
+    ├── VerifierUnavailable             the issuer's keys cannot be had                    core
+    ├── NotFound                        no such realm, client, key or issuer               store
+    ├── Conflict                        a name, client id or token path is taken           store
+    ├── DatabaseError                   the database URL is unusable                       store
+    │   └── DatabaseUnavailable         the database cannot be reached                     store
+    ├── MasterKeyError                  the master key is malformed or does not fit        server
+    └── AdminError                      an administrative request is invalid; a ValueError server
+
+Catching ``TokensmithError`` catches everything tokensmith raises on purpose. The errors that
+check arguments also derive from ``ValueError``, as Python code expects of a bad argument.
 
 No message built here or by callers may carry a secret or a token: descriptions name parameters and
 checks, never their values.
@@ -89,6 +110,17 @@ class InvalidScope(OAuthError):
     error = "invalid_scope"
 
 
+class ServerError(OAuthError):
+    """The authorization server encountered an unexpected condition that prevented it from
+    fulfilling the request (RFC 6749 §4.1.2.1).
+
+    A service answers it for its own faults, never for anything a caller sent.
+    """
+
+    error = "server_error"
+    status_code = 500
+
+
 class TemporarilyUnavailable(OAuthError):
     """The authorization server is currently unable to handle the request due to a temporary
     overloading or maintenance of the server (RFC 6749 §4.1.2.1)."""
@@ -153,6 +185,12 @@ class InsufficientScope(OAuthError):
         self.scope = scope
 
 
+class ConfigurationError(TokensmithError, ValueError):
+    """tokensmith is set up wrongly: a client without a secret or with an unknown profile, or a
+    service setting (URL, rate limit, proxy, storage) that is malformed. The message names the
+    setting, never a secret it holds."""
+
+
 _BY_CODE: dict[str, type[OAuthError]] = {}
 
 
@@ -169,6 +207,7 @@ def error_from_response(status_code: int, body: object) -> OAuthError:
             UnauthorizedClient,
             UnsupportedGrantType,
             InvalidScope,
+            ServerError,
             TemporarilyUnavailable,
             SlowDown,
             UnsupportedTokenType,

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from joserfc import jws
 from joserfc.jwk import ECKey, RSAKey
 
+from ._errors import TokensmithError
+
 Algorithm = Literal["ES256", "RS256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
 """The algorithms tokensmith signs with (ES256 is the default: RS256 costs ten times more)."""
@@ -130,7 +132,7 @@ MAX_JSON_DEPTH = 16
 """The deepest nesting of arrays and objects accepted in a JWT header or payload."""
 
 
-class MalformedJWT(ValueError):
+class MalformedJWT(TokensmithError, ValueError):
     """A string that is not a compact JWS with JSON object header and payload; the message says
     what is wrong and never quotes the token."""
 

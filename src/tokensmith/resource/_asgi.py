@@ -8,7 +8,6 @@ A request without a token gets 401 with ``WWW-Authenticate: Bearer realm="…"``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 
 from ..core import ASGIApp, Claims, Verifier, VerifierUnavailable
@@ -20,6 +19,7 @@ from ..oauth import (
     OAuthError,
     TemporarilyUnavailable,
     bearer_token,
+    error_body,
     require_scopes,
     www_authenticate,
 )
@@ -54,12 +54,8 @@ def error_response(realm: str, err: OAuthError) -> tuple[int, dict[str, str], by
     headers = {"content-type": "application/json", "cache-control": "no-store"}
     if err.status_code in (401, 403):
         headers["www-authenticate"] = www_authenticate(realm, None if missing else err)
-    body: dict[str, str] = {"error": err.error}
-    if missing:
-        body["error_description"] = "a bearer token is required"
-    elif err.description:
-        body["error_description"] = err.description
-    return err.status_code, headers, json.dumps(body, separators=(",", ":")).encode()
+    body = error_body(InvalidToken("a bearer token is required") if missing else err)
+    return err.status_code, headers, body
 
 
 class BearerAuthMiddleware:

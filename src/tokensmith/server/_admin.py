@@ -1,51 +1,61 @@
-"""Administration: what the CLI (and demo mode) do to realms, clients and keys.
+"""Administration: what the CLI (and demo mode) do to realms, clients and keys. What a request
+may ask is checked first, in ``_admin_checks``; this module carries it out.
 
-Every change bumps the realm's version in the same transaction, so that running services drop
-what they cached within one poll interval.
+Every change to a realm goes through :func:`changing`, which bumps the realm's version in the same
+transaction, so that running services drop what they cached within one poll interval.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from ..oauth import (
-    EXTRA_GRANTS,
-    Clock,
-    OAuthError,
-    ResponseStyle,
-    as_algorithm,
-    format_scope,
-    parse_scope,
-    system_clock,
-)
-from ..store import (
-    REALM_NAME,
-    Client,
-    Database,
-    Realm,
-    SigningKeyRecord,
-    clients,
-    realms,
+from ..oauth import Clock, as_algorithm, system_clock
+from ..store import Client, Connection, Database, Realm, SigningKeyRecord, clients, realms
+from ._admin_checks import (
+    AdminError,
+    check_algorithm,
+    check_client_id,
+    check_client_keys,
+    check_extra_claims,
+    check_grants,
+    check_limit,
+    check_realm_name,
+    check_reuse_grace,
+    check_scopes,
+    check_style,
+    check_token_paths,
+    check_ttl,
 )
 from ._keys import MasterKey, new_key, published_until
-from ._ratelimit import check_limits
 from ._secrets import SecretChecker, digest_generated, generate_secret
 
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
-_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
-_RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
-MAX_TTL = 366 * 24 * 3600
-MAX_REUSE_GRACE = 300
-RESERVED_CLAIMS = frozenset(
-    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
-)
+
+@asynccontextmanager
+async def reading(db: Database, realm_name: str) -> AsyncIterator[tuple[Connection, Realm]]:
+    """A read transaction and the realm called ``realm_name``.
+
+    Raises:
+        NotFound: there is no such realm.
+    """
+    async with db.read() as conn:
+        yield conn, await realms.require_realm(conn, realm_name)
 
 
-class AdminError(ValueError):
-    """An administrative request that cannot be carried out; the message says why."""
+@asynccontextmanager
+async def changing(db: Database, realm_name: str) -> AsyncIterator[tuple[Connection, Realm]]:
+    """A write transaction on the realm called ``realm_name`` that, when the change succeeds,
+    bumps the realm's version before it commits.
+
+    Raises:
+        NotFound: there is no such realm.
+    """
+    async with db.write() as conn:
+        realm = await realms.require_realm(conn, realm_name)
+        yield conn, realm
+        await realms.bump_version(conn, realm.id)
 
 
 @dataclass(frozen=True)
@@ -54,47 +64,6 @@ class NewClient:
 
     client: Client
     secret: str | None = field(repr=False)
-
-
-def check_ttl(name: str, seconds: int) -> int:
-    """``seconds`` if it is a sensible lifetime.
-
-    Raises:
-        AdminError: it is not between 1 second and a year.
-    """
-    if not 1 <= seconds <= MAX_TTL:
-        raise AdminError(f"{name} must be between 1 and {MAX_TTL} seconds, not {seconds}")
-    return seconds
-
-
-def check_style(style: str) -> ResponseStyle:
-    """The response style called ``style``.
-
-    Raises:
-        AdminError: there is no such style.
-    """
-    try:
-        return ResponseStyle(style)
-    except ValueError:
-        names = ", ".join(s.value for s in ResponseStyle)
-        raise AdminError(f"unknown response style {style!r}; choose one of {names}") from None
-
-
-def _check_path(path: str) -> str:
-    if not _PATH.fullmatch(path):
-        raise AdminError(
-            f"token path {path!r} must look like /segment/segment (letters, digits, ._~-)"
-        )
-    if any(path == p or path.startswith(p + "/") for p in _RESERVED_PREFIXES):
-        raise AdminError(f"token path {path!r} is reserved for the realm endpoints")
-    return path
-
-
-def _scopes(value: str, what: str) -> str:
-    try:
-        return format_scope(parse_scope(value))
-    except OAuthError:
-        raise AdminError(f"{what} holds a character that RFC 6749 §3.3 does not allow") from None
 
 
 class Admin:
@@ -147,33 +116,24 @@ class Admin:
             AdminError: an argument is invalid.
             Conflict: the name or a token path is taken.
         """
-        for limit in (client_auth_limit, address_auth_limit):
-            if limit is not None:
-                try:
-                    check_limits(limit)
-                except ValueError as exc:
-                    raise AdminError(str(exc)) from None
-        if refresh_reuse_grace is not None and not 0 <= refresh_reuse_grace <= MAX_REUSE_GRACE:
-            raise AdminError(
-                f"the refresh reuse grace period must be between 0 and {MAX_REUSE_GRACE} "
-                f"seconds, not {refresh_reuse_grace}"
-            )
-        if not REALM_NAME.fullmatch(name):
-            raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
-        try:
-            algorithm = as_algorithm(alg)
-        except ValueError as exc:
-            raise AdminError(str(exc)) from None
-        paths = [_check_path(p) for p in dict.fromkeys(token_paths)]
+        check_limit(client_auth_limit)
+        check_limit(address_auth_limit)
+        check_reuse_grace(refresh_reuse_grace)
+        check_realm_name(name)
+        algorithm = check_algorithm(alg)
+        paths = check_token_paths(token_paths)
+        access_token_ttl = check_ttl("access token lifetime", access_token_ttl)
+        refresh_token_ttl = check_ttl("refresh token lifetime", refresh_token_ttl)
+        style = check_style(response_style).value
         now = self._now()
         async with self.db.write() as conn:
             realm = await realms.create_realm(
                 conn,
                 name=name,
-                access_token_ttl=check_ttl("access token lifetime", access_token_ttl),
-                refresh_token_ttl=check_ttl("refresh token lifetime", refresh_token_ttl),
+                access_token_ttl=access_token_ttl,
+                refresh_token_ttl=refresh_token_ttl,
                 alg=alg,
-                response_style=check_style(response_style).value,
+                response_style=style,
                 audience=audience or None,
                 paths=paths,
                 now=now,
@@ -239,41 +199,18 @@ class Admin:
             NotFound: the realm does not exist.
             Conflict: the client id is taken in this realm.
         """
-        if not _CLIENT_ID.fullmatch(client_id):
-            raise AdminError(f"client id {client_id!r} must be 1-255 letters, digits or ._~@+-")
-        allowed = _scopes(scopes, "--scope")
-        defaults = allowed if default_scopes is None else _scopes(default_scopes, "--default-scope")
-        extra = parse_scope(defaults) - parse_scope(allowed)
-        if extra:
-            raise AdminError(
-                f"default scopes {format_scope(extra)!r} are not among the allowed scopes"
-            )
+        check_client_id(client_id)
+        allowed, defaults = check_scopes(scopes, default_scopes)
         if access_token_ttl is not None:
             check_ttl("access token lifetime", access_token_ttl)
-        unknown = set(grant_types) - set(EXTRA_GRANTS)
-        if unknown:
-            raise AdminError(
-                f"unknown grant {sorted(unknown)[0]!r}; choose from {', '.join(EXTRA_GRANTS)}"
-            )
-        reserved = set(extra_claims or {}) & RESERVED_CLAIMS
-        if reserved:
-            raise AdminError(f"claim {sorted(reserved)[0]!r} is set by tokensmith itself")
+        grants = check_grants(grant_types)
+        check_extra_claims(extra_claims)
         style = check_style(response_style).value if response_style else None
-        keyed = jwks is not None or jwks_url is not None
-        if keyed:
-            if secret is not None:
-                raise AdminError("a private_key_jwt client has keys, not a secret")
-            if jwks is not None and jwks_url is not None:
-                raise AdminError("give the client's keys as a JWKS or a JWKS URL, not both")
-            if jwks is not None and not isinstance(jwks.get("keys"), list):
-                raise AdminError('the client\'s keys must be a JWKS document: {"keys": [...]}')
-            if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
-                raise AdminError("the client's JWKS URL must be an http(s) URL")
+        if check_client_keys(secret, jwks, jwks_url):
             generated, digest = None, ""
         else:
             generated, digest = self._new_secret(secret)
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.create_client(
                 conn,
                 realm_id=realm.id,
@@ -285,13 +222,12 @@ class Admin:
                 response_style=style,
                 secret_digest=digest,
                 now=self._now(),
-                grant_types=" ".join(sorted(set(grant_types))),
+                grant_types=grants,
                 audience=audience or None,
                 extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
             )
-            await realms.bump_version(conn, realm.id)
         return NewClient(client, generated)
 
     async def client(self, realm_name: str, client_id: str) -> Client:
@@ -300,8 +236,7 @@ class Admin:
         Raises:
             NotFound: the realm or the client does not exist.
         """
-        async with self.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with reading(self.db, realm_name) as (conn, realm):
             return await clients.require_client(conn, realm.id, client_id)
 
     async def list_clients(self, realm_name: str) -> list[Client]:
@@ -310,8 +245,7 @@ class Admin:
         Raises:
             NotFound: the realm does not exist.
         """
-        async with self.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with reading(self.db, realm_name) as (conn, realm):
             return await clients.list_clients(conn, realm.id)
 
     async def set_client_enabled(self, realm_name: str, client_id: str, enabled: bool) -> None:
@@ -320,11 +254,9 @@ class Admin:
         Raises:
             NotFound: the realm or the client does not exist.
         """
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.set_enabled(conn, client.id, enabled)
-            await realms.bump_version(conn, realm.id)
 
     async def delete_client(self, realm_name: str, client_id: str) -> None:
         """Delete a client with its secrets and refresh tokens.
@@ -332,11 +264,9 @@ class Admin:
         Raises:
             NotFound: the realm or the client does not exist.
         """
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.delete_client(conn, client.id)
-            await realms.bump_version(conn, realm.id)
 
     async def rotate_secret(
         self, realm_name: str, client_id: str, *, grace: int = 0, secret: str | None = None
@@ -351,12 +281,10 @@ class Admin:
             raise AdminError("the grace period must not be negative")
         generated, digest = self._new_secret(secret)
         now = self._now()
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.expire_secrets(conn, client.id, at=now + grace, now=now)
             await clients.add_secret(conn, client.id, digest, now)
-            await realms.bump_version(conn, realm.id)
             client = await clients.require_client(conn, realm.id, client_id)
         return NewClient(client, generated)
 
@@ -375,8 +303,7 @@ class Admin:
         Raises:
             NotFound: the realm does not exist.
         """
-        async with self.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with reading(self.db, realm_name) as (conn, realm):
             return await realms.list_keys(conn, realm.id)
 
     async def rotate_keys(self, realm_name: str) -> list[SigningKeyRecord]:
@@ -389,8 +316,7 @@ class Admin:
             NotFound: the realm does not exist.
         """
         now = self._now()
-        async with self.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
+        async with changing(self.db, realm_name) as (conn, realm):
             keys = await realms.list_keys(conn, realm.id)
             longest = await realms.longest_access_token_ttl(conn, realm)
             for old in keys:
@@ -418,5 +344,4 @@ class Admin:
             await realms.add_key(
                 conn, new_key(self.master, realm_id=realm.id, alg=algorithm, state="next", now=now)
             )
-            await realms.bump_version(conn, realm.id)
             return await realms.list_keys(conn, realm.id)

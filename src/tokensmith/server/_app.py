@@ -26,6 +26,7 @@ from ..oauth import (
     InvalidClient,
     InvalidRequest,
     OAuthError,
+    ServerError,
     SlowDown,
     TemporarilyUnavailable,
     echo,
@@ -180,7 +181,7 @@ class TokensmithApp:
             )
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], path)
-            await _send(send, 500, b'{"error":"server_error"}', [_JSON])
+            await _send(send, 500, error_body(ServerError()), [_JSON])
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)

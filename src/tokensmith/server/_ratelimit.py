@@ -35,10 +35,10 @@ from functools import lru_cache
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.errors import ConfigurationError
+from limits.errors import ConfigurationError as LimitsConfigurationError
 from limits.limits import GRANULARITIES
 
-from ..oauth import SlowDown, sha256_hex
+from ..oauth import ConfigurationError, SlowDown, sha256_hex
 from ..store import Realm
 
 log = logging.getLogger("tokensmith.server")
@@ -66,7 +66,7 @@ def check_limits(text: str) -> str:
     ``"10/minute"`` or ``"20/minute;200/hour"``.
 
     Raises:
-        ValueError: anything else, with a message that shows the expected form.
+        ConfigurationError: anything else, with a message that shows the expected form.
     """
     parse_limits(text)
     return text
@@ -77,7 +77,7 @@ def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
     """The rate limits of ``text`` (``limits`` notation).
 
     Raises:
-        ValueError: not that notation, or a zero amount.
+        ConfigurationError: not that notation, or a zero amount.
     """
     try:
         items = tuple(parse_many(text))
@@ -85,7 +85,7 @@ def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
         items = ()
     if not items or any(item.amount < 1 for item in items):
         shown = text if len(text) <= 60 else text[:60] + "…"
-        raise ValueError(
+        raise ConfigurationError(
             f"{shown!r} is not a rate limit: write COUNT/PERIOD, e.g. '10/minute' or "
             f"'20/minute;200/hour' (periods: {', '.join(GRANULARITIES)})"
         )
@@ -96,7 +96,7 @@ class TrustedProxies:
     """Which peers may say, in ``X-Forwarded-For``, whose request they pass on.
 
     Raises:
-        ValueError: a network is not an IP address or CIDR block.
+        ConfigurationError: a network is not an IP address or CIDR block.
     """
 
     def __init__(self, networks: Iterable[str] = ()) -> None:
@@ -105,7 +105,7 @@ class TrustedProxies:
             try:
                 parsed.append(ipaddress.ip_network(text.strip(), strict=False))
             except ValueError:
-                raise ValueError(
+                raise ConfigurationError(
                     f"trusted proxy {text!r} is not an IP address or CIDR block"
                 ) from None
         self.networks = tuple(parsed)
@@ -145,8 +145,8 @@ class AuthLimiter:
     service busy answering 429.
 
     Raises:
-        ValueError: an unknown storage URL, a Redis URL without the redis package installed, or
-            a malformed limit.
+        ConfigurationError: an unknown storage URL, a Redis URL without the redis package
+            installed, or a malformed limit.
     """
 
     def __init__(
@@ -334,16 +334,16 @@ def check_storage(url: str) -> str:
     """``url`` if it names a counter store: ``memory://`` or a Redis URL.
 
     Raises:
-        ValueError: any other URL (the message shows its scheme only, never a password), or a
-            Redis URL without the redis package installed.
+        ConfigurationError: any other URL (the message shows its scheme only, never a
+            password), or a Redis URL without the redis package installed.
     """
     if url != MEMORY and not url.startswith(_REDIS_SCHEMES):
         scheme = url.partition("://")[0][:20]
-        raise ValueError(
+        raise ConfigurationError(
             f"rate-limit storage {scheme!r} is not supported: use memory:// or redis://HOST:PORT/DB"
         )
     if url != MEMORY and importlib.util.find_spec("redis") is None:
-        raise ValueError(_NEEDS_REDIS)
+        raise ConfigurationError(_NEEDS_REDIS)
     return url
 
 
@@ -359,8 +359,8 @@ def _storage(url: str) -> MemoryStorage | RedisStorage:
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
         )
-    except ConfigurationError:  # the redis package is missing or too old
-        raise ValueError(_NEEDS_REDIS) from None
+    except LimitsConfigurationError:  # the redis package is missing or too old
+        raise ConfigurationError(_NEEDS_REDIS) from None
 
 
 @lru_cache(maxsize=256)

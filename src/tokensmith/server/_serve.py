@@ -30,6 +30,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..oauth import ConfigurationError
 from ..store import Database
 from ._admin import Admin
 from ._app import TokensmithApp
@@ -172,13 +173,17 @@ def _http_protocol(http: str) -> str:
     if http == "auto":
         http = "httptools" if "httptools" in HTTP_PROTOCOLS else "h11"
     if http not in HTTP_PROTOCOLS:
-        raise ValueError(f"--http {http} needs the {http} package: pip install 'tokensmith[fast]'")
+        raise ConfigurationError(
+            f"--http {http} needs the {http} package: pip install 'tokensmith[fast]'"
+        )
     return HTTP_PROTOCOLS[http]
 
 
 def _loop(loop: str) -> str:
     if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
-        raise ValueError("--loop uvloop needs the uvloop package: pip install 'tokensmith[fast]'")
+        raise ConfigurationError(
+            "--loop uvloop needs the uvloop package: pip install 'tokensmith[fast]'"
+        )
     return loop
 
 
@@ -217,11 +222,13 @@ def serve(
     """Prepare the database and serve until interrupted.
 
     Raises:
-        ValueError: ``log_level`` is unknown, or ``loop``/``http`` names a package that is not
-            installed.
+        ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
+            is not installed.
     """
     if log_level not in LOG_LEVELS:
-        raise ValueError(f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+        raise ConfigurationError(
+            f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}"
+        )
     options: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from ..oauth import ConfigurationError
 from ..store import DEFAULT_URL, sqlite_path
 from ._ratelimit import (
     DEFAULT_ADDRESS_LIMIT,
@@ -19,6 +21,35 @@ from ._ratelimit import (
 )
 
 ENV_PREFIX = "TOKENSMITH_"
+
+
+def _poll_interval(text: str) -> float:
+    try:
+        interval = float(text)
+    except ValueError:
+        interval = 0.0
+    if not interval > 0:  # also refuses nan
+        raise ConfigurationError("TOKENSMITH_POLL_INTERVAL must be a positive number of seconds")
+    return interval
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.replace(",", " ").split())
+
+
+# Each TOKENSMITH_* variable: the setting it gives, and how its text becomes the value.
+_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "DATABASE_URL": ("database_url", str),
+    "PUBLIC_URL": ("public_url", str),
+    "MASTER_KEY": ("master_key", str),
+    "MASTER_KEY_FILE": ("master_key_file", Path),
+    "POLL_INTERVAL": ("poll_interval", _poll_interval),
+    "RATE_LIMIT_STORAGE": ("rate_limit_storage", str),
+    "CLIENT_AUTH_LIMIT": ("client_auth_limit", str),
+    "ADDRESS_AUTH_LIMIT": ("address_auth_limit", str),
+    "TRUSTED_PROXIES": ("trusted_proxies", _words),
+    "ALLOWED_HOSTS": ("allowed_hosts", _words),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +68,10 @@ class Settings:
     process, or a Redis URL shared by a fleet); ``client_auth_limit`` and ``address_auth_limit``
     are the limits of realms that set none (see :mod:`tokensmith.server._ratelimit`).
     ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
+
+    Raises:
+        ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
+            malformed.
     """
 
     database_url: str = field(default=DEFAULT_URL, repr=False)  # may carry a password
@@ -55,7 +90,7 @@ class Settings:
         if self.public_url is not None:
             url = urlsplit(self.public_url)
             if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
-                raise ValueError(
+                raise ConfigurationError(
                     f"the public URL {self.public_url!r} must be http(s)://HOST[:PORT][/PATH]"
                 )
         check_storage(self.rate_limit_storage)
@@ -72,54 +107,26 @@ class Settings:
         commas or spaces) and ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
 
         Raises:
-            ValueError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate limit,
-                the rate-limit storage or a trusted proxy is malformed.
+            ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate
+                limit, the rate-limit storage or a trusted proxy is malformed.
         """
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            return env.get(ENV_PREFIX + name) or None
-
-        settings = cls()
-        if (url := get("DATABASE_URL")) is not None:
-            settings = replace(settings, database_url=url)
-        if (public := get("PUBLIC_URL")) is not None:
-            settings = replace(settings, public_url=public)
-        if (key := get("MASTER_KEY")) is not None:
-            settings = replace(settings, master_key=key)
-        if (key_file := get("MASTER_KEY_FILE")) is not None:
-            settings = replace(settings, master_key_file=Path(key_file))
-        if (poll := get("POLL_INTERVAL")) is not None:
-            interval = float(poll)
-            if not interval > 0:
-                raise ValueError("TOKENSMITH_POLL_INTERVAL must be a positive number of seconds")
-            settings = replace(settings, poll_interval=interval)
-        if (storage := get("RATE_LIMIT_STORAGE")) is not None:
-            settings = replace(settings, rate_limit_storage=storage)
-        if (limit := get("CLIENT_AUTH_LIMIT")) is not None:
-            settings = replace(settings, client_auth_limit=limit)
-        if (limit := get("ADDRESS_AUTH_LIMIT")) is not None:
-            settings = replace(settings, address_auth_limit=limit)
-        if (proxies := get("TRUSTED_PROXIES")) is not None:
-            settings = replace(settings, trusted_proxies=tuple(proxies.replace(",", " ").split()))
-        if (hosts := get("ALLOWED_HOSTS")) is not None:
-            settings = replace(settings, allowed_hosts=tuple(hosts.replace(",", " ").split()))
-        return settings
+        values: dict[str, Any] = {
+            name: read(text)
+            for variable, (name, read) in _VARIABLES.items()
+            if (text := env.get(ENV_PREFIX + variable))
+        }
+        return replace(cls(), **values)
 
     def to_env(self) -> dict[str, str]:
         """The environment under which :meth:`from_env` gives these settings (for workers)."""
-        env = {ENV_PREFIX + "DATABASE_URL": self.database_url}
-        env[ENV_PREFIX + "POLL_INTERVAL"] = repr(self.poll_interval)
-        if self.public_url:
-            env[ENV_PREFIX + "PUBLIC_URL"] = self.public_url
-        if self.master_key:
-            env[ENV_PREFIX + "MASTER_KEY"] = self.master_key
-        env[ENV_PREFIX + "MASTER_KEY_FILE"] = str(self.key_file())
-        env[ENV_PREFIX + "RATE_LIMIT_STORAGE"] = self.rate_limit_storage
-        env[ENV_PREFIX + "CLIENT_AUTH_LIMIT"] = self.client_auth_limit
-        env[ENV_PREFIX + "ADDRESS_AUTH_LIMIT"] = self.address_auth_limit
-        env[ENV_PREFIX + "TRUSTED_PROXIES"] = ",".join(self.trusted_proxies)
-        env[ENV_PREFIX + "ALLOWED_HOSTS"] = ",".join(self.allowed_hosts)
+        env = {}
+        for variable, (name, _) in _VARIABLES.items():
+            value = self.key_file() if name == "master_key_file" else getattr(self, name)
+            if value is not None:
+                env[ENV_PREFIX + variable] = (
+                    ",".join(value) if isinstance(value, tuple) else str(value)
+                )
         return env
 
     def key_file(self) -> Path:

@@ -18,8 +18,10 @@ from ..oauth import (
     key_to_pem,
     public_jwk,
 )
-from ..store import TrustedIssuer, issuers, realms
-from ._admin import Admin, AdminError, check_ttl
+from ..store import TrustedIssuer
+from ..store import issuers as issuer_rows  # the repository; Trust.issuers is the method
+from ._admin import Admin, changing, reading
+from ._admin_checks import AdminError, check_ttl
 
 DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
 DEMO_AUDIENCE = "tokensmith-demo"
@@ -64,9 +66,8 @@ class Trust:
         if bad or not algorithms:
             raise AdminError(f"algorithms must be among {', '.join(EXTERNAL_ALGORITHMS)}")
         check_ttl("maximum token age", max_age)
-        async with self.admin.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
-            await issuers.add_issuer(
+        async with changing(self.admin.db, realm_name) as (conn, realm):
+            await issuer_rows.add_issuer(
                 conn,
                 realm_id=realm.id,
                 issuer=issuer,
@@ -79,17 +80,15 @@ class Trust:
                 private_key=_private_key,
                 now=int(self.admin.clock()),
             )
-            await realms.bump_version(conn, realm.id)
 
-    async def list(self, realm_name: str) -> list[TrustedIssuer]:
+    async def issuers(self, realm_name: str) -> list[TrustedIssuer]:
         """The realm's trusted issuers.
 
         Raises:
             NotFound: the realm does not exist.
         """
-        async with self.admin.db.read() as conn:
-            realm = await realms.require_realm(conn, realm_name)
-            return await issuers.list_issuers(conn, realm.id)
+        async with reading(self.admin.db, realm_name) as (conn, realm):
+            return await issuer_rows.list_issuers(conn, realm.id)
 
     async def remove(self, realm_name: str, issuer: str) -> None:
         """Stop trusting ``issuer``.
@@ -97,10 +96,8 @@ class Trust:
         Raises:
             NotFound: the realm does not exist or does not trust the issuer.
         """
-        async with self.admin.db.write() as conn:
-            realm = await realms.require_realm(conn, realm_name)
-            await issuers.remove_issuer(conn, realm.id, issuer)
-            await realms.bump_version(conn, realm.id)
+        async with changing(self.admin.db, realm_name) as (conn, realm):
+            await issuer_rows.remove_issuer(conn, realm.id, issuer)
 
     async def add_demo(self, realm_name: str, issuer: str = DEMO_ISSUER) -> None:
         """Trust a demo issuer whose key tokensmith holds (encrypted), for :meth:`demo_token`.
@@ -135,7 +132,7 @@ class Trust:
         Raises:
             AdminError: the realm has no demo issuer (``tokensmith issuer add-demo``).
         """
-        demo = [t for t in await self.list(realm_name) if t.private_key is not None]
+        demo = [t for t in await self.issuers(realm_name) if t.private_key is not None]
         if issuer is not None:
             demo = [t for t in demo if t.issuer == issuer]
         if not demo:

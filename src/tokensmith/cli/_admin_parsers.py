@@ -1,0 +1,190 @@
+"""The arguments of ``tokensmith realm|client|key …`` (and, through ``_issuer_commands``,
+``issuer …``): parser building only; ``_admin_commands`` carries the commands out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..oauth import ALGORITHMS, EXTRA_GRANTS, ResponseStyle
+from ._args import duration
+from ._issuer_commands import add_parsers as add_issuer_parsers
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register the realm, client and key commands; ``common`` holds the options all share."""
+    realm = sub.add_parser("realm", help="create, list, show and delete realms")
+    rsub = realm.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = rsub.add_parser(
+        parents=[common], name="create", help="create a realm with fresh signing keys"
+    )
+    create.add_argument("name")
+    create.add_argument(
+        "--access-token-ttl",
+        type=duration,
+        default=300,
+        metavar="S",
+        help="access token lifetime (default 300 s)",
+    )
+    create.add_argument(
+        "--refresh-token-ttl",
+        type=duration,
+        default=1800,
+        metavar="S",
+        help="refresh token lifetime (default 1800 s)",
+    )
+    create.add_argument(
+        "--alg",
+        choices=ALGORITHMS,
+        default="ES256",
+        help="signing algorithm (default ES256; RS256 costs ~10x more per token)",
+    )
+    create.add_argument(
+        "--token-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="extra path answering this realm's token endpoint, e.g. /connect/token (repeatable)",
+    )
+    create.add_argument(
+        "--response-style",
+        choices=[style.value for style in ResponseStyle],
+        default="standard",
+        help="token response field names (default standard, RFC 6749)",
+    )
+    create.add_argument(
+        "--audience", help="aud of the realm's access tokens (default: the realm name)"
+    )
+    create.add_argument(
+        "--refresh-reuse-grace",
+        type=duration,
+        metavar="S",
+        help="how long a client may present a just-rotated refresh token again (after a lost "
+        "answer) and get a new pair; later reuse revokes every token of its family; 0 turns it "
+        "off, at most 300 s (default 30 s)",
+    )
+    create.add_argument(
+        "--client-auth-limit",
+        metavar="LIMIT",
+        help="failed authentications of one client id before it is refused (HTTP 429) to the "
+        "addresses that failed, e.g. '20/minute;200/hour' (default: the service's, "
+        "$TOKENSMITH_CLIENT_AUTH_LIMIT)",
+    )
+    create.add_argument(
+        "--address-auth-limit",
+        metavar="LIMIT",
+        help="failed client authentications from one source address before it is refused "
+        "(HTTP 429), e.g. '20/minute;200/hour' (default: the service's, "
+        "$TOKENSMITH_ADDRESS_AUTH_LIMIT)",
+    )
+    rsub.add_parser(parents=[common], name="list", help="list realms")
+    show = rsub.add_parser(parents=[common], name="show", help="show a realm, its clients and keys")
+    show.add_argument("name")
+    delete = rsub.add_parser(
+        parents=[common], name="delete", help="delete a realm with all its clients, keys and tokens"
+    )
+    delete.add_argument("name")
+
+    client = sub.add_parser("client", help="create, list, show, disable, enable, delete clients")
+    csub = client.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ccreate = csub.add_parser(
+        parents=[common], name="create", help="create a client; prints its generated secret once"
+    )
+    ccreate.add_argument("realm")
+    ccreate.add_argument("client_id")
+    ccreate.add_argument(
+        "--secret",
+        help="use this secret instead of generating one (stored with argon2id; weaker than a "
+        "generated 256-bit secret, and slower to check: prefer the default)",
+    )
+    ccreate.add_argument(
+        "--scope", default="", help='allowed scopes, space-separated, e.g. "api api2"'
+    )
+    ccreate.add_argument(
+        "--default-scope",
+        default=None,
+        help="scopes granted when a request names none (default: all allowed)",
+    )
+    ccreate.add_argument(
+        "--refresh-tokens",
+        action="store_true",
+        help="answer client_credentials with a refresh token too",
+    )
+    ccreate.add_argument(
+        "--access-token-ttl",
+        type=duration,
+        metavar="S",
+        help="this client's access token lifetime (default: the realm's)",
+    )
+    ccreate.add_argument(
+        "--response-style",
+        choices=[style.value for style in ResponseStyle],
+        help="override the realm's response style",
+    )
+    ccreate.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="GRANT",
+        choices=EXTRA_GRANTS,
+        help="also allow this grant (repeatable): " + ", ".join(EXTRA_GRANTS),
+    )
+    ccreate.add_argument("--audience", help="aud of this client's tokens (default: the realm's)")
+    ccreate.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a static claim for every token of the client (repeatable)",
+    )
+    keys = ccreate.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--jwks-file",
+        type=Path,
+        metavar="FILE",
+        help="private_key_jwt: the client's public keys (a JWKS file); no secret",
+    )
+    keys.add_argument(
+        "--jwks-url",
+        metavar="URL",
+        help="private_key_jwt: where the client's public keys are; no secret",
+    )
+    ccreate.add_argument("--json", action="store_true", help="print a JSON object")
+    clist = csub.add_parser(parents=[common], name="list", help="list a realm's clients")
+    clist.add_argument("realm")
+    for action, text in (
+        ("show", "show a client and its secrets' expiry"),
+        ("disable", "refuse the client's requests from now on"),
+        ("enable", "accept the client's requests again"),
+        ("delete", "delete the client, its secrets and refresh tokens"),
+    ):
+        p = csub.add_parser(action, parents=[common], help=text)
+        p.add_argument("realm")
+        p.add_argument("client_id")
+    rotate = csub.add_parser(
+        parents=[common], name="rotate-secret", help="issue a new secret; old ones work for --grace"
+    )
+    rotate.add_argument("realm")
+    rotate.add_argument("client_id")
+    rotate.add_argument(
+        "--grace",
+        type=duration,
+        default=0,
+        metavar="S",
+        help="how long the old secrets keep working, e.g. 24h (default 0)",
+    )
+    rotate.add_argument("--secret", help="use this secret instead of generating one")
+    rotate.add_argument("--json", action="store_true", help="print a JSON object")
+
+    key = sub.add_parser("key", help="list and rotate a realm's signing keys")
+    ksub = key.add_subparsers(dest="action", required=True, metavar="ACTION")
+    klist = ksub.add_parser(parents=[common], name="list", help="list the realm's signing keys")
+    klist.add_argument("realm")
+    krotate = ksub.add_parser(
+        parents=[common],
+        name="rotate",
+        help="promote the next key to current and make a new next key",
+    )
+    krotate.add_argument("realm")
+    add_issuer_parsers(sub, common)

@@ -1,0 +1,215 @@
+"""What an administrative request may ask: the rules for realm names, lifetimes, token paths,
+scopes, grants, claims and client keys. Values in, :class:`AdminError` out, no database, so that
+every way in (the CLI, demo mode, an admin API) refuses the same requests with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from ..oauth import (
+    EXTRA_GRANTS,
+    Algorithm,
+    ConfigurationError,
+    OAuthError,
+    ResponseStyle,
+    TokensmithError,
+    as_algorithm,
+    format_scope,
+    parse_scope,
+)
+from ..store import REALM_NAME
+from ._ratelimit import check_limits
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+_RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
+MAX_TTL = 366 * 24 * 3600
+MAX_REUSE_GRACE = 300
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
+)
+
+
+class AdminError(TokensmithError, ValueError):
+    """An administrative request that cannot be carried out; the message says why.
+
+    Also a ``ValueError``: it reports a bad argument, and callers that caught ``ValueError``
+    before it joined the tree keep working.
+    """
+
+
+def check_ttl(name: str, seconds: int) -> int:
+    """``seconds`` if it is a sensible lifetime.
+
+    Raises:
+        AdminError: it is not between 1 second and a year.
+    """
+    if not 1 <= seconds <= MAX_TTL:
+        raise AdminError(f"{name} must be between 1 and {MAX_TTL} seconds, not {seconds}")
+    return seconds
+
+
+def check_style(style: str) -> ResponseStyle:
+    """The response style called ``style``.
+
+    Raises:
+        AdminError: there is no such style.
+    """
+    try:
+        return ResponseStyle(style)
+    except ValueError:
+        names = ", ".join(s.value for s in ResponseStyle)
+        raise AdminError(f"unknown response style {style!r}; choose one of {names}") from None
+
+
+def check_realm_name(name: str) -> str:
+    """``name`` if it may name a realm (it is a path segment of every realm endpoint).
+
+    Raises:
+        AdminError: it is not 1-64 letters, digits, '.', '_' or '-'.
+    """
+    if not REALM_NAME.fullmatch(name):
+        raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    return name
+
+
+def check_algorithm(alg: str) -> Algorithm:
+    """The signing algorithm called ``alg``.
+
+    Raises:
+        AdminError: tokensmith does not sign with it.
+    """
+    try:
+        return as_algorithm(alg)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
+
+
+def check_limit(limit: str | None) -> str | None:
+    """``limit`` if it is None (the service's) or a rate limit such as ``"20/minute;200/hour"``.
+
+    Raises:
+        AdminError: it is not in that notation.
+    """
+    if limit is not None:
+        try:
+            check_limits(limit)
+        except ConfigurationError as exc:
+            raise AdminError(str(exc)) from None
+    return limit
+
+
+def check_reuse_grace(seconds: int | None) -> int | None:
+    """``seconds`` if it is None (the service's) or a refresh reuse grace period we allow.
+
+    Raises:
+        AdminError: it is not between 0 and :data:`MAX_REUSE_GRACE` seconds.
+    """
+    if seconds is not None and not 0 <= seconds <= MAX_REUSE_GRACE:
+        raise AdminError(
+            f"the refresh reuse grace period must be between 0 and {MAX_REUSE_GRACE} "
+            f"seconds, not {seconds}"
+        )
+    return seconds
+
+
+def check_token_paths(paths: Iterable[str]) -> list[str]:
+    """``paths`` without repeats, if each may alias a realm's token endpoint.
+
+    Raises:
+        AdminError: a path is not /segment/segment…, or lies under the realm endpoints.
+    """
+    checked = []
+    for path in dict.fromkeys(paths):
+        if not _PATH.fullmatch(path):
+            raise AdminError(
+                f"token path {path!r} must look like /segment/segment (letters, digits, ._~-)"
+            )
+        if any(path == p or path.startswith(p + "/") for p in _RESERVED_PREFIXES):
+            raise AdminError(f"token path {path!r} is reserved for the realm endpoints")
+        checked.append(path)
+    return checked
+
+
+def check_client_id(client_id: str) -> str:
+    """``client_id`` if it may name a client.
+
+    Raises:
+        AdminError: it is not 1-255 letters, digits or ._~@+-.
+    """
+    if not _CLIENT_ID.fullmatch(client_id):
+        raise AdminError(f"client id {client_id!r} must be 1-255 letters, digits or ._~@+-")
+    return client_id
+
+
+def check_scopes(scopes: str, default_scopes: str | None) -> tuple[str, str]:
+    """The allowed and the default scopes, normalised (RFC 6749 §3.3); the defaults default to
+    all allowed scopes.
+
+    Raises:
+        AdminError: a scope holds a character RFC 6749 §3.3 does not allow, or a default scope
+            is not allowed.
+    """
+    allowed = _scopes(scopes, "--scope")
+    defaults = allowed if default_scopes is None else _scopes(default_scopes, "--default-scope")
+    extra = parse_scope(defaults) - parse_scope(allowed)
+    if extra:
+        raise AdminError(f"default scopes {format_scope(extra)!r} are not among the allowed scopes")
+    return allowed, defaults
+
+
+def _scopes(value: str, what: str) -> str:
+    try:
+        return format_scope(parse_scope(value))
+    except OAuthError:
+        raise AdminError(f"{what} holds a character that RFC 6749 §3.3 does not allow") from None
+
+
+def check_grants(grant_types: Iterable[str]) -> str:
+    """The extra grants a client may use, as stored: sorted, space-separated.
+
+    Raises:
+        AdminError: a grant is not one of :data:`~tokensmith.oauth.EXTRA_GRANTS`.
+    """
+    grants = set(grant_types)
+    unknown = grants - set(EXTRA_GRANTS)
+    if unknown:
+        raise AdminError(
+            f"unknown grant {sorted(unknown)[0]!r}; choose from {', '.join(EXTRA_GRANTS)}"
+        )
+    return " ".join(sorted(grants))
+
+
+def check_extra_claims(claims: Mapping[str, object] | None) -> None:
+    """Accept static claims for a client's tokens unless tokensmith sets one of them itself.
+
+    Raises:
+        AdminError: a claim is one of :data:`RESERVED_CLAIMS`.
+    """
+    reserved = set(claims or {}) & RESERVED_CLAIMS
+    if reserved:
+        raise AdminError(f"claim {sorted(reserved)[0]!r} is set by tokensmith itself")
+
+
+def check_client_keys(
+    secret: str | None, jwks: Mapping[str, object] | None, jwks_url: str | None
+) -> bool:
+    """Whether the client authenticates with private_key_jwt (it has keys, not a secret).
+
+    Raises:
+        AdminError: both a secret and keys, both a JWKS and a JWKS URL, a JWKS that is not
+            ``{"keys": [...]}``, or a JWKS URL that is not http(s).
+    """
+    if jwks is None and jwks_url is None:
+        return False
+    if secret is not None:
+        raise AdminError("a private_key_jwt client has keys, not a secret")
+    if jwks is not None and jwks_url is not None:
+        raise AdminError("give the client's keys as a JWKS or a JWKS URL, not both")
+    if jwks is not None and not isinstance(jwks.get("keys"), list):
+        raise AdminError('the client\'s keys must be a JWKS document: {"keys": [...]}')
+    if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
+        raise AdminError("the client's JWKS URL must be an http(s) URL")
+    return True
