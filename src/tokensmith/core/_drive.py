@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -16,6 +16,7 @@ from ._flow import (
     Flow,
     HTTPRequest,
     HTTPResponse,
+    Instruction,
     Join,
     Send,
     Sleep,
@@ -28,6 +29,24 @@ from ._flow import (
 
 def _async_refused(fn: Callable[..., Any]) -> BaseException:
     return TypeError(f"{getattr(fn, '__name__', 'the function')} is async: use the async API")
+
+
+async def _drive(flow: Flow[T], carry_out: Callable[[Instruction], Awaitable[Any]]) -> T:
+    """The one loop of both drivers: resume ``flow`` with each instruction's result, or throw
+    the instruction's error into it (the flow decides), until it returns."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            value = await carry_out(step)
+        except BaseException as exc:  # thrown into the flow, which decides
+            error = exc
 
 
 def run_sync(
@@ -43,35 +62,35 @@ def run_sync(
     thrown into the flow, which decides; what the flow raises propagates. ``async_refused``
     makes the error thrown for an async function, which a sync caller cannot run.
     """
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        value, error = None, None
-        try:
-            if isinstance(step, Send):
-                value = send_sync(http(), step.request)
-            elif isinstance(step, Join):
-                value = step.flights.join(in_loop=False)
-            elif isinstance(step, Wait):
-                if step.flight.blocks_this_thread:
-                    raise WouldDeadlock(
-                        "a blocking call waited for a renewal that a task on this thread's "
-                        "event loop is making; use the async API from async code"
-                    )
-                step.flight.wait()
-            elif isinstance(step, Sleep):
-                sleep(step.seconds)
-            elif inspect.iscoroutinefunction(step.fn):
-                raise async_refused(step.fn)
-            else:
-                value = step.fn(*step.args)
-        except BaseException as exc:  # thrown into the flow, which decides
-            error = exc
+
+    async def carry_out(step: Instruction) -> Any:  # blocks; never suspends the coroutine
+        if isinstance(step, Send):
+            return send_sync(http(), step.request)
+        if isinstance(step, Join):
+            return step.flights.join(in_loop=False)
+        if isinstance(step, Wait):
+            if step.flight.blocks_this_thread:
+                raise WouldDeadlock(
+                    "a blocking call waited for a renewal that a task on this thread's "
+                    "event loop is making; use the async API from async code"
+                )
+            return step.flight.wait()
+        if isinstance(step, Sleep):
+            return sleep(step.seconds)
+        if inspect.iscoroutinefunction(step.fn):
+            raise async_refused(step.fn)
+        return step.fn(*step.args)
+
+    # The shared loop is a coroutine, but nothing it awaits here suspends: one send runs it to
+    # the end, with no event loop.
+    running = _drive(flow, carry_out)
+    try:
+        running.send(None)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    running.close()
+    raise RuntimeError("a blocking driver's step suspended")  # pragma: no cover
 
 
 async def run_async(flow: Flow[T], http: Callable[[], httpx.AsyncClient]) -> T:
@@ -80,32 +99,23 @@ async def run_async(flow: Flow[T], http: Callable[[], httpx.AsyncClient]) -> T:
     Blocking functions run in a worker thread unless marked ``inline``; errors are thrown into
     the flow as in :func:`run_sync`.
     """
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        value, error = None, None
-        try:
-            if isinstance(step, Send):
-                value = await send_async(http(), step.request)
-            elif isinstance(step, Join):
-                value = step.flights.join(in_loop=True)
-            elif isinstance(step, Wait):
-                await step.flight.wait_async()
-            elif isinstance(step, Sleep):
-                await anyio.sleep(step.seconds)
-            elif inspect.iscoroutinefunction(step.fn):
-                value = await step.fn(*step.args)
-            elif step.inline:
-                value = step.fn(*step.args)
-            else:
-                value = await anyio.to_thread.run_sync(step.fn, *step.args)
-        except BaseException as exc:
-            error = exc
+
+    async def carry_out(step: Instruction) -> Any:
+        if isinstance(step, Send):
+            return await send_async(http(), step.request)
+        if isinstance(step, Join):
+            return step.flights.join(in_loop=True)
+        if isinstance(step, Wait):
+            return await step.flight.wait_async()
+        if isinstance(step, Sleep):
+            return await anyio.sleep(step.seconds)
+        if inspect.iscoroutinefunction(step.fn):
+            return await step.fn(*step.args)
+        if step.inline:
+            return step.fn(*step.args)
+        return await anyio.to_thread.run_sync(step.fn, *step.args)
+
+    return await _drive(flow, carry_out)
 
 
 def send_sync(client: httpx.Client, request: HTTPRequest) -> HTTPResponse:
