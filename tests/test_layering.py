@@ -1,0 +1,48 @@
+"""Each package imports only the layers under it (README, Layout)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "tokensmith"
+ALLOWED = {
+    "oauth": set(),
+    "core": {"oauth"},
+    "store": {"oauth"},
+    "client": {"core", "oauth"},
+    "resource": {"core", "oauth"},
+    "server": {"core", "oauth", "store"},
+    "cli": {"client", "core", "oauth", "resource", "server", "store"},
+}
+
+
+def imported_packages(package: str) -> set[str]:
+    """The tokensmith packages that the modules of ``package`` import, other than itself."""
+    found: set[str] = set()
+    for path in (SRC / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tokensmith."):
+                found.add((node.module or "").split(".")[1])
+            elif isinstance(node, ast.Import):
+                found.update(
+                    a.name.split(".")[1] for a in node.names if a.name.startswith("tokensmith.")
+                )
+    return found - {package}
+
+
+def test_every_package_is_in_the_table() -> None:
+    """The table names every package under src/tokensmith."""
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+
+    assert packages == set(ALLOWED)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_layers_under_it(package: str) -> None:
+    """The package's modules import no tokensmith package above it."""
+    assert imported_packages(package) <= ALLOWED[package]
