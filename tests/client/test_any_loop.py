@@ -12,7 +12,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from tokensmith.client import Retry, TokenSource
+from tokensmith.client import FileCache, Retry, TokenSource
 from tokensmith.core import WouldDeadlock
 
 from .conftest import Answer, FakeOAuth
@@ -22,9 +22,8 @@ FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05)
 
 
 def source(fake: FakeOAuth, **kwargs: Any) -> TokenSource:
-    return TokenSource(
-        fake.token_url, client_id="svc", client_secret="s3cret-value", retry=FAST, **kwargs
-    )
+    kwargs.setdefault("retry", FAST)
+    return TokenSource(fake.token_url, client_id="svc", client_secret="s3cret-value", **kwargs)
 
 
 async def wait_for_request(fake: FakeOAuth) -> None:
@@ -179,3 +178,107 @@ def test_blocking_call_on_the_loop_of_a_renewing_task_is_refused(
     assert raised is WouldDeadlock
     assert token.startswith("tok-")
     assert len(fake.token_requests) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sync_callers_in_worker_threads_cannot_starve_a_renewing_task(
+    make_fake: Any, tmp_path: Any, backend: str
+) -> None:
+    """Sync callers run through anyio's worker threads (as FastAPI runs sync endpoints) that
+    wait for a task's renewal do not take the thread the task needs for its shared-cache
+    write: with the default limiter cut to 4 slots and 4 such callers, all get the token."""
+    fake = make_fake(delay=0.5)
+    s = source(fake, cache=FileCache(tmp_path))
+    results: list[str] = []
+
+    async def main() -> bool:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 4
+
+        async def lead() -> None:
+            results.append(await s.aaccess_token())
+
+        async def sync_caller() -> None:
+            results.append(await anyio.to_thread.run_sync(s.access_token))
+
+        with anyio.move_on_after(5) as deadline:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(lead)
+                await wait_for_request(fake)
+                for _ in range(4):
+                    tasks.start_soon(sync_caller)
+        return deadline.cancelled_caught
+
+    stuck = anyio.run(main, backend=backend)
+    s.close()
+
+    assert not stuck
+    assert len(results) == 5
+    assert len(set(results)) == 1
+    assert len(fake.token_requests) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tasks_waiting_for_a_thread_hold_no_threads(make_fake: Any, backend: str) -> None:
+    """300 tasks waiting for a renewal that a thread leads are woken by their loop, not each
+    parked in a worker thread."""
+    fake = make_fake(delay=0.5)
+    s = source(fake)
+    leader = threading.Thread(target=s.token)
+    leader.start()
+    most_threads = 0
+
+    async def main() -> None:
+        nonlocal most_threads
+        await wait_for_request(fake)
+        async with anyio.create_task_group() as tasks:
+            for _ in range(300):
+                tasks.start_soon(s.atoken)
+            await anyio.sleep(0.1)
+            most_threads = threading.active_count()
+
+    anyio.run(main, backend=backend)
+    leader.join(5)
+    s.close()
+
+    assert len(fake.token_requests) == 1
+    assert most_threads < 20
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_aclose_during_a_renewal_leaves_no_background_task(make_fake: Any, backend: str) -> None:
+    """A renewal still in flight when aclose() runs does not start background renewal anew."""
+    fake = make_fake(lambda f, seen: Answer(body=f.issue(2), delay=0.3))
+
+    async def main() -> None:
+        s = source(fake, background=True)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(s.atoken)
+            await wait_for_request(fake)
+            await s.aclose()
+
+    anyio.run(main, backend=backend)
+    requests_at_close = len(fake.token_requests)
+    time.sleep(2.0)  # a 2-second token: a live renewal task would have asked again
+
+    assert len(fake.token_requests) == requests_at_close
+
+
+def test_background_renewal_backs_off_while_the_endpoint_fails(make_fake: Any) -> None:
+    """Past the renewal point, with the endpoint failing and the token still valid, the
+    background thread tries about once a second, not in a tight loop."""
+    failing = threading.Event()
+
+    def script(f: FakeOAuth, seen: Any) -> Answer:
+        if failing.is_set():
+            return Answer(503, {"error": "temporarily_unavailable"})
+        return Answer(body=f.issue(2))
+
+    fake = make_fake(script)
+    s = source(fake, background=True, retry=Retry(attempts=1))
+    s.token()
+    failing.set()
+    time.sleep(1.95)  # the window measured: from 75 % of the 2 s lifetime to just before expiry
+    s.close()
+
+    failed = len(fake.token_requests) - 1
+    assert 1 <= failed <= 2  # a tight loop makes about ten

@@ -184,3 +184,37 @@ def test_introspection_refuses_an_inactive_token(backend: str) -> None:
 
     assert refusals == ["the token is not active (revoked or expired)"] * 2
     assert issuer.introspections == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_cancelled_fetch_leaves_the_keys_to_the_next_caller(
+    slow_issuer: Issuer, backend: str
+) -> None:
+    """When the task leading the first JWKS fetch is cancelled, the tasks waiting for it fetch
+    the keys themselves and succeed, instead of failing for the next second."""
+    verifier = Verifier(jwks_url=slow_issuer.url + "/jwks")
+    jwt = token()
+    subjects: list[str] = []
+
+    async def lead(cancelled: anyio.CancelScope) -> None:
+        with cancelled:
+            await verifier.averify(jwt)
+
+    async def check() -> None:
+        subjects.append((await verifier.averify(jwt))["sub"])
+
+    async def main() -> None:
+        cancelled = anyio.CancelScope()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(lead, cancelled)
+            await anyio.sleep(0.05)  # the leader's request is on its way (the JWKS takes 0.3 s)
+            for _ in range(3):
+                tasks.start_soon(check)
+            await anyio.sleep(0.05)
+            cancelled.cancel()
+        await check()
+        await verifier.aclose()
+
+    anyio.run(main, backend=backend)
+
+    assert subjects == ["svc"] * 4

@@ -175,7 +175,11 @@ class TokenCore:
         cached: Token | None = yield Call(self.cache.load, (self.cache_key,))
         if cached is not None and self._shared_fresh(cached):
             return cached
-        handle = yield Call(self.cache.acquire, (self.cache_key, self.cache_lock_timeout))
+        handle = yield Call(
+            self.cache.acquire,
+            (self.cache_key, self.cache_lock_timeout),
+            undo=self._release_abandoned,
+        )
         try:
             cached = yield Call(self.cache.load, (self.cache_key,))
             if cached is not None and self._shared_fresh(cached):
@@ -186,6 +190,10 @@ class TokenCore:
         finally:
             if handle is not None:
                 yield Call(self.cache.release, (handle,), inline=True)
+
+    def _release_abandoned(self, handle: object) -> None:
+        if handle is not None and self.cache is not None:
+            self.cache.release(handle)
 
     def _shared_fresh(self, token: Token) -> bool:
         if token.access_token == self._rejected:

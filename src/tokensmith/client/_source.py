@@ -237,6 +237,7 @@ class TokenSource(httpx.Auth):
 
     async def aclose(self) -> None:
         """Stop background renewal and close the HTTP clients this source made."""
+        self._stop.set()  # first: a renewal still in flight must not start a new task
         await self._renewal.stop_task()
         if self._owns_ahttp and self._ahttp is not None:
             await self._ahttp.aclose()
@@ -291,12 +292,19 @@ class TokenSource(httpx.Auth):
             self._flights.finish(flight)
 
     def _background_wait(self) -> float:
-        """Seconds until about 75 % of the held token's lifetime (with ±5 % jitter)."""
-        token = self._core.token
+        """Seconds until about 75 % of the held token's lifetime (with ±5 % jitter); once that
+        point has passed (the last renewal failed but the token still serves), until the next
+        try the core allows, and at least a second."""
+        core = self._core
+        token = core.token
         if token is None:
             return 1.0
-        share = 0.75 + (self._core.rng.random() - 0.5) * 0.1
-        return max(0.05, token.issued_at + token.lifetime * share - self._clock())
+        now = self._clock()
+        share = 0.75 + (core.rng.random() - 0.5) * 0.1
+        wait = token.issued_at + token.lifetime * share - now
+        if wait > 0:
+            return max(0.05, wait)
+        return max(1.0, core.renew_at - now)
 
     # --- httpx.Auth ----------------------------------------------------------------------------
 

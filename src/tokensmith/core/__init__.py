@@ -8,7 +8,7 @@ verifier of signed tokens with its fetched keys, and the ASGI types.
 
 from ._asgi import ASGIApp, ASGIMessage, ASGIReceive, ASGIScope, ASGISend
 from ._drive import run_async, run_sync, send_async, send_sync
-from ._flight import Flight, SingleFlight
+from ._flight import Flight, SingleFlight, loop_callback_queue
 from ._flow import (
     Call,
     Flow,
@@ -47,6 +47,7 @@ __all__ = [
     "VerifierUnavailable",
     "Wait",
     "WouldDeadlock",
+    "loop_callback_queue",
     "run_async",
     "run_sync",
     "send_async",

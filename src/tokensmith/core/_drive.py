@@ -1,9 +1,11 @@
 """The two drivers of a flow: :func:`run_sync` and :func:`run_async` carry out what a flow
-yields (see ``_flow``) and decide nothing themselves; requests go out through httpx."""
+yields (see ``_flow``); requests go out through httpx. They decide only what the caller's kind
+forces: a blocking caller cannot run an async function, nor wait for a task of its own loop."""
 
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +15,7 @@ import anyio.to_thread
 import httpx
 
 from ._flow import (
+    Call,
     Flow,
     HTTPRequest,
     HTTPResponse,
@@ -113,9 +116,41 @@ async def run_async(flow: Flow[T], http: Callable[[], httpx.AsyncClient]) -> T:
             return await step.fn(*step.args)
         if step.inline:
             return step.fn(*step.args)
-        return await anyio.to_thread.run_sync(step.fn, *step.args)
+        return await _in_thread(step)
 
     return await _drive(flow, carry_out)
+
+
+async def _in_thread(step: Call) -> Any:
+    """Run a blocking call in a worker thread of its own limiter: a leader must never wait for
+    a slot of anyio's default limiter, which its own waiters (sync callers run through
+    ``to_thread``) may hold. If the caller is cancelled before the result reaches it, the
+    result goes to ``step.undo``."""
+    if step.undo is None:
+        return await anyio.to_thread.run_sync(step.fn, *step.args, limiter=anyio.CapacityLimiter(1))
+    lock = threading.Lock()
+    outcome: list[Any] = []  # the result, once the call has returned
+    abandoned = False
+
+    def call() -> Any:
+        result = step.fn(*step.args)
+        with lock:
+            outcome.append(result)
+            if not abandoned:
+                return result
+        assert step.undo is not None
+        step.undo(result)
+        return result
+
+    try:
+        return await anyio.to_thread.run_sync(call, limiter=anyio.CapacityLimiter(1))
+    except BaseException:
+        with lock:
+            abandoned = True
+            finished = bool(outcome)
+        if finished:  # the result came back just as the caller was cancelled
+            step.undo(outcome[0])
+        raise
 
 
 def send_sync(client: httpx.Client, request: HTTPRequest) -> HTTPResponse:

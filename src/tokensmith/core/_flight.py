@@ -4,32 +4,47 @@ One :class:`SingleFlight` serves sync callers (threads) and async callers (tasks
 trio, through anyio) alike, so a thread and a task that find a token due at the same instant make
 one request between them, not two.
 
-How a waiter waits depends on who leads: a task on the leader's own event loop awaits an
-``anyio.Event`` that the leader sets; a thread blocks on a ``threading.Event``; a task whose
-leader runs elsewhere (a thread, or another loop) waits for that ``threading.Event`` in a worker
-thread of its own, so it neither blocks its loop nor takes a slot of anyio's default thread
-limiter that the leader may need.
+A thread waits on a ``threading.Event``. A task waits on an ``anyio.Event`` of its own loop,
+which the finishing caller sets through that loop's thread-safe callback queue, whichever thread
+or loop it runs on: no task holds a worker thread while it waits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio
-import anyio.to_thread
+
+
+def loop_callback_queue() -> Callable[[Callable[[], object]], object]:
+    """A function that runs a callback on the current event loop, from any thread, without
+    waiting for it. anyio has no such call; each backend it runs on has one."""
+    try:
+        return asyncio.get_running_loop().call_soon_threadsafe
+    except RuntimeError:  # not asyncio: anyio's other backend
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
 
 
 class Flight:
-    """One piece of work in progress; its outcome (a value or an error) is every waiter's."""
+    """One piece of work in progress; its outcome (a value or an error) is every waiter's.
 
-    __slots__ = ("_async_done", "_done", "_leader_thread", "error", "value")
+    ``value`` and ``error`` both None after the flight has finished means the leader was
+    cancelled before it had an outcome: a waiter should try again.
+    """
+
+    __slots__ = ("_done", "_leader_loop_thread", "_lock", "_tasks", "error", "value")
 
     def __init__(self, *, in_loop: bool) -> None:
+        self._lock = threading.Lock()
         self._done = threading.Event()
-        self._leader_thread = threading.get_ident()
-        # Made on the leader's loop; only tasks of that loop (that thread) wait on it.
-        self._async_done = anyio.Event() if in_loop else None
+        self._tasks: list[tuple[Callable[[Callable[[], object]], object], anyio.Event]] = []
+        self._leader_loop_thread = threading.get_ident() if in_loop else None
         self.value: Any = None
         self.error: BaseException | None = None
 
@@ -47,7 +62,7 @@ class Flight:
     def blocks_this_thread(self) -> bool:
         """True when the leader is a task on this very thread's loop: a blocking wait here would
         stop that loop, and the leader with it."""
-        return self._async_done is not None and threading.get_ident() == self._leader_thread
+        return self._leader_loop_thread == threading.get_ident()
 
     def wait(self) -> None:
         """Block until the flight has finished."""
@@ -55,18 +70,21 @@ class Flight:
 
     async def wait_async(self) -> None:
         """Wait until the flight has finished, without blocking the event loop."""
-        if self.blocks_this_thread:
-            assert self._async_done is not None
-            await self._async_done.wait()
-        elif not self._done.is_set():
-            await anyio.to_thread.run_sync(
-                self._done.wait, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1)
-            )
+        event = anyio.Event()
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._tasks.append((loop_callback_queue(), event))
+        await event.wait()
 
     def _finish(self) -> None:
-        self._done.set()
-        if self._async_done is not None:  # the leader's loop: finish runs on the leader's thread
-            self._async_done.set()
+        with self._lock:
+            self._done.set()
+            tasks, self._tasks = self._tasks, []
+        for call_soon, event in tasks:
+            # RuntimeError: that loop has ended; nobody is waiting there any more.
+            with contextlib.suppress(RuntimeError):
+                call_soon(event.set)
 
 
 class SingleFlight:

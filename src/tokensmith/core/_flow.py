@@ -60,11 +60,15 @@ class Sleep:
 @dataclass(frozen=True)
 class Call:
     """Call ``fn(*args)`` (a blocking function, or an async one) and resume with its result.
-    ``inline`` calls are quick and must run even while the caller is being cancelled."""
+
+    ``inline`` calls are quick and must run even while the caller is being cancelled. ``undo``
+    is called with the result of a blocking call whose caller was cancelled before the result
+    reached it (say, to give back a lock the call took in a worker thread)."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
     inline: bool = False
+    undo: Callable[[Any], object] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ and external tokens (``tokensmith.server``) both use it. The logic is one flow (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -146,6 +147,8 @@ class Verifier:
                 issuer, or revoked (with introspection); the description says which.
             VerifierUnavailable: the issuer's keys (or the introspection endpoint) cannot be
                 reached.
+            WouldDeadlock: called on an event loop's thread while a task of that loop fetches
+                the keys; use :meth:`averify` in async code.
         """
         now = self.clock()
         digest = hashlib.sha256(token.encode()).digest()
@@ -243,21 +246,30 @@ class Verifier:
         caller that needs it at the same time: callers that come during a fetch wait for it
         (a flood of tokens with unknown keys cannot make more than one fetch per ``gap``), and
         its failure is theirs when no earlier keys are left to serve."""
-        if self._fetches.idle and now - self._tried_at < gap:
-            self._no_keys_yet()
-            return
-        flight, leader = yield Join(self._fetches)
-        if not leader:
+        while True:
+            if self._fetches.idle and now - self._tried_at < gap:
+                self._no_keys_yet()
+                return
+            flight, leader = yield Join(self._fetches)
+            if leader:
+                break
             yield Wait(flight)
-            flight.outcome()
-            return
+            if flight.value is not None or flight.error is not None:
+                flight.outcome()
+                return
+            # The leader was cancelled before it had an outcome: lead, or follow the next one.
+        tried_before = self._tried_at
         try:
             if now - self._tried_at >= gap:  # else another leader has just fetched
                 self._tried_at = now
                 yield from self._fetch_keys_flow(now)
             self._no_keys_yet()
+            flight.value = True
         except VerifierUnavailable as exc:
             flight.error = exc
+            raise
+        except BaseException:  # cancelled mid-fetch: the next caller may try at once
+            self._tried_at = tried_before
             raise
         finally:
             self._fetches.finish(flight)
@@ -281,7 +293,7 @@ class Verifier:
         except (TransportFailure, ValueError) as exc:
             if self.keys is None:
                 raise VerifierUnavailable(
-                    f"cannot fetch the issuer's keys ({type(exc).__name__}: {exc})"
+                    f"cannot fetch the issuer's keys ({type(exc).__name__})"
                 ) from None
             return  # keep serving the keys fetched before
         self.keys = keys
@@ -314,7 +326,7 @@ class Verifier:
             )
         active = answer.get("active") is True
         while self._introspected and len(self._introspected) >= max(1, self.cache_size):
-            del self._introspected[next(iter(self._introspected))]
+            _evict_oldest(self._introspected)
         self._introspected[digest] = (active, now + introspection.cache_ttl)
         if not active:
             raise InvalidToken("the token is not active (revoked or expired)")
@@ -327,7 +339,7 @@ class Verifier:
             return None
         claims, exp = entry
         if now >= exp + self.leeway:
-            del self._verified[digest]
+            self._verified.pop(digest, None)
             return None
         return claims
 
@@ -335,7 +347,7 @@ class Verifier:
         if self.cache_size <= 0:
             return
         while len(self._verified) >= self.cache_size:
-            del self._verified[next(iter(self._verified))]
+            _evict_oldest(self._verified)
         self._verified[digest] = (claims, float(claims["exp"]))
 
     def _check(self, token: str, now: float) -> Claims:
@@ -357,6 +369,12 @@ class Verifier:
         if entry is None or now >= entry[1]:
             return None
         return entry[0]
+
+
+def _evict_oldest(cache: dict[bytes, Any]) -> None:
+    """Drop the oldest entry; threads may be evicting at the same time."""
+    with contextlib.suppress(StopIteration, RuntimeError):  # emptied or resized meanwhile
+        cache.pop(next(iter(cache)), None)
 
 
 def _get(url: str) -> HTTPRequest:

@@ -171,7 +171,7 @@ class ClientAuthenticator:
         Until the signature verifies, an unknown client, a client without keys and a wrong key
         get the same answer, so that the text does not tell which client ids exist.
         """
-        verifier = await self._verifier(client) if client is not None else None
+        verifier = self._verifier(client) if client is not None else None
         try:
             if client is None or verifier is None:  # the same header checks, against no keys
                 verify_jwt_access_token(
@@ -217,7 +217,7 @@ class ClientAuthenticator:
             raise InvalidClient("the client assertion was already used (replay refused)")
         return client
 
-    async def _verifier(self, client: Client) -> Verifier | None:
+    def _verifier(self, client: Client) -> Verifier | None:
         """The verifier of the client's assertions; None when it has no (usable) keys."""
         if client.jwks is None and client.jwks_url is None:
             return None
@@ -234,7 +234,7 @@ class ClientAuthenticator:
             )
 
         try:
-            return await self.verifiers.get(
+            return self.verifiers.get(
                 ("client", client.id, client.created_at, client.jwks, client.jwks_url), make
             )
         except ValueError:

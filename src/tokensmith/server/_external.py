@@ -64,7 +64,7 @@ class ExternalTokens:
                 f"the {what} issuer {echo(iss)!r} is not trusted by realm {state.realm.name!r}"
             )
         try:
-            verifier = await self._verifier(trusted)
+            verifier = self._verifier(trusted)
             claims = await verifier.averify(token)
         except InvalidToken as exc:
             raise InvalidGrant(f"the {what} was refused: {exc.description}") from None
@@ -87,7 +87,7 @@ class ExternalTokens:
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidGrant(f"the {what} has no sub claim")
 
-    async def _verifier(self, trusted: TrustedIssuer) -> Verifier:
+    def _verifier(self, trusted: TrustedIssuer) -> Verifier:
         def make() -> Verifier:
             return Verifier(
                 issuer=trusted.issuer,
@@ -99,7 +99,7 @@ class ExternalTokens:
                 clock=self.clock,
             )
 
-        return await self.verifiers.get(
+        return self.verifiers.get(
             ("issuer", trusted.realm_id, trusted.id, trusted.created_at), make
         )
 

@@ -21,7 +21,7 @@ class Verifiers:
     def __len__(self) -> int:
         return len(self._items)
 
-    async def get(self, key: Hashable, make: Callable[[], Verifier]) -> Verifier:
+    def get(self, key: Hashable, make: Callable[[], Verifier]) -> Verifier:
         """The verifier kept under ``key``, made by ``make()`` the first time.
 
         Raises:
@@ -33,8 +33,8 @@ class Verifiers:
             return verifier
         verifier = self._items[key] = make()
         while len(self._items) > self.size:
-            _, dropped = self._items.popitem(last=False)
-            await dropped.aclose()
+            # Not closed: a request may be using it right now; its HTTP client goes with it.
+            self._items.popitem(last=False)
         return verifier
 
     async def aclose(self) -> None:
