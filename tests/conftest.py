@@ -1,15 +1,23 @@
 """Shared fixtures: real databases (SQLite files and PostgreSQL on 127.0.0.1:5432) and the real
-service under uvicorn on a free loopback port."""
+service under uvicorn on a free loopback port.
+
+Migrating a database takes a quarter of a second and creating a PostgreSQL database as long again,
+for every test that starts a service; so a service starts on a database migrated once per session:
+a copy of a migrated SQLite file, or a PostgreSQL database migrated once and emptied before each
+test. Tests about migrating, or about an empty database, take ``database_url``, ``sqlite_url`` or
+``postgres_url``, which stay fresh and empty.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -18,14 +26,23 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
+from argon2 import PasswordHasher
 
 from tokensmith.server import Admin, Settings, TokensmithApp, open_master_key
 from tokensmith.server._keys import new_master_key_value
+from tokensmith.server._secrets import SecretChecker
 from tokensmith.store import Database
+from tokensmith.store._tables import metadata
+
+from .server_thread import ServerThread
 
 T = TypeVar("T")
 PG_ADMIN_DSN = os.environ.get("TOKENSMITH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+"""argon2id with the least work, for tests whose subject is not argon2's cost: a chosen secret then
+takes microseconds to hash and to check (a check follows the parameters stored in the hash)
+instead of half a second each."""
 
 
 class FrozenClock:
@@ -84,19 +101,83 @@ async def _pg(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+def _require_pg() -> None:
     if not _pg_available():
         if os.environ.get("CI") == "true":
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+
+
+@contextlib.contextmanager
+def _new_pg_database() -> Iterator[str]:
     name = "tokensmith_test_" + secrets.token_hex(6)
     asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
     try:
         yield PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
     finally:
         asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    _require_pg()
+    with _new_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres() -> Iterator[str]:
+    """A PostgreSQL database migrated once for the session, dropped at its end."""
+    _require_pg()
+    with _new_pg_database() as url:
+        asyncio.run(_migrate(url))
+        yield url
+
+
+async def _empty_pg(url: str) -> None:
+    """Delete every row (children first) and restart every sequence: what a fresh migration
+    leaves, the Alembic revision aside."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        present = {
+            row[0]
+            for row in await conn.fetch(
+                "SELECT tablename FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        }
+        ordered = [t.name for t in reversed(metadata.sorted_tables)]
+        # A table the schema does not know would keep its rows from test to test.
+        assert present == set(ordered), f"tables outside the schema: {present - set(ordered)}"
+        sequences = await conn.fetch(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+        )
+        async with conn.transaction():
+            for table in ordered:  # names from our own schema
+                await conn.execute(f'DELETE FROM "{table}"')  # noqa: S608
+            for (sequence,) in sequences:
+                await conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def migrated_postgres_url(_migrated_postgres: str) -> str:
+    """A PostgreSQL database at the newest revision and without rows: the session's migrated
+    database, emptied before the test."""
+    asyncio.run(_empty_pg(_migrated_postgres))
+    return _migrated_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -114,53 +195,56 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'tokensmith.db'}"
 
 
-def run_admin(settings: Settings, op: Callable[[Admin], Awaitable[T]]) -> T:
-    """Run one administrative operation on the settings' database, as the CLI would."""
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once for the session."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    asyncio.run(_migrate(f"sqlite:///{path}"))
+    # Closing the last connection checkpoints the WAL into the file and removes it.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    """A SQLite file at the newest revision and without rows: a copy of the session's migrated
+    file, mode 0600 as the service makes it (named apart from ``sqlite_url``'s empty file)."""
+    target = tmp_path / "migrated.db"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as out, _sqlite_template.open("rb") as template:
+        shutil.copyfileobj(template, out)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """A database of each kind at the newest revision and without rows."""
+    url: str = request.getfixturevalue(f"migrated_{request.param}_url")
+    return url
+
+
+def run_admin(
+    settings: Settings,
+    op: Callable[[Admin], Awaitable[T]],
+    *,
+    migrate: bool = True,
+    hasher: PasswordHasher | None = None,
+) -> T:
+    """Run one administrative operation on the settings' database, as the CLI would: migrating
+    it first unless ``migrate`` is false; ``hasher`` hashes chosen secrets (default: the
+    service's argon2 parameters)."""
 
     async def go() -> T:
         db = Database(settings.database_url)
         try:
-            await db.migrate()
-            return await op(
-                Admin(db, await open_master_key(db, settings.master_key, settings.key_file()))
-            )
+            if migrate:
+                await db.migrate()
+            master = await open_master_key(db, settings.master_key, settings.key_file())
+            return await op(Admin(db, master, checker=SecretChecker(hasher=hasher)))
         finally:
             await db.close()
 
     return asyncio.run(go())
-
-
-class ServerThread:
-    """An ASGI app under uvicorn on 127.0.0.1 and a free port, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        # IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (no 40 ms
-        # delayed-ACK wait on every keep-alive request).
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
-        )
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                return self
-            if not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            threading.Event().wait(0.01)
-        raise RuntimeError("the test server did not start in 5 s")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
 
 
 @dataclass
@@ -173,9 +257,12 @@ class Service:
     http: httpx.Client
     app: TokensmithApp
 
-    def admin(self, op: Callable[[Admin], Awaitable[T]]) -> T:
-        """Change the service's database from outside, as the CLI does."""
-        return run_admin(self.settings, op)
+    def admin(
+        self, op: Callable[[Admin], Awaitable[T]], *, hasher: PasswordHasher | None = None
+    ) -> T:
+        """Change the service's database from outside, as the CLI does (without migrating it
+        again: the service did at startup). ``hasher``: as for :func:`run_admin`."""
+        return run_admin(self.settings, op, migrate=False, hasher=hasher)
 
     def token_url(self, realm: str, prefix: str = "") -> str:
         """The realm's token endpoint."""
@@ -200,15 +287,15 @@ def make_settings(database_url: str, **kwargs: Any) -> Settings:
 
 
 @pytest.fixture
-def service(database_url: str) -> Iterator[Service]:
+def service(migrated_database_url: str) -> Iterator[Service]:
     """The token service on a fresh database of each kind, over real loopback HTTP."""
-    yield from _service(database_url)
+    yield from _service(migrated_database_url)
 
 
 @pytest.fixture
-def sqlite_service(sqlite_url: str) -> Iterator[Service]:
+def sqlite_service(migrated_sqlite_url: str) -> Iterator[Service]:
     """The token service on a fresh SQLite database."""
-    yield from _service(sqlite_url)
+    yield from _service(migrated_sqlite_url)
 
 
 def _service(database_url: str) -> Iterator[Service]:

@@ -3,6 +3,7 @@ started by the test serves; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from tokensmith.client import gbg
 from tokensmith.oauth import Signer, generate_key, key_id, public_jwk
 
-from .conftest import Service
+from .conftest import CHEAP_ARGON2, Service
 
 SEED = Path(__file__).with_name("fixtures") / "002_746353d24479f9c1.txt"
 ISSUER = "https://sso.test.invalid"
@@ -46,7 +47,9 @@ class SSO:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.jwks_url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits for the serving loop to look up, every poll_interval (default 0.5 s).
+        serve = functools.partial(self.server.serve_forever, poll_interval=0.01)
+        threading.Thread(target=serve, daemon=True).start()
 
     def id_token(self, sub: str = "alice", **overrides: Any) -> str:
         now = int(time.time())
@@ -75,7 +78,8 @@ def sso() -> Iterator[SSO]:
 @pytest.fixture
 def gbg_realm(service: Service, sso: SSO) -> Service:
     """Realm gbg at /authenticate/v1/connect/token trusting the SSO issuer; client ro.client
-    (secret 'secret', scopes api api2) with every extension grant; client plain with none."""
+    (secret 'secret', scopes api api2) with every extension grant; client plain with none. The
+    chosen secrets are hashed with cheap argon2 parameters: these tests are about the grants."""
     from tokensmith.server import Trust
 
     service.admin(lambda a: a.create_realm("gbg", token_paths=["/authenticate/v1/connect/token"]))
@@ -98,9 +102,13 @@ def gbg_realm(service: Service, sso: SSO) -> Service:
             scopes="api api2",
             grant_types=["id_auth", "token-exchange", "jwt-bearer"],
             extra_claims={"tenant": "acme"},
-        )
+        ),
+        hasher=CHEAP_ARGON2,
     )
-    service.admin(lambda a: a.create_client("gbg", "plain", secret="plain-secret", scopes="api"))
+    service.admin(
+        lambda a: a.create_client("gbg", "plain", secret="plain-secret", scopes="api"),
+        hasher=CHEAP_ARGON2,
+    )
     return service
 
 
@@ -380,7 +388,8 @@ def test_per_client_audience_and_discovery_auth_methods(gbg_realm: Service) -> N
     gbg_realm.admin(
         lambda a: a.create_client(
             "gbg", "aud-client", secret="aud-secret", audience="billing-api", access_token_ttl=60
-        )
+        ),
+        hasher=CHEAP_ARGON2,
     )
     answer = post(
         gbg_realm,

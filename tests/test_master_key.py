@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,20 +17,14 @@ from tokensmith.server._serve import prepare
 from tokensmith.store import Database
 from tokensmith.store._tables import service_meta
 
+from .cli_run import CliRun, run_cli
 from .conftest import run_admin
 
 _BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
 
 
-def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tokensmith", *args],
-        cwd=cwd,
-        env={**_BASE_ENV, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def _cli(*args: str, cwd: Path, **env: str) -> CliRun:
+    return run_cli(*args, cwd=cwd, env={**_BASE_ENV, **env})
 
 
 def _kids(settings: Settings) -> list[tuple[str, str]]:

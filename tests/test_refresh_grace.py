@@ -4,8 +4,7 @@ and PostgreSQL)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .cli_run import run_cli
 from .conftest import Service
 
 
@@ -142,12 +142,8 @@ def test_cli_sets_and_shows_the_grace_period(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'ts.db'}"
 
     def cli(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "tokensmith", *args, "--database", database],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        done = run_cli(*args, "--database", database, cwd=tmp_path, env=dict(os.environ))
+        assert done.returncode == 0, done.stderr
         return done.stdout
 
     cli("realm", "create", "short", "--refresh-reuse-grace", "5s")

@@ -45,11 +45,19 @@ class SecretChecker:
 
     ``max_concurrent_hashes`` bounds the argon2 checks running at once in the process (each takes
     a core and 64 MiB for about a tenth of a second). A guess refused because another check of
-    its client is running is answered after ``busy_delay`` seconds.
+    its client is running is answered after ``busy_delay`` seconds. ``hasher`` makes the argon2id
+    hashes of chosen secrets (default: argon2-cffi's RFC 9106 low-memory profile); a check follows
+    the parameters stored in the hash it checks.
     """
 
-    def __init__(self, *, max_concurrent_hashes: int = 2, busy_delay: float = 1.0) -> None:
-        self._hasher = PasswordHasher()
+    def __init__(
+        self,
+        *,
+        max_concurrent_hashes: int = 2,
+        busy_delay: float = 1.0,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._hasher = hasher if hasher is not None else PasswordHasher()
         self._cache_key = os.urandom(32)
         self._remembered: dict[tuple[int, bytes], None] = {}
         self._hashing = asyncio.Semaphore(max_concurrent_hashes)
