@@ -26,7 +26,7 @@ from tokensmith.client import (
 )
 from tokensmith.server import ensure_demo
 
-from ..conftest import Service, run_admin
+from ..conftest import CHEAP_ARGON2, Service, run_admin
 from .conftest import SENSITIVE, Clock
 
 TRUPHONE_SECRET = "xxxxxx-xxxx-43f3-9fba-85686d72c1c0"
@@ -34,8 +34,9 @@ TRUPHONE_SECRET = "xxxxxx-xxxx-43f3-9fba-85686d72c1c0"
 
 @pytest.fixture
 def demo(sqlite_service: Service) -> Service:
-    """The service with the demo realms of `serve --demo`."""
-    run_admin(sqlite_service.settings, ensure_demo)
+    """The service with the demo realms of `serve --demo` (their chosen secrets hashed with
+    cheap argon2 parameters: these tests are not about hashing)."""
+    run_admin(sqlite_service.settings, ensure_demo, hasher=CHEAP_ARGON2)
     SENSITIVE.add(TRUPHONE_SECRET)
     return sqlite_service
 
