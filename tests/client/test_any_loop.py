@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -18,6 +19,7 @@ from tokensmith.core import WouldDeadlock
 from .conftest import Answer, FakeOAuth
 
 BACKENDS = ["asyncio", "trio"]
+T = TypeVar("T")
 FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05)
 
 
@@ -122,26 +124,38 @@ def test_a_task_waits_for_the_renewal_a_thread_leads(make_fake: Any, backend: st
     assert from_thread == [from_task]
 
 
+def while_a_task_renews(
+    fake: FakeOAuth, backend: str, then: Callable[[TokenSource], Awaitable[T]]
+) -> tuple[str, T]:
+    """Start a task renewing the token of a new source; once its request has reached the
+    endpoint, await ``then(source)``. Returns the task's token and what ``then`` returned."""
+
+    async def main() -> tuple[str, T]:
+        async with source(fake) as s:
+            results: list[str] = []
+
+            async def lead() -> None:
+                results.append(await s.aaccess_token())
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(lead)
+                await wait_for_request(fake)
+                meanwhile = await then(s)
+            return results[0], meanwhile
+
+    return anyio.run(main, backend=backend)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_thread_waits_for_the_renewal_a_task_leads(make_fake: Any, backend: str) -> None:
     """A thread that finds no token while a task is renewing gets the task's token: one
     request between them."""
     fake = make_fake(delay=0.5)
 
-    async def main() -> tuple[str, str]:
-        async with source(fake) as s:
-            results: dict[str, str] = {}
+    async def in_a_thread(s: TokenSource) -> str:
+        return await anyio.to_thread.run_sync(s.access_token)
 
-            async def lead() -> None:
-                results["task"] = await s.aaccess_token()
-
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(lead)
-                await wait_for_request(fake)
-                results["thread"] = await anyio.to_thread.run_sync(s.access_token)
-            return results["task"], results["thread"]
-
-    from_task, from_thread = anyio.run(main, backend=backend)
+    from_task, from_thread = while_a_task_renews(fake, backend, in_a_thread)
 
     assert len(fake.token_requests) == 1
     assert from_task == from_thread
@@ -155,25 +169,14 @@ def test_blocking_call_on_the_loop_of_a_renewing_task_is_refused(
     (it would stop the loop, and the renewal with it): it raises WouldDeadlock at once."""
     fake = make_fake(delay=0.5)
 
-    async def main() -> tuple[type[BaseException] | None, str]:
-        async with source(fake) as s:
-            results: dict[str, str] = {}
+    async def on_the_loop(s: TokenSource) -> type[BaseException] | None:
+        try:
+            s.token()
+        except WouldDeadlock as exc:
+            return type(exc)
+        return None
 
-            async def lead() -> None:
-                results["task"] = await s.aaccess_token()
-
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(lead)
-                await wait_for_request(fake)
-                try:
-                    s.token()
-                except WouldDeadlock as exc:
-                    raised: type[BaseException] | None = type(exc)
-                else:
-                    raised = None
-            return raised, results["task"]
-
-    raised, token = anyio.run(main, backend=backend)
+    token, raised = while_a_task_renews(fake, backend, on_the_loop)
 
     assert raised is WouldDeadlock
     assert token.startswith("tok-")

@@ -378,28 +378,6 @@ def test_background_renewal_never_makes_a_request_wait(make_fake: Any) -> None:
     assert slowest < 0.1
 
 
-def test_async_background_renewal(make_fake: Any) -> None:
-    """The async source renews in a background task too."""
-    fake = make_fake(lambda f, seen: Answer(body=f.issue(2), delay=0.2))
-
-    async def run() -> float:
-        slowest = 0.0
-        async with source(fake, background=True) as s:
-            await s.atoken()
-            deadline = time.monotonic() + 4.5
-            while time.monotonic() < deadline:
-                t0 = time.perf_counter()
-                await s.atoken()
-                slowest = max(slowest, time.perf_counter() - t0)
-                await asyncio.sleep(0.005)
-        return slowest
-
-    slowest = asyncio.run(run())
-
-    assert len(fake.token_requests) >= 3
-    assert slowest < 0.1
-
-
 def test_httpx_auth_retries_once_after_401(fake: FakeOAuth) -> None:
     """A 401 to the token held drops it, fetches a new one and resends the request once."""
     with source(fake) as s, httpx.Client(auth=s) as http:
