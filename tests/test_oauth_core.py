@@ -10,6 +10,7 @@ import pytest
 
 import tokensmith
 import tokensmith.client
+import tokensmith.core
 import tokensmith.oauth
 import tokensmith.resource
 import tokensmith.server
@@ -100,6 +101,7 @@ def test_error_body_and_tree() -> None:
     [
         tokensmith,
         tokensmith.oauth,
+        tokensmith.core,
         tokensmith.client,
         tokensmith.server,
         tokensmith.store,
