@@ -3,6 +3,7 @@ and tasks of one TokenSource."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from tokensmith.client import FileCache, Retry, TokenSource
-from tokensmith.core import WouldDeadlock
+from tokensmith.core import AsyncClients, WouldDeadlock
 
 from .conftest import Answer, FakeOAuth
 
@@ -285,3 +286,85 @@ def test_background_renewal_backs_off_while_the_endpoint_fails(make_fake: Any) -
 
     failed = len(fake.token_requests) - 1
     assert 1 <= failed <= 2  # a tight loop makes about ten
+
+
+def test_one_source_serves_several_event_loops(make_fake: Any) -> None:
+    """Four threads, each running its own event loop with 50 tasks asking one source for a
+    token, all get it, with one request between them."""
+    fake = make_fake(delay=0.2)
+    s = source(fake)
+    tokens: list[str] = []
+    errors: list[BaseException] = []
+
+    async def loop_of_tasks() -> None:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(50):
+
+                async def ask() -> None:
+                    tokens.append(await s.aaccess_token())
+
+                tasks.start_soon(ask)
+
+    def run_loop() -> None:
+        try:
+            anyio.run(loop_of_tasks)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run_loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    s.close()
+
+    assert errors == []
+    assert len(tokens) == 200
+    assert len(set(tokens)) == 1
+    assert len(fake.token_requests) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_async_http_clients_are_made_off_the_loop(backend: str) -> None:
+    """The HTTP client of an async caller is made in a worker thread (making one loads the CA
+    bundle, tens of milliseconds the loop would stall), once per loop."""
+    made_on: list[int] = []
+
+    def make() -> httpx.AsyncClient:
+        made_on.append(threading.get_ident())
+        return httpx.AsyncClient()
+
+    clients = AsyncClients(make)
+
+    async def main() -> bool:
+        first = await clients.get()
+        same = first is await clients.get()
+        await clients.aclose()
+        return same
+
+    same = anyio.run(main, backend=backend)
+
+    assert same
+    assert len(made_on) == 1
+    assert made_on[0] != threading.get_ident()
+
+
+def test_a_cancelled_renewal_hands_over_to_its_waiters(make_fake: Any) -> None:
+    """A task renewing the token is cancelled (a timeout) while two others wait for it: they
+    get a token, not an error."""
+    fake = make_fake(delay=1.0)
+
+    async def main() -> list[object]:
+        async with source(fake) as s:
+            return await asyncio.gather(
+                asyncio.wait_for(s.aaccess_token(), 0.2),
+                s.aaccess_token(),
+                s.aaccess_token(),
+                return_exceptions=True,
+            )
+
+    first, second, third = asyncio.run(main())
+
+    assert isinstance(first, TimeoutError)
+    assert isinstance(second, str)
+    assert second == third

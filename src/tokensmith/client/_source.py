@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from ..core import Flow, Join, SingleFlight, Wait, run_async, run_sync
+from ..core import AsyncClients, Flow, Join, SingleFlight, Wait, run_async, run_sync
 from ..oauth import Algorithm, Clock, PrivateKey, Signer, key_from_pem, key_id
 from ._background import BackgroundRenewal
 from ._core import AuthMethod, TokenCore
@@ -52,7 +52,9 @@ class TokenSource(httpx.Auth):
         cache: a cache shared across processes (:class:`FileCache`, :class:`RedisCache`).
         retry_unauthorized: on a 401 from the API, get a new token and resend once.
         timeout: seconds for each token request.
-        http_client, async_http_client: clients for token requests (default: made and owned).
+        http_client, async_http_client: clients for token requests (default: made and owned;
+            async ones one per event loop, so a source serves several loops; a given async
+            client serves the loop it is first used on).
         on_event: called with ``(name, attributes)`` on fetch, failure and unauthorized.
         clock: the time, for tests.
         private_key, private_key_alg, key_id: authenticate with RFC 7523 private_key_jwt (a PEM
@@ -111,8 +113,9 @@ class TokenSource(httpx.Auth):
         self._timeout = timeout
         self._http = http_client
         self._owns_http = http_client is None
-        self._ahttp = async_http_client
-        self._owns_ahttp = async_http_client is None
+        self._ahttp = AsyncClients(
+            lambda: httpx.AsyncClient(timeout=self._timeout), given=async_http_client
+        )
         self._flights = SingleFlight()
         self._stop = threading.Event()
         self._renewal = BackgroundRenewal(
@@ -225,23 +228,16 @@ class TokenSource(httpx.Auth):
         return (await self.atoken()).access_token
 
     async def _arenew(self, *, force: bool) -> Token:
-        token = await run_async(self._renew_flow(force=force), self._async_http)
+        token = await run_async(self._renew_flow(force=force), self._ahttp.get)
         if self._background:
             self._renewal.start_task()
         return token
-
-    def _async_http(self) -> httpx.AsyncClient:
-        if self._ahttp is None:
-            self._ahttp = httpx.AsyncClient(timeout=self._timeout)
-        return self._ahttp
 
     async def aclose(self) -> None:
         """Stop background renewal and close the HTTP clients this source made."""
         self._stop.set()  # first: a renewal still in flight must not start a new task
         await self._renewal.stop_task()
-        if self._owns_ahttp and self._ahttp is not None:
-            await self._ahttp.aclose()
-            self._ahttp = None
+        await self._ahttp.aclose()
         self.close()
 
     async def __aenter__(self) -> TokenSource:

@@ -7,6 +7,7 @@ verifier of signed tokens with its fetched keys, and the ASGI types.
 """
 
 from ._asgi import ASGIApp, ASGIMessage, ASGIReceive, ASGIScope, ASGISend
+from ._clients import AsyncClients, current_loop
 from ._drive import run_async, run_sync, send_async, send_sync
 from ._flight import Flight, SingleFlight, loop_callback_queue
 from ._flow import (
@@ -30,6 +31,7 @@ __all__ = [
     "ASGIReceive",
     "ASGIScope",
     "ASGISend",
+    "AsyncClients",
     "Call",
     "Claims",
     "Flight",
@@ -47,6 +49,7 @@ __all__ = [
     "VerifierUnavailable",
     "Wait",
     "WouldDeadlock",
+    "current_loop",
     "loop_callback_queue",
     "run_async",
     "run_sync",

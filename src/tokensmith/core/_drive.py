@@ -96,8 +96,9 @@ def run_sync(
     raise RuntimeError("a blocking driver's step suspended")  # pragma: no cover
 
 
-async def run_async(flow: Flow[T], http: Callable[[], httpx.AsyncClient]) -> T:
-    """Drive ``flow`` to its return value without blocking the event loop (asyncio or trio).
+async def run_async(flow: Flow[T], http: Callable[[], Awaitable[httpx.AsyncClient]]) -> T:
+    """Drive ``flow`` to its return value without blocking the event loop (asyncio or trio);
+    ``await http()`` gives the client to send with.
 
     Blocking functions run in a worker thread unless marked ``inline``; errors are thrown into
     the flow as in :func:`run_sync`.
@@ -105,7 +106,7 @@ async def run_async(flow: Flow[T], http: Callable[[], httpx.AsyncClient]) -> T:
 
     async def carry_out(step: Instruction) -> Any:
         if isinstance(step, Send):
-            return await send_async(http(), step.request)
+            return await send_async(await http(), step.request)
         if isinstance(step, Join):
             return step.flights.join(in_loop=True)
         if isinstance(step, Wait):

@@ -33,6 +33,7 @@ from ..oauth import (
     UnknownKey,
     verify_jwt_access_token,
 )
+from ._clients import AsyncClients
 from ._drive import run_async, run_sync
 from ._flight import SingleFlight
 from ._flow import Flow, HTTPRequest, HTTPResponse, Join, Send, TransportFailure, Wait
@@ -132,7 +133,7 @@ class Verifier:
         self._introspected: dict[bytes, tuple[bool, float]] = {}
         self._fetches = SingleFlight()
         self._http: httpx.Client | None = None
-        self._ahttp: httpx.AsyncClient | None = None
+        self._ahttp = AsyncClients(lambda: httpx.AsyncClient(timeout=self.timeout))
 
     def __repr__(self) -> str:
         return f"Verifier(issuer={self.issuer!r}, audience={self.audience!r})"
@@ -164,23 +165,16 @@ class Verifier:
         claims = self._known(digest, now)
         if claims is not None:
             return claims
-        return await run_async(self._verify_flow(token, digest, now), self._async_http)
+        return await run_async(self._verify_flow(token, digest, now), self._ahttp.get)
 
     def _sync_http(self) -> httpx.Client:
         if self._http is None:
             self._http = httpx.Client(timeout=self.timeout)
         return self._http
 
-    def _async_http(self) -> httpx.AsyncClient:
-        if self._ahttp is None:
-            self._ahttp = httpx.AsyncClient(timeout=self.timeout)
-        return self._ahttp
-
     async def aclose(self) -> None:
         """Close the HTTP clients."""
-        if self._ahttp is not None:
-            await self._ahttp.aclose()
-            self._ahttp = None
+        await self._ahttp.aclose()
         self.close()
 
     def close(self) -> None:
