@@ -172,3 +172,56 @@ async def test_async_source_renews_through_redis_and_frees_the_lock(
 
     assert cache.load(source._core.cache_key) == token
     assert cache.acquire(source._core.cache_key, timeout=0.05) is not None
+
+
+def test_sources_for_two_subjects_never_share_a_cached_token(
+    fake: FakeOAuth, tmp_path: Path
+) -> None:
+    """Two sources trading alice's and bob's id_tokens through one FileCache each get their
+    own token (two requests): the cache key covers the subject token, hashed."""
+    from tokensmith.client import IdAuth
+
+    cache = FileCache(tmp_path)
+    alice_id_token, bob_id_token = "alice-" + secrets.token_hex(8), "bob-" + secrets.token_hex(8)
+    SENSITIVE.update({alice_id_token, bob_id_token})
+
+    def for_subject(id_token: str) -> TokenSource:
+        return TokenSource(
+            fake.token_url,
+            client_id="svc",
+            client_secret="s3cret-value",
+            grant=IdAuth(id_token),
+            cache=cache,
+        )
+
+    with for_subject(alice_id_token) as alice, for_subject(bob_id_token) as bob:
+        alices, bobs = alice.access_token(), bob.access_token()
+
+    assert alices != bobs
+    assert [seen.form["id_token"] for seen in fake.token_requests] == [alice_id_token, bob_id_token]
+    stored = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+    assert alice_id_token.encode() not in stored
+    assert bob_id_token.encode() not in stored
+
+
+def test_a_supplied_subject_token_is_never_shared(fake: FakeOAuth, tmp_path: Path) -> None:
+    """Two sources whose id_tokens come from suppliers cannot be told apart before calling
+    them, so they share no cache entry."""
+    from tokensmith.client import IdAuth
+
+    cache = FileCache(tmp_path)
+
+    def for_supplier(who: str) -> TokenSource:
+        return TokenSource(
+            fake.token_url,
+            client_id="svc",
+            client_secret="s3cret-value",
+            grant=IdAuth(lambda: who + "-id-token"),
+            cache=cache,
+        )
+
+    with for_supplier("alice") as alice, for_supplier("bob") as bob:
+        alices, bobs = alice.access_token(), bob.access_token()
+
+    assert alices != bobs
+    assert len(fake.token_requests) == 2

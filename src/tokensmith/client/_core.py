@@ -92,9 +92,7 @@ class TokenCore:
         self.token: Token | None = None
         self.renew_at = float("-inf")
         self._rejected: str | None = None
-        self.cache_key = sha256_hex(
-            "\0".join([token_url, client_id or "", grant.name, repr(grant)])
-        )[:32]
+        self.cache_key = shared_cache_key(token_url, client_id, auth_method, grant)
 
     def __repr__(self) -> str:
         return f"TokenCore({self.token_url!r}, client_id={self.client_id!r}, token={self.token!r})"
@@ -226,9 +224,9 @@ class TokenCore:
                 form[name] = supplied
             else:
                 form[name] = value
-        secrets = [v for k, v in form.items() if k != "grant_type" and isinstance(v, str)]
+        hidden = [v for k, v in form.items() if k != "grant_type" and isinstance(v, str)]
         if self.client_secret is not None:
-            secrets.append(self.client_secret.reveal())
+            hidden.append(self.client_secret.reveal())
         for n in range(1, self.retry.attempts + 1):
             last = n == self.retry.attempts
             try:
@@ -259,7 +257,7 @@ class TokenCore:
                     )
                 yield Sleep(self._retry_after(response) or self._backoff(n))
                 continue
-            raise _redacted(error_from_response(status, _json(response.body)), secrets)
+            raise _redacted(error_from_response(status, _json(response.body)), hidden)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _build(self, form: dict[str, str | tuple[str, ...]]) -> HTTPRequest:
@@ -313,6 +311,27 @@ class TokenCore:
             except (TypeError, ValueError, IndexError):
                 return None
         return max(0.0, min(seconds, self.retry.max_retry_after))
+
+
+def shared_cache_key(
+    token_url: str, client_id: str | None, auth_method: str, grant: Grant
+) -> str:
+    """The shared-cache key of what a token grants: the endpoint, the client and how it
+    authenticates, and every parameter of the grant's request (subject tokens, scope,
+    resource, audience), hashed so that no subject token is stored in the clear.
+
+    A supplier's tokens cannot be told apart before they are supplied, so a grant with one gets
+    a key of its own (a random part): two sources never share a token meant for two subjects.
+    """
+    parts = [token_url, client_id or "", auth_method, grant.name]
+    for attempt in grant.attempts(None, 0.0):
+        for name, value in sorted(attempt.form.items()):
+            if callable(value):
+                value = "supplier:" + secrets.token_hex(16)
+            elif isinstance(value, tuple):
+                value = "\x1f".join(value)
+            parts.append(f"{name}={value}")
+    return sha256_hex("\0".join(parts))[:32]
 
 
 def _json(body: bytes) -> object:
