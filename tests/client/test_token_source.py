@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import threading
 import time
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -237,6 +239,38 @@ def test_oauth_errors_map_to_classes_without_secrets(make_fake: Any) -> None:
 
     assert "s3cret-value" not in str(info.value)
     assert "***" in str(info.value)
+
+
+@pytest.mark.parametrize("auth_method", ["client_secret_post", "client_secret_basic"])
+@pytest.mark.parametrize("secret", ["p@ss;word ü+1", "12345;"])
+def test_a_secret_echoed_in_any_wire_encoding_is_masked(
+    make_fake: Any, auth_method: str, secret: str
+) -> None:
+    """A server that echoes the request body or the Basic header back in its error description
+    leaks no form of the secret: raw, form-encoded, percent-encoded in either case, or inside
+    the Basic credentials."""
+
+    def echo(f: FakeOAuth, seen: Seen) -> Answer:
+        raw_body = "&".join(f"{k}={quote_plus(v)}" for k, v in seen.pairs)
+        basic = seen.headers.get("Authorization", "")
+        lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), raw_body)
+        text = f"refused {raw_body} {lower} {basic} {quote(secret, safe='')}"
+        return Answer(401, {"error": "invalid_client", "error_description": text})
+
+    fake = make_fake(echo)
+
+    with (
+        source(fake, client_secret=secret, auth_method=auth_method) as s,
+        pytest.raises(InvalidClient) as info,
+    ):
+        s.token()
+
+    text = str(info.value)
+    assert "***" in text
+    for form in (secret, quote_plus(secret), quote(secret, safe=""), quote(secret).lower()):
+        assert form not in text
+    basic_pair = base64.b64encode(f"svc:{quote_plus(secret)}".encode()).decode()
+    assert basic_pair not in text
 
 
 def test_valid_token_keeps_being_served_while_renewal_fails(make_fake: Any, clock: Clock) -> None:

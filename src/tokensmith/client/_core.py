@@ -12,13 +12,14 @@ import base64
 import json
 import logging
 import random
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Literal
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from ..core import Call, Flow, HTTPRequest, HTTPResponse, Send, Sleep, TransportFailure
 from ..oauth import (
@@ -227,6 +228,8 @@ class TokenCore:
         hidden = [v for k, v in form.items() if k != "grant_type" and isinstance(v, str)]
         if self.client_secret is not None:
             hidden.append(self.client_secret.reveal())
+            if self.auth_method == "client_secret_basic":
+                hidden.append(self._basic_credentials())
         for n in range(1, self.retry.attempts + 1):
             last = n == self.retry.attempts
             try:
@@ -269,9 +272,7 @@ class TokenCore:
         if self.auth_method == "client_secret_basic":
             assert self.client_id is not None
             assert self.client_secret is not None
-            # RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
-            pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret.reveal())}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            headers["Authorization"] = "Basic " + self._basic_credentials()
         elif self.auth_method == "private_key_jwt":
             assert self.client_id is not None
             assert self.assertion_signer is not None
@@ -295,6 +296,13 @@ class TokenCore:
                 body["client_secret"] = self.client_secret.reveal()
         return HTTPRequest(self.token_url, headers, urlencode(body, doseq=True).encode())
 
+    def _basic_credentials(self) -> str:
+        assert self.client_id is not None
+        assert self.client_secret is not None
+        # RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
+        pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret.reveal())}"
+        return base64.b64encode(pair.encode()).decode()
+
     def _backoff(self, n: int) -> float:
         delay = min(self.retry.max_backoff, self.retry.backoff * 2 ** (n - 1))
         return float(delay * (0.5 + self.rng.random() / 2))
@@ -313,9 +321,7 @@ class TokenCore:
         return max(0.0, min(seconds, self.retry.max_retry_after))
 
 
-def shared_cache_key(
-    token_url: str, client_id: str | None, auth_method: str, grant: Grant
-) -> str:
+def shared_cache_key(token_url: str, client_id: str | None, auth_method: str, grant: Grant) -> str:
     """The shared-cache key of what a token grants: the endpoint, the client and how it
     authenticates, and every parameter of the grant's request (subject tokens, scope,
     resource, audience), hashed so that no subject token is stored in the clear.
@@ -341,12 +347,23 @@ def _json(body: bytes) -> object:
         return None
 
 
+def _encodings(secret: str) -> set[str]:
+    """``secret`` as the server may echo it: raw, form-encoded, percent-encoded, either case."""
+    forms = {secret, quote_plus(secret), quote(secret, safe="")}
+    return forms | {_PERCENT.sub(lambda m: m.group().lower(), form) for form in forms}
+
+
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
 def _redacted(err: OAuthError, secrets: list[str]) -> OAuthError:
-    """``err`` with any credential the server echoed in its description masked."""
+    """``err`` with any credential the server echoed in its description masked, in every
+    encoding we put on the wire."""
     description = err.description
-    for secret in secrets:
-        if len(secret) >= 4 and secret in description:
-            description = description.replace(secret, "***")
+    variants = {form for secret in secrets if len(secret) >= 4 for form in _encodings(secret)}
+    for variant in sorted(variants, key=len, reverse=True):
+        if variant in description:
+            description = description.replace(variant, "***")
     if description != err.description:
         err.description = description
         err.args = (description,)
