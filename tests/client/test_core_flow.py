@@ -120,7 +120,7 @@ def test_no_answer_after_every_try_is_token_endpoint_unavailable() -> None:
         steps.append(flow.throw(TransportFailure("ConnectError")))
         steps.append(flow.send(None))
 
-    with pytest.raises(TokenEndpointUnavailable, match="after 3 tries"):
+    with pytest.raises(TokenEndpointUnavailable, match="3 tries"):
         flow.throw(TransportFailure("ConnectError"))
 
     assert [type(step).__name__ for step in steps] == ["Send", "Sleep", "Send", "Sleep", "Send"]

@@ -27,7 +27,7 @@ from tokensmith.client import (
     TokenSource,
 )
 
-from .conftest import Answer, Clock, FakeOAuth, Seen
+from .conftest import SENSITIVE, Answer, Clock, FakeOAuth, Seen
 
 FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05)
 
@@ -583,3 +583,69 @@ def test_bad_configuration_is_refused() -> None:
         TokenSource("ftp://x/token", client_id="a", client_secret="b")
     with pytest.raises(ConfigurationError):
         TokenSource("https://x/token", client_id="a")
+
+
+def test_a_failing_early_renewal_hands_back_the_valid_token_at_once(
+    make_fake: Any, clock: Clock
+) -> None:
+    """With a valid token held, a renewal answered ``429 Retry-After: 30`` returns that token
+    after one try instead of waiting out the retries, and the next try waits the 30 s."""
+    answers = iter(
+        [
+            Answer(body={"access_token": "tok-first-valid", "expires_in": 12}),
+            Answer(429, {"error": "slow_down"}, headers={"Retry-After": "30"}),
+            Answer(body={"access_token": "tok-second-value", "expires_in": 12}),
+        ]
+    )
+    fake = make_fake(lambda f, seen: next(answers))
+    SENSITIVE.update({"tok-first-valid", "tok-second-value"})
+
+    with source(fake, clock=clock) as s:
+        first = s.access_token()
+        clock.advance(10)  # past the renewal point (12 s - 2.4 s), 2 s before expiry
+        started = time.monotonic()
+        during = s.access_token()
+        waited = time.monotonic() - started
+        again = s.access_token()  # within Retry-After: no request
+        clock.advance(1)
+        still = s.access_token()
+        requests_before_expiry = len(fake.token_requests)
+
+    assert first == during == again == still == "tok-first-valid"
+    assert waited < 2.0  # the retry policy would have slept 30 s
+    assert requests_before_expiry == 2
+
+
+def test_an_api_that_refuses_every_token_costs_two_fetches_not_one_per_request(
+    make_fake: Any,
+) -> None:
+    """When the API also refuses the token fetched to replace a refused one, the source stops
+    fetching for a cool-down and returns the 401s."""
+    count = iter(range(1000))
+
+    def never_valid(f: FakeOAuth, seen: Seen) -> Answer:
+        if seen.path == "/api":
+            return Answer(401, {"ok": False})
+        token = f"tok-refused-{next(count)}"
+        SENSITIVE.add(token)
+        return Answer(body={"access_token": token, "expires_in": 300})
+
+    fake = make_fake(never_valid)
+
+    with source(fake) as s, httpx.Client(auth=s) as api:
+        statuses = [api.get(fake.url + "/api").status_code for _ in range(20)]
+
+    assert statuses == [401] * 20
+    assert len(fake.token_requests) == 2
+
+
+def test_expires_in_counts_from_when_the_request_was_sent(make_fake: Any) -> None:
+    """A 3-second token that takes 1 s to arrive expires 3 s after the request left, not 3 s
+    after the answer came."""
+    fake = make_fake(lambda f, seen: Answer(body=f.issue(3), delay=1.0))
+
+    with source(fake) as s:
+        sent = time.time()
+        token = s.token()
+
+    assert token.expires_at <= sent + 3.2

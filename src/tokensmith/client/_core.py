@@ -40,6 +40,8 @@ log = logging.getLogger("tokensmith.client")
 
 AuthMethod = Literal["client_secret_post", "client_secret_basic", "private_key_jwt", "none"]
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+REFUSAL_COOLDOWN = 30.0
+"""Seconds without a new token after an API refused a freshly fetched one too."""
 
 
 class TokenCore:
@@ -93,6 +95,9 @@ class TokenCore:
         self.token: Token | None = None
         self.renew_at = float("-inf")
         self._rejected: str | None = None
+        self._refused = False  # the held token was refused by an API (invalidated)
+        self._replaced_refused = False  # the held token was fetched to replace a refused one
+        self._refusals_ignored_until = float("-inf")
         self.cache_key = shared_cache_key(token_url, client_id, auth_method, grant)
 
     def __repr__(self) -> str:
@@ -119,6 +124,7 @@ class TokenCore:
         self.token = token
         self.renew_at = self.renew_time(token)
         self._rejected = None
+        self._replaced_refused, self._refused = self._refused, False
         if renewed:
             self.stats.renewals += 1
         self._event(
@@ -132,7 +138,10 @@ class TokenCore:
         usable = self.usable(now)
         self._event("failure", error=type(exc).__name__, serving=usable is not None)
         if usable is not None:
-            self.renew_at = min(usable.expires_at, now + min(5.0, (usable.expires_at - now) / 4))
+            wait = min(5.0, (usable.expires_at - now) / 4)
+            if isinstance(exc, TokenEndpointUnavailable) and exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)  # what Retry-After asked, or the backoff
+            self.renew_at = min(usable.expires_at, now + wait)
             log.warning(
                 "token renewal failed (%s); still serving token %s for %.0f s",
                 type(exc).__name__,
@@ -143,14 +152,28 @@ class TokenCore:
 
     def invalidate(self, access_token: str) -> bool:
         """Drop the held access token if it is ``access_token`` (an API answered 401 to it);
-        the refresh token is kept. False when a newer token is already held."""
+        the refresh token is kept. False when a newer token is already held, or when the API
+        refused the very token fetched to replace a refused one: it refuses every token (a
+        wrong audience, say), so the token is kept and no new one fetched for
+        :data:`REFUSAL_COOLDOWN` seconds, rather than one per request."""
         token = self.token
         if token is None or token.access_token != access_token:
             return False
         now = self.clock()
+        if now < self._refusals_ignored_until:
+            return False
+        if self._replaced_refused:
+            self._replaced_refused = False
+            self._refusals_ignored_until = now + REFUSAL_COOLDOWN
+            log.warning(
+                "the API refused a freshly fetched token too; fetching no new one for %.0f s",
+                REFUSAL_COOLDOWN,
+            )
+            return False
         self.token = replace(token, expires_at=min(token.expires_at, now))
         self.renew_at = float("-inf")
         self._rejected = access_token
+        self._refused = True
         self.stats.unauthorized_retries += 1
         self._event("unauthorized", token=token.fingerprint)
         return True
@@ -231,36 +254,33 @@ class TokenCore:
             if self.auth_method == "client_secret_basic":
                 hidden.append(self._basic_credentials())
         for n in range(1, self.retry.attempts + 1):
-            last = n == self.retry.attempts
+            sent_at = self.clock()  # expires_in counts from the request, not from the answer
+            status: int | None = None
             try:
                 # Built per try: a private_key_jwt assertion is used once (its jti).
                 response: HTTPResponse = yield Send(self._build(form))
             except TransportFailure as exc:
-                if last:
-                    raise TokenEndpointUnavailable(
-                        f"cannot reach the token endpoint {self.token_url} after {n} tries: {exc}"
-                    ) from None
-                yield Sleep(self._backoff(n))
-                continue
-            status = response.status_code
-            if 200 <= status < 300:
-                now = self.clock()
-                return parse_token_response(
-                    response.body,
-                    dialect=self.dialect,
-                    now=now,
-                    date_header=response.headers.get("date"),
-                    default_ttl=self.default_ttl,
-                )
-            if status == 429 or status >= 500:
-                if last:
-                    raise TokenEndpointUnavailable(
-                        f"the token endpoint {self.token_url} answered HTTP {status} {n} times",
-                        status_code=status,
+                wait = self._backoff(n)
+                failure = f"cannot reach the token endpoint {self.token_url} ({n} tries): {exc}"
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return parse_token_response(
+                        response.body,
+                        dialect=self.dialect,
+                        now=sent_at,
+                        date_header=response.headers.get("date"),
+                        default_ttl=self.default_ttl,
                     )
-                yield Sleep(self._retry_after(response) or self._backoff(n))
-                continue
-            raise _redacted(error_from_response(status, _json(response.body)), hidden)
+                if status != 429 and status < 500:
+                    raise _redacted(error_from_response(status, _json(response.body)), hidden)
+                wait = self._retry_after(response) or self._backoff(n)
+                failure = f"the token endpoint {self.token_url} answered HTTP {status} ({n} tries)"
+            # With a valid token held, the caller gets it back now rather than wait out the
+            # retries; the next try comes after ``wait`` (see ``failed``).
+            if n == self.retry.attempts or self.usable(self.clock()) is not None:
+                raise TokenEndpointUnavailable(failure, status_code=status, retry_after=wait)
+            yield Sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _build(self, form: dict[str, str | tuple[str, ...]]) -> HTTPRequest:

@@ -14,11 +14,16 @@ __all__ = ["ConfigurationError", "InvalidTokenResponse", "TokenEndpointUnavailab
 
 
 class TokenEndpointUnavailable(TokensmithError):
-    """The token endpoint could not be reached, or kept answering 5xx or 429, after retries."""
+    """The token endpoint could not be reached, or kept answering 5xx or 429, after retries
+    (after one try while a valid token is still held). ``status_code`` is the last answer's,
+    ``retry_after`` the seconds to wait before the next try (``Retry-After``, or the backoff)."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after = retry_after
 
 
 class InvalidTokenResponse(TokensmithError):
