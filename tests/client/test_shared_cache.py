@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tokensmith.client import FileCache, RedisCache, Token, TokenSource
+from tokensmith.client._cache import LOCK_LEASE
 
 from ..conftest import require_redis
 from .conftest import SENSITIVE, Answer, FakeOAuth
@@ -136,18 +137,47 @@ def test_redis_lock_is_released_from_another_thread(redis_prefix: str) -> None:
     assert cache.acquire("k", timeout=0.05) is not None
 
 
-def test_redis_lock_outlived_by_its_holder_is_not_released_by_it(redis_prefix: str) -> None:
-    """A holder slower than the lock's timeout loses it to the next process, and its late
-    release leaves the new holder's lock in place."""
+def test_a_live_redis_lock_holder_keeps_its_lease(redis_prefix: str) -> None:
+    """A holder busy for longer than a lease keeps the lock (its thread extends the lease): a
+    contender waiting 1.5 leases does not get it."""
     cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
-    slow = cache.acquire("k", timeout=0.2)
-    assert slow is not None
+    holder = cache.acquire("k", timeout=1)
+    assert holder is not None
 
-    successor = cache.acquire("k", timeout=5)  # had once Redis drops the slow holder's lock
-    cache.release(slow)
+    contender = cache.acquire("k", timeout=1.5 * LOCK_LEASE)
+    cache.release(holder)
+
+    assert contender is None
+    assert cache.acquire("k", timeout=0.05) is not None
+
+
+HOLDER = """
+import sys, time
+from tokensmith.client import RedisCache
+cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=sys.argv[1])
+assert cache.acquire("k", timeout=5) is not None
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_redis_lock_holder_stalls_others_one_lease_at_most(redis_prefix: str) -> None:
+    """A process killed (SIGKILL) while holding the renewal lock stalls the next one for at
+    most one lease, not for the whole lock timeout."""
+    cache = RedisCache.from_url("redis://127.0.0.1:6379/0", prefix=redis_prefix)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, redis_prefix], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    with holder, holder.stdout:
+        assert holder.stdout.readline().strip() == "held"
+        holder.kill()
+    started = time.monotonic()
+
+    successor = cache.acquire("k", timeout=20)
 
     assert successor is not None
-    assert cache.acquire("k", timeout=0.05) is None
+    assert time.monotonic() - started <= LOCK_LEASE + 1.0
     cache.release(successor)
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -137,11 +138,15 @@ class RedisCache:
         self.client.set(self.prefix + key, _dump(token), px=ttl_ms)
 
     def acquire(self, key: str, timeout: float) -> object:
-        """Take the renewal lock, which Redis drops after ``timeout`` should this process die
-        holding it; None if not had within ``timeout``."""
+        """Take the renewal lock, waiting at most ``timeout``; None if not had by then.
+
+        The lock is a lease of :data:`LOCK_LEASE` seconds that a thread of the holder extends
+        while it holds it: a holder killed outright (``kill -9``) stalls the others for at most
+        one lease, however long ``timeout`` is.
+        """
         lock = self.client.lock(
             self.prefix + key + ":lock",
-            timeout=timeout,
+            timeout=LOCK_LEASE,
             sleep=0.01,
             blocking_timeout=timeout,
             # The async client takes the lock in a worker thread and gives it back on the event
@@ -149,20 +154,46 @@ class RedisCache:
             thread_local=False,
         )
         if lock.acquire():
-            return lock
+            return _Lease(lock)
         log.warning("token cache lock %s not had in %.0f s; renewing anyway", key, timeout)
         return None
 
     def release(self, handle: object) -> None:
-        """Give the lock back, if this process still holds it (past ``timeout`` another may).
+        """Give the lock back, if this process still holds it.
 
         Raises:
             TypeError: ``handle`` is not one :meth:`acquire` returned.
         """
-        from redis.exceptions import LockNotOwnedError
-        from redis.lock import Lock
-
-        if not isinstance(handle, Lock):
+        if not isinstance(handle, _Lease):
             raise TypeError("not a lock handle from RedisCache.acquire")
-        with contextlib.suppress(LockNotOwnedError):
-            handle.release()
+        handle.end()
+
+
+LOCK_LEASE = 2.0
+"""Seconds a Redis renewal lock lives unless its holder extends it."""
+
+
+class _Lease:
+    """A held Redis lock and the thread that extends it every third of a lease until ended."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self._ended = threading.Event()
+        threading.Thread(target=self._extend, name="tokensmith-lock-lease", daemon=True).start()
+
+    def _extend(self) -> None:
+        from redis.exceptions import LockError, RedisError
+
+        while not self._ended.wait(LOCK_LEASE / 3):
+            try:
+                self._lock.extend(LOCK_LEASE, replace_ttl=True)
+            except (LockError, RedisError) as exc:  # lost it, or Redis is gone: stop trying
+                log.warning("token cache lock lease not extended: %s", type(exc).__name__)
+                return
+
+    def end(self) -> None:
+        from redis.exceptions import LockError
+
+        self._ended.set()
+        with contextlib.suppress(LockError):  # the lease ran out and another may hold it now
+            self._lock.release()
