@@ -170,6 +170,15 @@ def make_fake() -> Iterator[Callable[..., FakeOAuth]]:
         server.__exit__()
 
 
+def in_threads(target: Callable[[], None], n: int, timeout: float = 10.0) -> None:
+    """Run ``target`` in ``n`` threads at once and wait for them all."""
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+
+
 class Clock:
     """A clock the test moves by hand."""
 

@@ -17,7 +17,7 @@ import pytest
 from tokensmith.client import FileCache, Retry, TokenSource
 from tokensmith.core import AsyncClients, WouldDeadlock
 
-from .conftest import Answer, FakeOAuth
+from .conftest import Answer, FakeOAuth, in_threads
 
 BACKENDS = ["asyncio", "trio"]
 T = TypeVar("T")
@@ -311,11 +311,7 @@ def test_one_source_serves_several_event_loops(make_fake: Any) -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run_loop) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    in_threads(run_loop, 4)
     s.close()
 
     assert errors == []

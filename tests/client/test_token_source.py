@@ -27,7 +27,7 @@ from tokensmith.client import (
     TokenSource,
 )
 
-from .conftest import SENSITIVE, Answer, Clock, FakeOAuth, Seen
+from .conftest import SENSITIVE, Answer, Clock, FakeOAuth, Seen, in_threads
 
 FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05)
 
@@ -335,11 +335,7 @@ def test_64_threads_make_one_request(make_fake: Any) -> None:
         start.wait()
         got.append(s.access_token())
 
-    threads = [threading.Thread(target=worker) for _ in range(64)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, 64)
     s.close()
 
     assert len(fake.token_requests) == 1
@@ -361,11 +357,7 @@ def test_64_threads_share_the_error(make_fake: Any) -> None:
         except InvalidClient as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(64)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, 64)
     s.close()
 
     assert len(errors) == 64
@@ -438,11 +430,7 @@ def test_burst_of_401s_fetches_once(fake: FakeOAuth) -> None:
         start.wait()
         statuses.append(http.get(fake.url + "/api").status_code)
 
-    threads = [threading.Thread(target=worker) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, 20)
     http.close()
     s.close()
 
