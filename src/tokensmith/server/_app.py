@@ -1,6 +1,6 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
-token-path aliases and ``/health``, to the token, introspection, revocation, JWKS and discovery
-handlers; answers errors as RFC 6749 JSON.
+token-path aliases and ``/health``, to the token, introspection, revocation, authorization
+(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
@@ -29,6 +29,7 @@ from ..oauth import (
     ServerError,
     SlowDown,
     TemporarilyUnavailable,
+    UnauthorizedClient,
     echo,
     error_body,
     parse_form,
@@ -87,6 +88,7 @@ class TokensmithApp:
             routes.TOKEN.name: self._token,
             routes.INTROSPECT.name: self._introspect,
             routes.REVOKE.name: self._revoke,
+            routes.AUTHORIZE.name: self._authorize,
             routes.CERTS.name: self._jwks,
             routes.OPENID_CONFIGURATION.name: self._openid_configuration,
             routes.AUTHORIZATION_SERVER.name: self._authorization_server,
@@ -250,6 +252,20 @@ class TokensmithApp:
         assert inspector is not None
         await inspector.revoke(state, form, headers.get("authorization"), audiences)
         await _send(send, 200, b"", _NO_STORE)
+
+    async def _authorize(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The authorization endpoint that OpenID Connect discovery must name: every request is
+        refused, answered directly rather than redirected (RFC 6749 §4.1.2.1: no client has a
+        redirection URI).
+
+        Raises:
+            UnauthorizedClient: 400, always, for any realm that exists.
+        """
+        await self._realm(name)
+        raise UnauthorizedClient(
+            "this service authenticates clients, not end-users: it has no authorization flow; "
+            "a client gets its tokens from the token endpoint"
+        )
 
     async def _jwks(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = await self._realm(name)

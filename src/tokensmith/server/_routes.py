@@ -32,12 +32,27 @@ class Endpoint:
 TOKEN = Endpoint("token", "/protocol/openid-connect/token", POST)
 INTROSPECT = Endpoint("introspect", "/protocol/openid-connect/token/introspect", POST)
 REVOKE = Endpoint("revoke", "/protocol/openid-connect/revoke", POST)
+AUTHORIZE = Endpoint("authorize", "/protocol/openid-connect/auth", (*GET, *POST))
+"""OpenID Connect Discovery requires an authorization endpoint; this one refuses every request
+(the service has no end-user and no client has a redirection URI). GET and POST: OIDC Core
+§3.1.2.1."""
 CERTS = Endpoint("certs", "/protocol/openid-connect/certs", GET)
 OPENID_CONFIGURATION = Endpoint("openid-configuration", "/.well-known/openid-configuration", GET)
 AUTHORIZATION_SERVER = Endpoint("oauth-authorization-server", RFC8414, GET)
-"""RFC 8414 §3: served at ``RFC8414 + /realms/{realm}``, the well-known part before the path."""
+"""RFC 8414 metadata, served twice: at ``RFC8414 + /realms/{realm}`` (RFC 8414 §3, the
+well-known part before the issuer's path) and, as Keycloak serves it, at
+``/realms/{realm} + RFC8414``."""
 
-ENDPOINTS = (TOKEN, INTROSPECT, REVOKE, CERTS, OPENID_CONFIGURATION)
+ENDPOINTS = (
+    TOKEN,
+    INTROSPECT,
+    REVOKE,
+    AUTHORIZE,
+    CERTS,
+    OPENID_CONFIGURATION,
+    AUTHORIZATION_SERVER,
+)
+"""Every endpoint under ``/realms/{realm}``."""
 _BY_PATH = {endpoint.path: endpoint for endpoint in ENDPOINTS}
 
 
