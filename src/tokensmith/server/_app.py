@@ -38,6 +38,7 @@ from ..oauth import (
 from ..store import Database, DatabaseUnavailable
 from . import _routes as routes
 from ._clientauth import ClientAuthenticator
+from ._cors import ANY_ORIGIN, preflight
 from ._discovery import metadata
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
@@ -196,6 +197,8 @@ class TokensmithApp:
             found = routes.TOKEN, alias
         endpoint, realm = found
         if scope["method"] not in endpoint.methods:
+            if endpoint.public and scope["method"] == routes.PREFLIGHT:
+                return await preflight(send, endpoint)
             raise _MethodNotAllowed(
                 f"the {endpoint.name} endpoint takes {' or '.join(endpoint.methods)}",
                 allow=endpoint.allow,
@@ -254,9 +257,8 @@ class TokensmithApp:
         await _send(send, 200, b"", _NO_STORE)
 
     async def _authorize(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """The authorization endpoint that OpenID Connect discovery must name: every request is
-        refused, answered directly rather than redirected (RFC 6749 §4.1.2.1: no client has a
-        redirection URI).
+        """The authorization endpoint OpenID Connect discovery must name: refuses every request
+        directly, never by redirect (RFC 6749 §4.1.2.1: no client has a redirection URI).
 
         Raises:
             UnauthorizedClient: 400, always, for any realm that exists.
@@ -269,7 +271,7 @@ class TokensmithApp:
 
     async def _jwks(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = await self._realm(name)
-        await _send(send, 200, state.jwks, [_JSON, _PUBLIC], scope=scope)
+        await _send(send, 200, state.jwks, [_JSON, _PUBLIC, ANY_ORIGIN], scope=scope)
 
     async def _openid_configuration(
         self, name: str, scope: Scope, receive: Receive, send: Send
@@ -285,7 +287,7 @@ class TokensmithApp:
         state = await self._realm(name)
         issuer, _ = self._issuer(state, scope, _headers(scope))
         body = json.dumps(metadata(state, issuer, oidc=oidc), separators=(",", ":")).encode()
-        headers = [_JSON, _PUBLIC]
+        headers = [_JSON, _PUBLIC, ANY_ORIGIN]
         if self.settings.public_url is None:  # the issuer follows the (allowed) Host
             headers.append((b"vary", b"Host"))
         await _send(send, 200, body, headers, scope=scope)
