@@ -53,8 +53,9 @@ def test_discovery_urls_come_from_the_table() -> None:
 
 
 def test_wrong_method_is_405_with_allow_from_the_table(sqlite_service: Service) -> None:
-    """A wrong method gets 405 whose Allow lists the endpoint's methods, at realm endpoints and
-    token-path aliases alike; HEAD answers as GET without a body."""
+    """A wrong method gets 405 whose Allow lists the endpoint's methods (OPTIONS too at a public
+    document), at realm endpoints and token-path aliases alike; HEAD answers as GET without a
+    body."""
     service = sqlite_service
     service.admin(lambda a: a.create_realm("acme", token_paths=["/connect/token"]))
     base = f"{service.url}/realms/acme"
@@ -67,7 +68,7 @@ def test_wrong_method_is_405_with_allow_from_the_table(sqlite_service: Service) 
 
     assert (token.status_code, token.headers["allow"]) == (405, "POST")
     assert (alias.status_code, alias.headers["allow"]) == (405, "POST")
-    assert (certs.status_code, certs.headers["allow"]) == (405, "GET, HEAD")
+    assert (certs.status_code, certs.headers["allow"]) == (405, "GET, HEAD, OPTIONS")
     assert token.json()["error"] == "invalid_request"
     assert head.status_code == 200
     assert head.content == b""

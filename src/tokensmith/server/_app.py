@@ -1,6 +1,6 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
-token-path aliases and ``/health``, to the token, introspection, revocation, JWKS and discovery
-handlers; answers errors as RFC 6749 JSON.
+token-path aliases and ``/health``, to the token, introspection, revocation, authorization
+(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
@@ -29,6 +29,7 @@ from ..oauth import (
     ServerError,
     SlowDown,
     TemporarilyUnavailable,
+    UnauthorizedClient,
     echo,
     error_body,
     parse_form,
@@ -37,6 +38,7 @@ from ..oauth import (
 from ..store import Database, DatabaseUnavailable
 from . import _routes as routes
 from ._clientauth import ClientAuthenticator
+from ._cors import ANY_ORIGIN, preflight
 from ._discovery import metadata
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
@@ -87,6 +89,7 @@ class TokensmithApp:
             routes.TOKEN.name: self._token,
             routes.INTROSPECT.name: self._introspect,
             routes.REVOKE.name: self._revoke,
+            routes.AUTHORIZE.name: self._authorize,
             routes.CERTS.name: self._jwks,
             routes.OPENID_CONFIGURATION.name: self._openid_configuration,
             routes.AUTHORIZATION_SERVER.name: self._authorization_server,
@@ -194,6 +197,8 @@ class TokensmithApp:
             found = routes.TOKEN, alias
         endpoint, realm = found
         if scope["method"] not in endpoint.methods:
+            if endpoint.public and scope["method"] == routes.PREFLIGHT:
+                return await preflight(send, endpoint)
             raise _MethodNotAllowed(
                 f"the {endpoint.name} endpoint takes {' or '.join(endpoint.methods)}",
                 allow=endpoint.allow,
@@ -251,9 +256,22 @@ class TokensmithApp:
         await inspector.revoke(state, form, headers.get("authorization"), audiences)
         await _send(send, 200, b"", _NO_STORE)
 
+    async def _authorize(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The authorization endpoint OpenID Connect discovery must name: refuses every request
+        directly, never by redirect (RFC 6749 §4.1.2.1: no client has a redirection URI).
+
+        Raises:
+            UnauthorizedClient: 400, always, for any realm that exists.
+        """
+        await self._realm(name)
+        raise UnauthorizedClient(
+            "this service authenticates clients, not end-users: it has no authorization flow; "
+            "a client gets its tokens from the token endpoint"
+        )
+
     async def _jwks(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = await self._realm(name)
-        await _send(send, 200, state.jwks, [_JSON, _PUBLIC], scope=scope)
+        await _send(send, 200, state.jwks, [_JSON, _PUBLIC, ANY_ORIGIN], scope=scope)
 
     async def _openid_configuration(
         self, name: str, scope: Scope, receive: Receive, send: Send
@@ -269,7 +287,7 @@ class TokensmithApp:
         state = await self._realm(name)
         issuer, _ = self._issuer(state, scope, _headers(scope))
         body = json.dumps(metadata(state, issuer, oidc=oidc), separators=(",", ":")).encode()
-        headers = [_JSON, _PUBLIC]
+        headers = [_JSON, _PUBLIC, ANY_ORIGIN]
         if self.settings.public_url is None:  # the issuer follows the (allowed) Host
             headers.append((b"vary", b"Host"))
         await _send(send, 200, body, headers, scope=scope)

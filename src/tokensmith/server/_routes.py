@@ -1,7 +1,8 @@
 """The service's URL space as one table (the Keycloak layout): what is served under
 ``/realms/{realm}``, with and without the legacy ``/auth`` prefix, the RFC 8414 metadata path,
-and the methods each endpoint takes. Matching, ``405`` with ``Allow``, ``HEAD`` for ``GET`` and
-the endpoint URLs in discovery all follow from it."""
+the methods each endpoint takes, and which endpoints are public documents that any web page may
+read (CORS). Matching, ``405`` with ``Allow``, ``HEAD`` for ``GET``, the CORS preflight and the
+endpoint URLs in discovery all follow from it."""
 
 from __future__ import annotations
 
@@ -13,31 +14,53 @@ REALMS = "/realms/"
 RFC8414 = "/.well-known/oauth-authorization-server"
 GET = ("GET", "HEAD")
 POST = ("POST",)
+PREFLIGHT = "OPTIONS"
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An endpoint of every realm: its name, its path under ``/realms/{realm}``, its methods."""
+    """An endpoint of every realm: its name, its path under ``/realms/{realm}``, its methods,
+    and whether it is ``public``: a read-only document without secrets (the JWKS, the metadata)
+    that pages of any origin may read, so it answers CORS requests and their preflight."""
 
     name: str
     path: str
     methods: tuple[str, ...]
+    public: bool = False
 
     @property
     def allow(self) -> bytes:
-        """The ``Allow`` header value of a 405 answer (RFC 9110 §15.5.6)."""
-        return ", ".join(self.methods).encode()
+        """The ``Allow`` header value of a 405 answer (RFC 9110 §15.5.6); a public document
+        also takes ``OPTIONS``, the CORS preflight."""
+        return ", ".join((*self.methods, PREFLIGHT) if self.public else self.methods).encode()
 
 
 TOKEN = Endpoint("token", "/protocol/openid-connect/token", POST)
 INTROSPECT = Endpoint("introspect", "/protocol/openid-connect/token/introspect", POST)
 REVOKE = Endpoint("revoke", "/protocol/openid-connect/revoke", POST)
-CERTS = Endpoint("certs", "/protocol/openid-connect/certs", GET)
-OPENID_CONFIGURATION = Endpoint("openid-configuration", "/.well-known/openid-configuration", GET)
-AUTHORIZATION_SERVER = Endpoint("oauth-authorization-server", RFC8414, GET)
-"""RFC 8414 §3: served at ``RFC8414 + /realms/{realm}``, the well-known part before the path."""
+AUTHORIZE = Endpoint("authorize", "/protocol/openid-connect/auth", (*GET, *POST))
+"""OpenID Connect Discovery requires an authorization endpoint; this one refuses every request
+(the service has no end-user and no client has a redirection URI). GET and POST: OIDC Core
+§3.1.2.1."""
+CERTS = Endpoint("certs", "/protocol/openid-connect/certs", GET, public=True)
+OPENID_CONFIGURATION = Endpoint(
+    "openid-configuration", "/.well-known/openid-configuration", GET, public=True
+)
+AUTHORIZATION_SERVER = Endpoint("oauth-authorization-server", RFC8414, GET, public=True)
+"""RFC 8414 metadata, served twice: at ``RFC8414 + /realms/{realm}`` (RFC 8414 §3, the
+well-known part before the issuer's path) and, as Keycloak serves it, at
+``/realms/{realm} + RFC8414``."""
 
-ENDPOINTS = (TOKEN, INTROSPECT, REVOKE, CERTS, OPENID_CONFIGURATION)
+ENDPOINTS = (
+    TOKEN,
+    INTROSPECT,
+    REVOKE,
+    AUTHORIZE,
+    CERTS,
+    OPENID_CONFIGURATION,
+    AUTHORIZATION_SERVER,
+)
+"""Every endpoint under ``/realms/{realm}``."""
 _BY_PATH = {endpoint.path: endpoint for endpoint in ENDPOINTS}
 
 
