@@ -25,6 +25,7 @@ REVOKE = "/protocol/openid-connect/revoke"
 CERTS = "/protocol/openid-connect/certs"
 OIDC = "/.well-known/openid-configuration"
 RFC8414 = "/.well-known/oauth-authorization-server"
+AUTHORIZE = "/protocol/openid-connect/auth"
 ALIASES = ("/connect/token", "/authenticate/v1/connect/token", "/pascal/token")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM = "application/x-www-form-urlencoded"
@@ -180,7 +181,10 @@ def any_requests(draw: st.DrawFn) -> Request:
     realm = draw(st.sampled_from(["fuzz", "pascal", "nope", "", "..", "%2e%2e", "a" * 300]) | junk)
     tail = draw(
         st.sampled_from(
-            [TOKEN, INTROSPECT, REVOKE, CERTS, OIDC, "", "/", TOKEN + "/", CERTS + "/x"]
+            [
+                *(TOKEN, INTROSPECT, REVOKE, CERTS, OIDC, AUTHORIZE, RFC8414),
+                *("", "/", TOKEN + "/", CERTS + "/x"),
+            ]
         )
     )
     path = draw(
