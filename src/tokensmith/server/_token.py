@@ -41,7 +41,9 @@ from ._external import ExternalTokens
 from ._own import OwnTokens
 from ._state import RealmState
 
-# Keycloak lets every client ask for "openid"; Keycloak clients (python-keycloak) always do.
+# Keycloak lets every client ask for "openid", and python-keycloak's token() always does. As in
+# Keycloak, "openid" names no access: a request naming nothing else gets what it would get without
+# a scope (the client's default scopes, or on refresh the token's), with "openid" beside them.
 ALWAYS_ALLOWED_SCOPES = frozenset({"openid"})
 _REFRESH_TOKEN_LENGTH = 43
 
@@ -275,10 +277,11 @@ class TokenEndpoint:
             else:
                 granted = parse_scope(record.scope) & (client.scopes | ALWAYS_ALLOWED_SCOPES)
                 requested = parse_scope(form.get("scope"))
-                if requested and not requested <= granted:
+                widened = requested - granted - ALWAYS_ALLOWED_SCOPES
+                if widened:
                     failure = InvalidScope(
                         "a refresh may narrow the scope, never widen it; not granted: "
-                        + echo(format_scope(requested - granted))
+                        + echo(format_scope(widened))
                     )
                 elif record.used_at is not None:
                     if not await refresh.supersede_child(conn, record.digest):
@@ -287,7 +290,12 @@ class TokenEndpoint:
                     failure = await _reused(conn, record)
                 if failure is None:
                     issued = self._mint(
-                        state, client, requested or granted, issuer, now, family=record.family
+                        state,
+                        client,
+                        _or_default(requested, granted),
+                        issuer,
+                        now,
+                        family=record.family,
                     )
                     if issued.refresh_record is not None:
                         child = dataclasses.replace(issued.refresh_record, parent=record.digest)
@@ -302,9 +310,13 @@ class TokenEndpoint:
 
 
 def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
+    """The scope a token request gets: the scopes it names, or the client's default scopes
+    when it names none but ``openid`` (which it keeps).
+
+    Raises:
+        InvalidScope: a named scope is not allowed for the client.
+    """
     requested = parse_scope(value)
-    if not requested:
-        return client.default_scopes
     refused = requested - client.scopes - ALWAYS_ALLOWED_SCOPES
     if refused:
         allowed = format_scope(client.scopes) or "none"
@@ -312,7 +324,15 @@ def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
             f"scope {echo(format_scope(refused))!r} is not allowed for this client "
             f"(allowed: {allowed})"
         )
-    return requested
+    return _or_default(requested, client.default_scopes)
+
+
+def _or_default(requested: frozenset[str], default: frozenset[str]) -> frozenset[str]:
+    """``requested``, or ``default`` with ``openid`` when that is all it names (Keycloak's
+    reading: ``openid`` asks for OpenID Connect, not for access)."""
+    if requested - ALWAYS_ALLOWED_SCOPES:
+        return requested
+    return default | requested
 
 
 async def _retry_in_grace(
