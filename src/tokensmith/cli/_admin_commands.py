@@ -53,6 +53,7 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         client_auth_limit=args.client_auth_limit,
         address_auth_limit=args.address_auth_limit,
         refresh_reuse_grace=args.refresh_reuse_grace,
+        max_assertion_lifetime=args.max_assertion_lifetime,
     )
     print(f"created realm {realm.name}")
     print_realm(realm)

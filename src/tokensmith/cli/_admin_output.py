@@ -69,6 +69,8 @@ def print_realm(realm: Realm) -> None:
     print(f"refresh grace:     {realm.reuse_grace}s{default}")
     print(f"client limit:      {realm.client_auth_limit or 'service default'}")
     print(f"address limit:     {realm.address_auth_limit or 'service default'}")
+    default = " (service default)" if realm.max_assertion_lifetime is None else ""
+    print(f"assertion life:    {realm.assertion_lifetime}s{default}")
 
 
 def print_client(c: Client) -> None:

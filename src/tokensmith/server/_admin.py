@@ -17,6 +17,7 @@ from ..store import Client, Connection, Database, Realm, SigningKeyRecord, clien
 from ._admin_checks import (
     AdminError,
     check_algorithm,
+    check_assertion_lifetime,
     check_client_id,
     check_client_keys,
     check_extra_claims,
@@ -105,12 +106,15 @@ class Admin:
         client_auth_limit: str | None = None,
         address_auth_limit: str | None = None,
         refresh_reuse_grace: int | None = None,
+        max_assertion_lifetime: int | None = None,
     ) -> Realm:
         """Create a realm with a current and a next signing key. ``client_auth_limit`` and
         ``address_auth_limit`` bound failed client authentications per client id and per source
         address (``limits`` notation, e.g. ``"20/minute;200/hour"``; None: the service's).
         ``refresh_reuse_grace`` is how many seconds a client may present a just-rotated refresh
         token again and get a new pair (0 turns it off; None: the service's default).
+        ``max_assertion_lifetime`` is how many seconds a private_key_jwt assertion may live at
+        most (None: :data:`~tokensmith.store.DEFAULT_MAX_ASSERTION_LIFETIME`).
 
         Raises:
             AdminError: an argument is invalid.
@@ -119,6 +123,7 @@ class Admin:
         check_limit(client_auth_limit)
         check_limit(address_auth_limit)
         check_reuse_grace(refresh_reuse_grace)
+        check_assertion_lifetime(max_assertion_lifetime)
         check_realm_name(name)
         algorithm = check_algorithm(alg)
         paths = check_token_paths(token_paths)
@@ -140,6 +145,7 @@ class Admin:
                 client_auth_limit=client_auth_limit,
                 address_auth_limit=address_auth_limit,
                 refresh_reuse_grace=refresh_reuse_grace,
+                max_assertion_lifetime=max_assertion_lifetime,
             )
             for state in ("current", "next"):
                 await realms.add_key(

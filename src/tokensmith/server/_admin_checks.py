@@ -27,6 +27,9 @@ _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
 MAX_REUSE_GRACE = 300
+# A day at most: the replay store keeps each assertion's jti that long. A minute at least:
+# openid-client makes 60-second assertions, the shortest of the common clients.
+ASSERTION_LIFETIME_RANGE = (60, 24 * 3600)
 RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
 )
@@ -111,6 +114,22 @@ def check_reuse_grace(seconds: int | None) -> int | None:
         raise AdminError(
             f"the refresh reuse grace period must be between 0 and {MAX_REUSE_GRACE} "
             f"seconds, not {seconds}"
+        )
+    return seconds
+
+
+def check_assertion_lifetime(seconds: int | None) -> int | None:
+    """``seconds`` if it is None (the service default) or a longest client assertion lifetime
+    we allow.
+
+    Raises:
+        AdminError: it is outside :data:`ASSERTION_LIFETIME_RANGE`.
+    """
+    low, high = ASSERTION_LIFETIME_RANGE
+    if seconds is not None and not low <= seconds <= high:
+        raise AdminError(
+            f"the longest client assertion lifetime must be between {low} and {high} seconds, "
+            f"not {seconds}"
         )
     return seconds
 

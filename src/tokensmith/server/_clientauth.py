@@ -36,7 +36,6 @@ from ._verifiers import Verifiers
 
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-_MAX_ASSERTION_LIFETIME = 600
 _MAX_JTI = 200  # with the client's id, fits the 255 characters the replay store keeps
 _NO_KEYS = PublicKeys({})
 _UNVERIFIED = (
@@ -205,9 +204,14 @@ class ClientAuthenticator:
                 f"the client assertion's jti must be printable text of at most {_MAX_JTI} "
                 "characters"
             )
-        if exp - self.clock() > _MAX_ASSERTION_LIFETIME:
+        # The replay store keeps each jti until its exp, so the realm's longest lifetime bounds
+        # how long a row lives and how long an assertion captured before use stays good. The
+        # default, an hour, admits Authlib's PrivateKeyJWT as it comes (exp = iat + 3600); the
+        # verifier's leeway lets a client whose clock runs ahead through too.
+        longest = state.realm.assertion_lifetime
+        if exp - self.clock() > longest + verifier.leeway:
             raise InvalidClient(
-                f"the client assertion lives longer than {_MAX_ASSERTION_LIFETIME} s"
+                f"the client assertion lives longer than {longest} s, this realm's longest"
             )
         async with self.db.write() as conn:
             fresh = await clients.use_assertion(
