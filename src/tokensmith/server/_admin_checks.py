@@ -22,7 +22,9 @@ from ..oauth import (
 from ..store import REALM_NAME
 from ._ratelimit import check_limits
 
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+"""What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
+user (form-decoded and as sent) at most one can name a client."""
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
@@ -158,7 +160,7 @@ def check_client_id(client_id: str) -> str:
     Raises:
         AdminError: it is not 1-255 letters, digits or ._~@+-.
     """
-    if not _CLIENT_ID.fullmatch(client_id):
+    if not CLIENT_ID.fullmatch(client_id):
         raise AdminError(f"client id {client_id!r} must be 1-255 letters, digits or ._~@+-")
     return client_id
 
