@@ -115,6 +115,7 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         extra_claims=static_claims(args.claim),
         jwks=read_jwks(args.jwks_file),
         jwks_url=args.jwks_url,
+        resources=args.resource,
     )
     print_new_secret(args, new, "created client")
     return 0

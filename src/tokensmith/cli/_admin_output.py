@@ -82,6 +82,7 @@ def print_client(c: Client) -> None:
     print(f"refresh tokens:  {'yes' if c.refresh_tokens else 'no'}")
     print(f"extra grants:    {' '.join(sorted(c.grant_types)) or '-'}")
     print(f"audience:        {c.audience or 'realm default'}")
+    print(f"resources:       {' '.join(sorted(c.resources)) or '-'}")
     print(f"extra claims:    {c.extra_claims or '-'}")
     print(f"access ttl:      {f'{c.access_token_ttl}s' if c.access_token_ttl else 'realm default'}")
     print(f"response style:  {c.response_style or 'realm default'}")

@@ -140,6 +140,14 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     ccreate.add_argument("--audience", help="aud of this client's tokens (default: the realm's)")
     ccreate.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="an absolute URI the client may name as an RFC 8707 resource indicator, which "
+        "then becomes its tokens' aud (repeatable; its --audience is always allowed)",
+    )
+    ccreate.add_argument(
         "--claim",
         action="append",
         default=[],

@@ -24,6 +24,7 @@ from ._admin_checks import (
     check_grants,
     check_limit,
     check_realm_name,
+    check_resources,
     check_reuse_grace,
     check_scopes,
     check_style,
@@ -193,12 +194,14 @@ class Admin:
         extra_claims: Mapping[str, object] | None = None,
         jwks: Mapping[str, object] | None = None,
         jwks_url: str | None = None,
+        resources: Sequence[str] = (),
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
         ``grant_types`` enables id_auth, token-exchange or jwt-bearer; ``audience`` and
         ``extra_claims`` go into every access token of the client. With ``jwks`` or ``jwks_url``
-        the client authenticates with private_key_jwt and gets no secret.
+        the client authenticates with private_key_jwt and gets no secret. ``resources`` are the
+        absolute URIs the client may name as RFC 8707 resource indicators (beside its audience).
 
         Raises:
             AdminError: an argument is invalid.
@@ -211,6 +214,7 @@ class Admin:
             check_ttl("access token lifetime", access_token_ttl)
         grants = check_grants(grant_types)
         check_extra_claims(extra_claims)
+        targets = check_resources(resources)
         style = check_style(response_style).value if response_style else None
         if check_client_keys(secret, jwks, jwks_url):
             generated, digest = None, ""
@@ -233,6 +237,7 @@ class Admin:
                 extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
+                resources=targets,
             )
         return NewClient(client, generated)
 

@@ -21,6 +21,7 @@ from ..oauth import (
 )
 from ..store import REALM_NAME
 from ._ratelimit import check_limits
+from ._resources import MAX_RESOURCE_LENGTH, is_resource
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
 """What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
@@ -201,6 +202,23 @@ def check_grants(grant_types: Iterable[str]) -> str:
             f"unknown grant {sorted(unknown)[0]!r}; choose from {', '.join(EXTRA_GRANTS)}"
         )
     return " ".join(sorted(grants))
+
+
+def check_resources(resources: Iterable[str]) -> str:
+    """The RFC 8707 resources a client may name, as stored: without repeats, space-separated.
+
+    Raises:
+        AdminError: one is not an absolute URI without a fragment, of printable ASCII and at
+            most :data:`~tokensmith.server._resources.MAX_RESOURCE_LENGTH` characters.
+    """
+    checked = list(dict.fromkeys(resources))
+    for resource in checked:
+        if not is_resource(resource):
+            raise AdminError(
+                f"resource {resource!r} must be an absolute URI without a fragment, such as "
+                f"https://api.example.com/, of at most {MAX_RESOURCE_LENGTH} characters"
+            )
+    return " ".join(checked)
 
 
 def check_extra_claims(claims: Mapping[str, object] | None) -> None:
