@@ -152,10 +152,11 @@ class ClientAuthenticator:
         """
         creds = credentials(form, authorization)
         address = REQUEST_ADDRESS.get()
-        # Both readings' ids are admitted: a client id may hold '+', which only the reading as
-        # sent keeps, and its limit must hold whichever reading names it.
-        for client_id in dict.fromkeys(r.client_id for r in creds.readings):
-            await self.limiter.admit(state.realm, client_id, address)
+        await self.limiter.admit(state.realm, creds.client_id, address)
+        if creds.raw is not None and creds.raw.client_id != creds.client_id:
+            # A client id may hold '+', which only the reading as sent keeps: its limit must
+            # hold whichever reading names it.
+            await self.limiter.admit(state.realm, creds.raw.client_id, address)
         try:
             return await self._authenticate(state, creds, audiences)
         except InvalidClient:

@@ -62,7 +62,10 @@ def for_request(state: RealmState, client: Client, form: dict[str, str]) -> tupl
     Raises:
         InvalidTarget: a resource is malformed or not one the client may name.
     """
-    targets = requested(form.get("resource"))
+    value = form.get("resource")
+    if value is None:
+        return ()  # the common request: nothing to check
+    targets = requested(value)
     check_allowed(targets, allowed(state, client))
     return targets
 
