@@ -113,7 +113,8 @@ def test_wrong_secret_with_basic_is_401_with_www_authenticate(acme: tuple[Servic
 def test_bad_client_credentials_are_invalid_client(
     acme: tuple[Service, str], client_id: str, secret: str | None
 ) -> None:
-    """A wrong secret, an unknown client or a missing secret is invalid_client (401)."""
+    """A wrong secret, an unknown client or a missing secret in the body is invalid_client
+    (401) without a WWW-Authenticate challenge: the client did not use HTTP Basic."""
     service, _ = acme
     data = {"grant_type": "client_credentials", "client_id": client_id}
     if secret is not None:
@@ -124,6 +125,7 @@ def test_bad_client_credentials_are_invalid_client(
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert response.json()["error_description"]
+    assert "www-authenticate" not in response.headers
 
 
 def test_disabling_a_client_is_noticed_within_seconds(acme: tuple[Service, str]) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+from alembic.config import Config
+from sqlalchemy.engine import Connection as SyncConnection
 
 from tokensmith.store import Database, realms
+from tokensmith.store._database import _MIGRATIONS
 
 
 @pytest.fixture
@@ -41,3 +44,18 @@ async def create_realm(db: Database) -> int:
             now=0,
         )
     return realm.id
+
+
+def alembic_to(
+    step: Callable[[Config, str], None], revision: str
+) -> Callable[[SyncConnection], None]:
+    """Run one Alembic command (``command.upgrade`` or ``downgrade``) to ``revision`` on the
+    connection it is given (with ``AsyncConnection.run_sync``)."""
+
+    def run(connection: SyncConnection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = connection
+        step(config, revision)
+
+    return run

@@ -3,32 +3,17 @@ without losing a row, and its downgrade splits them back (on SQLite and PostgreS
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection as SyncConnection
 
 from tokensmith.store import Database, clients, denylist
-from tokensmith.store._database import _MIGRATIONS
+
+from .conftest import alembic_to
 
 _REALM = (
     "INSERT INTO realms (id, name, access_token_ttl, refresh_token_ttl, alg, response_style, "
     "version, created_at) VALUES (1, 'acme', 300, 1800, 'ES256', 'standard', 1, 0)"
 )
-
-
-def _to(step: Callable[[Config, str], None], revision: str) -> Callable[[SyncConnection], None]:
-    """Run one Alembic command to ``revision`` on the connection it is given."""
-
-    def run(connection: SyncConnection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        config.attributes["connection"] = connection
-        step(config, revision)
-
-    return run
 
 
 async def _rows(db: Database, table: str) -> set[tuple[object, ...]]:
@@ -43,7 +28,7 @@ async def test_upgrade_copies_used_assertions_and_revoked_tokens(database_url: s
     db = Database(database_url)
     try:
         async with db.write() as conn:
-            await conn.run_sync(_to(command.upgrade, "0005"))
+            await conn.run_sync(alembic_to(command.upgrade, "0005"))
             await conn.execute(text(_REALM))
             await conn.execute(
                 text(
@@ -95,7 +80,7 @@ async def test_downgrade_splits_the_deny_list_back(database_url: str) -> None:
             await denylist.revoke_access_token(conn, 1, "tok-1", 3000)
 
         async with db.write() as conn:
-            await conn.run_sync(_to(command.downgrade, "0005"))
+            await conn.run_sync(alembic_to(command.downgrade, "0005"))
 
         used = await _rows(db, "used_assertions")
         revoked = await _rows(db, "revoked_access_tokens")

@@ -53,6 +53,7 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         client_auth_limit=args.client_auth_limit,
         address_auth_limit=args.address_auth_limit,
         refresh_reuse_grace=args.refresh_reuse_grace,
+        max_assertion_lifetime=args.max_assertion_lifetime,
     )
     print(f"created realm {realm.name}")
     print_realm(realm)
@@ -114,6 +115,7 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         extra_claims=static_claims(args.claim),
         jwks=read_jwks(args.jwks_file),
         jwks_url=args.jwks_url,
+        resources=args.resource,
     )
     print_new_secret(args, new, "created client")
     return 0

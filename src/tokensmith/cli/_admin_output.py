@@ -69,6 +69,8 @@ def print_realm(realm: Realm) -> None:
     print(f"refresh grace:     {realm.reuse_grace}s{default}")
     print(f"client limit:      {realm.client_auth_limit or 'service default'}")
     print(f"address limit:     {realm.address_auth_limit or 'service default'}")
+    default = " (service default)" if realm.max_assertion_lifetime is None else ""
+    print(f"assertion life:    {realm.assertion_lifetime}s{default}")
 
 
 def print_client(c: Client) -> None:
@@ -80,6 +82,7 @@ def print_client(c: Client) -> None:
     print(f"refresh tokens:  {'yes' if c.refresh_tokens else 'no'}")
     print(f"extra grants:    {' '.join(sorted(c.grant_types)) or '-'}")
     print(f"audience:        {c.audience or 'realm default'}")
+    print(f"resources:       {' '.join(sorted(c.resources)) or '-'}")
     print(f"extra claims:    {c.extra_claims or '-'}")
     print(f"access ttl:      {f'{c.access_token_ttl}s' if c.access_token_ttl else 'realm default'}")
     print(f"response style:  {c.response_style or 'realm default'}")

@@ -65,6 +65,14 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "off, at most 300 s (default 30 s)",
     )
     create.add_argument(
+        "--max-assertion-lifetime",
+        type=duration,
+        metavar="S",
+        help="how long a private_key_jwt client assertion may live at most; its jti is kept "
+        "that long to refuse replays; 60 s to 24 h (default 1 h, which Authlib's assertions "
+        "need)",
+    )
+    create.add_argument(
         "--client-auth-limit",
         metavar="LIMIT",
         help="failed authentications of one client id before it is refused (HTTP 429) to the "
@@ -131,6 +139,14 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="also allow this grant (repeatable): " + ", ".join(EXTRA_GRANTS),
     )
     ccreate.add_argument("--audience", help="aud of this client's tokens (default: the realm's)")
+    ccreate.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="an absolute URI the client may name as an RFC 8707 resource indicator, which "
+        "then becomes its tokens' aud (repeatable; its --audience is always allowed)",
+    )
     ccreate.add_argument(
         "--claim",
         action="append",

@@ -12,6 +12,7 @@ here; ``tests/oauth/test_errors.py`` keeps this drawing complete)::
     │   ├── UnauthorizedClient          400 unauthorized_client
     │   ├── UnsupportedGrantType        400 unsupported_grant_type
     │   ├── InvalidScope                400 invalid_scope
+    │   ├── InvalidTarget               400 invalid_target           (RFC 8707 §2)
     │   ├── ServerError                 500 server_error             (RFC 6749 §4.1.2.1)
     │   ├── TemporarilyUnavailable      503 temporarily_unavailable
     │   ├── SlowDown                    429 slow_down                (RFC 8628 §3.5)
@@ -108,6 +109,12 @@ class InvalidScope(OAuthError):
     resource owner."""
 
     error = "invalid_scope"
+
+
+class InvalidTarget(OAuthError):
+    """The requested resource is invalid, missing, unknown, or malformed (RFC 8707 §2)."""
+
+    error = "invalid_target"
 
 
 class ServerError(OAuthError):
@@ -207,6 +214,7 @@ def error_from_response(status_code: int, body: object) -> OAuthError:
             UnauthorizedClient,
             UnsupportedGrantType,
             InvalidScope,
+            InvalidTarget,
             ServerError,
             TemporarilyUnavailable,
             SlowDown,

@@ -17,12 +17,14 @@ from ..store import Client, Connection, Database, Realm, SigningKeyRecord, clien
 from ._admin_checks import (
     AdminError,
     check_algorithm,
+    check_assertion_lifetime,
     check_client_id,
     check_client_keys,
     check_extra_claims,
     check_grants,
     check_limit,
     check_realm_name,
+    check_resources,
     check_reuse_grace,
     check_scopes,
     check_style,
@@ -105,12 +107,15 @@ class Admin:
         client_auth_limit: str | None = None,
         address_auth_limit: str | None = None,
         refresh_reuse_grace: int | None = None,
+        max_assertion_lifetime: int | None = None,
     ) -> Realm:
         """Create a realm with a current and a next signing key. ``client_auth_limit`` and
         ``address_auth_limit`` bound failed client authentications per client id and per source
         address (``limits`` notation, e.g. ``"20/minute;200/hour"``; None: the service's).
         ``refresh_reuse_grace`` is how many seconds a client may present a just-rotated refresh
         token again and get a new pair (0 turns it off; None: the service's default).
+        ``max_assertion_lifetime`` is how many seconds a private_key_jwt assertion may live at
+        most (None: :data:`~tokensmith.store.DEFAULT_MAX_ASSERTION_LIFETIME`).
 
         Raises:
             AdminError: an argument is invalid.
@@ -119,6 +124,7 @@ class Admin:
         check_limit(client_auth_limit)
         check_limit(address_auth_limit)
         check_reuse_grace(refresh_reuse_grace)
+        check_assertion_lifetime(max_assertion_lifetime)
         check_realm_name(name)
         algorithm = check_algorithm(alg)
         paths = check_token_paths(token_paths)
@@ -140,6 +146,7 @@ class Admin:
                 client_auth_limit=client_auth_limit,
                 address_auth_limit=address_auth_limit,
                 refresh_reuse_grace=refresh_reuse_grace,
+                max_assertion_lifetime=max_assertion_lifetime,
             )
             for state in ("current", "next"):
                 await realms.add_key(
@@ -187,12 +194,14 @@ class Admin:
         extra_claims: Mapping[str, object] | None = None,
         jwks: Mapping[str, object] | None = None,
         jwks_url: str | None = None,
+        resources: Sequence[str] = (),
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
         ``grant_types`` enables id_auth, token-exchange or jwt-bearer; ``audience`` and
         ``extra_claims`` go into every access token of the client. With ``jwks`` or ``jwks_url``
-        the client authenticates with private_key_jwt and gets no secret.
+        the client authenticates with private_key_jwt and gets no secret. ``resources`` are the
+        absolute URIs the client may name as RFC 8707 resource indicators (beside its audience).
 
         Raises:
             AdminError: an argument is invalid.
@@ -205,6 +214,7 @@ class Admin:
             check_ttl("access token lifetime", access_token_ttl)
         grants = check_grants(grant_types)
         check_extra_claims(extra_claims)
+        targets = check_resources(resources)
         style = check_style(response_style).value if response_style else None
         if check_client_keys(secret, jwks, jwks_url):
             generated, digest = None, ""
@@ -227,6 +237,7 @@ class Admin:
                 extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
+                resources=targets,
             )
         return NewClient(client, generated)
 

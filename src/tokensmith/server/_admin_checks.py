@@ -21,12 +21,18 @@ from ..oauth import (
 )
 from ..store import REALM_NAME
 from ._ratelimit import check_limits
+from ._resources import MAX_RESOURCE_LENGTH, is_resource
 
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+"""What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
+user (form-decoded and as sent) at most one can name a client."""
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
 MAX_REUSE_GRACE = 300
+# A day at most: the replay store keeps each assertion's jti that long. A minute at least:
+# openid-client makes 60-second assertions, the shortest of the common clients.
+ASSERTION_LIFETIME_RANGE = (60, 24 * 3600)
 RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "act"}
 )
@@ -115,6 +121,22 @@ def check_reuse_grace(seconds: int | None) -> int | None:
     return seconds
 
 
+def check_assertion_lifetime(seconds: int | None) -> int | None:
+    """``seconds`` if it is None (the service default) or a longest client assertion lifetime
+    we allow.
+
+    Raises:
+        AdminError: it is outside :data:`ASSERTION_LIFETIME_RANGE`.
+    """
+    low, high = ASSERTION_LIFETIME_RANGE
+    if seconds is not None and not low <= seconds <= high:
+        raise AdminError(
+            f"the longest client assertion lifetime must be between {low} and {high} seconds, "
+            f"not {seconds}"
+        )
+    return seconds
+
+
 def check_token_paths(paths: Iterable[str]) -> list[str]:
     """``paths`` without repeats, if each may alias a realm's token endpoint.
 
@@ -139,7 +161,7 @@ def check_client_id(client_id: str) -> str:
     Raises:
         AdminError: it is not 1-255 letters, digits or ._~@+-.
     """
-    if not _CLIENT_ID.fullmatch(client_id):
+    if not CLIENT_ID.fullmatch(client_id):
         raise AdminError(f"client id {client_id!r} must be 1-255 letters, digits or ._~@+-")
     return client_id
 
@@ -180,6 +202,23 @@ def check_grants(grant_types: Iterable[str]) -> str:
             f"unknown grant {sorted(unknown)[0]!r}; choose from {', '.join(EXTRA_GRANTS)}"
         )
     return " ".join(sorted(grants))
+
+
+def check_resources(resources: Iterable[str]) -> str:
+    """The RFC 8707 resources a client may name, as stored: without repeats, space-separated.
+
+    Raises:
+        AdminError: one is not an absolute URI without a fragment, of printable ASCII and at
+            most :data:`~tokensmith.server._resources.MAX_RESOURCE_LENGTH` characters.
+    """
+    checked = list(dict.fromkeys(resources))
+    for resource in checked:
+        if not is_resource(resource):
+            raise AdminError(
+                f"resource {resource!r} must be an absolute URI without a fragment, such as "
+                f"https://api.example.com/, of at most {MAX_RESOURCE_LENGTH} characters"
+            )
+    return " ".join(checked)
 
 
 def check_extra_claims(claims: Mapping[str, object] | None) -> None:

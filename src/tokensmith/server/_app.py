@@ -173,7 +173,7 @@ class TokensmithApp:
                 await self.startup()
             await self._route(path, scope, receive, send)
         except OAuthError as err:
-            await _error(send, err)
+            await _error(send, err, basic=_used_basic(scope))
         except DatabaseUnavailable:
             log.warning("database unavailable while answering %s", echo(path))
             await _error(
@@ -369,10 +369,20 @@ async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> b
             return b"".join(chunks)
 
 
-async def _error(send: Send, err: OAuthError) -> None:
+def _used_basic(scope: Scope) -> bool:
+    """Whether the request authenticated (or tried to) with HTTP Basic."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return bytes(value[:6]).lower() == b"basic "
+    return False
+
+
+async def _error(send: Send, err: OAuthError, *, basic: bool = False) -> None:
     headers = [*_TOKEN_HEADERS]
-    if isinstance(err, InvalidClient):
-        # RFC 6749 §5.2 requires it after HTTP Basic; RFC 9110 §15.5.2 wants it on every 401.
+    if isinstance(err, InvalidClient) and basic:
+        # RFC 6749 §5.2: the challenge answers a client that used HTTP Basic. A client that sent
+        # its secret in the body gets a plain 401 with the JSON error: openid-client treats any
+        # challenge as the error itself and would report it instead of invalid_client.
         headers.append((b"www-authenticate", b'Basic realm="tokensmith"'))
     if isinstance(err, TemporarilyUnavailable):
         headers.append((b"retry-after", b"2"))

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 from base64 import b64decode
@@ -29,6 +31,7 @@ from ..oauth import (
     verify_jwt_access_token,
 )
 from ..store import Client, Database, clients
+from ._admin_checks import CLIENT_ID
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
@@ -36,7 +39,6 @@ from ._verifiers import Verifiers
 
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-_MAX_ASSERTION_LIFETIME = 600
 _MAX_JTI = 200  # with the client's id, fits the 255 characters the replay store keeps
 _NO_KEYS = PublicKeys({})
 _UNVERIFIED = (
@@ -55,6 +57,15 @@ class Credentials:
     proof: str = field(repr=False)
     """The client secret, or the signed assertion of ``private_key_jwt``."""
     method: str
+    raw: Credentials | None = field(default=None, repr=False)
+    """HTTP Basic only: the user and password as sent, when form-decoding them (RFC 6749
+    §2.3.1) changes them. Authlib's client, requests-oauthlib and httpx-auth do not encode, so
+    a secret holding ``+``, ``%`` or a space is meant either way."""
+
+    @property
+    def readings(self) -> tuple[Credentials, ...]:
+        """The ways to read the credentials: form-decoded first, then as sent."""
+        return (self,) if self.raw is None else (self, self.raw)
 
 
 def credentials(form: dict[str, str], authorization: str | None) -> Credentials:
@@ -76,9 +87,12 @@ def credentials(form: dict[str, str], authorization: str | None) -> Credentials:
                 )
             creds = _basic(value.strip())
             body_id = form.get("client_id")
-            if body_id is not None and body_id != creds.client_id:
+            if body_id is None:
+                return creds
+            named = [r for r in creds.readings if r.client_id == body_id]
+            if not named:
                 raise InvalidRequest("client_id in the body differs from the HTTP Basic user")
-            return creds
+            return dataclasses.replace(named[0], raw=named[1] if len(named) > 1 else None)
     client_id = form.get("client_id")
     secret = form.get("client_secret")
     if client_id is None:
@@ -125,7 +139,9 @@ class ClientAuthenticator:
         ``aud`` values a private_key_jwt assertion may name (the issuer and endpoint URLs).
 
         Failures are counted per client id and per source address (:data:`REQUEST_ADDRESS`);
-        past the realm's limits, attempts are refused before any credential is checked.
+        past the realm's limits, attempts are refused before any credential is checked. HTTP
+        Basic credentials that read differently form-decoded and as sent are tried both ways,
+        and count as one attempt.
 
         Raises:
             InvalidRequest: two authentication methods at once.
@@ -137,30 +153,61 @@ class ClientAuthenticator:
         creds = credentials(form, authorization)
         address = REQUEST_ADDRESS.get()
         await self.limiter.admit(state.realm, creds.client_id, address)
+        if creds.raw is not None and creds.raw.client_id != creds.client_id:
+            # A client id may hold '+', which only the reading as sent keeps: its limit must
+            # hold whichever reading names it.
+            await self.limiter.admit(state.realm, creds.raw.client_id, address)
         try:
             return await self._authenticate(state, creds, audiences)
         except InvalidClient:
-            known = creds.client_id if creds.client_id in state.clients else None
+            known = next(
+                (r.client_id for r in creds.readings if r.client_id in state.clients), None
+            )
             await self.limiter.failed(state.realm, known, address)
             raise
 
     async def _authenticate(
         self, state: RealmState, creds: Credentials, audiences: Collection[str]
     ) -> Client:
-        client = await self.registry.client(state, creds.client_id)
         if creds.method == "private_key_jwt":
-            client = await self._check_assertion(state, client, creds.proof, audiences)
-        elif client is None or not await self.checker.check(
-            creds.proof,
-            client.secrets,
-            self.clock(),
-            owner=client.id,
-            patient=lambda: self.limiter.clean(state.realm, creds.client_id, REQUEST_ADDRESS.get()),
-        ):
-            raise InvalidClient("unknown client or wrong client secret")
+            found = await self.registry.client(state, creds.client_id)
+            client = await self._check_assertion(state, found, creds.proof, audiences)
+        else:
+            client = await self._check_secret(state, creds)
         if not client.enabled:
             raise InvalidClient(f"client {client.client_id!r} is disabled")
         return client
+
+    async def _check_secret(self, state: RealmState, creds: Credentials) -> Client:
+        """The client whose secret one reading of ``creds`` carries.
+
+        Raises:
+            InvalidClient: no reading names a client with that secret.
+            SlowDown: as :meth:`SecretChecker.check`.
+        """
+        now = self.clock()
+        readings = [(r, await self.registry.client(state, r.client_id)) for r in creds.readings]
+        if len(readings) > 1:
+            # A match without argon2 first (a generated secret, or a chosen one checked before),
+            # so that a client that skips form-encoding pays the hash for the reading that fails
+            # once, not on every request.
+            for reading, client in readings:
+                if client is not None and self.checker.matches_cheaply(
+                    reading.proof, client.secrets, now
+                ):
+                    return client
+        for reading, client in readings:
+            if client is not None and await self.checker.check(
+                reading.proof,
+                client.secrets,
+                now,
+                owner=client.id,
+                patient=functools.partial(
+                    self.limiter.clean, state.realm, reading.client_id, REQUEST_ADDRESS.get()
+                ),
+            ):
+                return client
+        raise InvalidClient("unknown client or wrong client secret")
 
     async def _check_assertion(
         self, state: RealmState, client: Client | None, assertion: str, audiences: Collection[str]
@@ -205,9 +252,14 @@ class ClientAuthenticator:
                 f"the client assertion's jti must be printable text of at most {_MAX_JTI} "
                 "characters"
             )
-        if exp - self.clock() > _MAX_ASSERTION_LIFETIME:
+        # The replay store keeps each jti until its exp, so the realm's longest lifetime bounds
+        # how long a row lives and how long an assertion captured before use stays good. The
+        # default, an hour, admits Authlib's PrivateKeyJWT as it comes (exp = iat + 3600); the
+        # verifier's leeway lets a client whose clock runs ahead through too.
+        longest = state.realm.assertion_lifetime
+        if exp - self.clock() > longest + verifier.leeway:
             raise InvalidClient(
-                f"the client assertion lives longer than {_MAX_ASSERTION_LIFETIME} s"
+                f"the client assertion lives longer than {longest} s, this realm's longest"
             )
         async with self.db.write() as conn:
             fresh = await clients.use_assertion(
@@ -263,11 +315,25 @@ def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
 
 def _basic(value: str) -> Credentials:
     try:
-        decoded = b64decode(value, validate=True).decode("utf-8")
-    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII in the header
-        raise InvalidClient("the HTTP Basic credentials are not valid base64 of UTF-8") from None
-    user, sep, password = decoded.partition(":")
+        octets = b64decode(value, validate=True)
+    except ValueError:  # binascii.Error, or non-ASCII in the header
+        raise InvalidClient("the HTTP Basic credentials are not valid base64") from None
+    try:
+        text = octets.decode("utf-8")
+    except UnicodeDecodeError:
+        # Authlib's client and requests encode Basic credentials as Latin-1 (RFC 7617 §2.1
+        # leaves the charset open); a form-encoded secret is ASCII and never gets here.
+        text = octets.decode("latin-1")
+    user, sep, password = text.partition(":")
     if not sep or not user:
         raise InvalidClient("the HTTP Basic credentials must be client_id:client_secret")
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-    return Credentials(unquote_plus(user), unquote_plus(password), "client_secret_basic")
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding. Many clients skip
+    # that, so when decoding changes them, the values as sent are tried too.
+    creds = Credentials(unquote_plus(user), unquote_plus(password), "client_secret_basic")
+    # A user as sent that no client id can be (it holds '%') is not looked up.
+    raw = Credentials(
+        user if CLIENT_ID.fullmatch(user) else creds.client_id, password, "client_secret_basic"
+    )
+    if (raw.client_id, raw.proof) == (creds.client_id, creds.proof):
+        return creds
+    return dataclasses.replace(creds, raw=raw)

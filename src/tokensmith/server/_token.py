@@ -25,7 +25,9 @@ from ..oauth import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    InvalidTarget,
     InvalidToken,
+    OAuthError,
     ResponseStyle,
     TokenResponse,
     UnauthorizedClient,
@@ -36,12 +38,15 @@ from ..oauth import (
     system_clock,
 )
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
+from . import _resources
 from ._clientauth import ClientAuthenticator
 from ._external import ExternalTokens
 from ._own import OwnTokens
 from ._state import RealmState
 
-# Keycloak lets every client ask for "openid"; Keycloak clients (python-keycloak) always do.
+# Keycloak lets every client ask for "openid", and python-keycloak's token() always does. As in
+# Keycloak, "openid" names no access: a request naming nothing else gets what it would get without
+# a scope (the client's default scopes, or on refresh the token's), with "openid" beside them.
 ALWAYS_ALLOWED_SCOPES = frozenset({"openid"})
 _REFRESH_TOKEN_LENGTH = 43
 
@@ -92,7 +97,10 @@ class TokenEndpoint:
         now = self.clock()
         if grant_type == "client_credentials":
             scope = _requested_scope(client, form.get("scope"))
-            issued = self._mint(state, client, scope, issuer, int(now), family=None)
+            targets = _resources.for_request(state, client, form)
+            issued = self._mint(
+                state, client, scope, issuer, int(now), family=None, resources=targets
+            )
             if issued.refresh_record is not None:
                 async with self.db.write() as conn:
                     await refresh.insert_refresh_token(conn, issued.refresh_record)
@@ -122,17 +130,21 @@ class TokenEndpoint:
         now: int,
         *,
         family: str | None,
+        resources: tuple[str, ...] = (),
+        kept: tuple[str, ...] | None = None,
         subject: str | None = None,
         extra: dict[str, Any] | None = None,
         issued_token_type: str | None = None,
     ) -> Issued:
+        """The access token for ``resources`` (none: the default audience), and the refresh
+        token, if the client gets one, for ``kept`` (default: the same resources)."""
         realm = state.realm
         ttl = client.access_token_ttl or realm.access_token_ttl
         scope_text = format_scope(scope)
         claims: dict[str, Any] = {
             "iss": issuer,
             "sub": subject or client.client_id,
-            "aud": client.audience or state.audience,
+            "aud": _resources.audience(resources, _resources.default_audience(state, client)),
             "exp": now + ttl,
             "iat": now,
             "jti": secrets.token_urlsafe(16),
@@ -148,8 +160,8 @@ class TokenEndpoint:
         refresh_token: str | None = None
         refresh_ttl: int | None = None
         pending: RefreshTokenRecord | None = None
-        # A refresh token remembers only the client and scope, so tokens for an external
-        # subject (id_auth, exchange, jwt-bearer) come without one.
+        # A refresh token remembers only the client, scope and resources, so tokens for an
+        # external subject (id_auth, exchange, jwt-bearer) come without one.
         if client.refresh_tokens and subject is None:
             refresh_token = secrets.token_urlsafe(32)
             refresh_ttl = realm.refresh_token_ttl
@@ -163,6 +175,7 @@ class TokenEndpoint:
                 expires_at=now + refresh_ttl,
                 used_at=None,
                 revoked=False,
+                resources=" ".join(resources if kept is None else kept),
             )
         style = client.style or state.style
         response = TokenResponse(
@@ -193,6 +206,7 @@ class TokenEndpoint:
                 f"(tokensmith client create … --grant {short})"
             )
         scope = _requested_scope(client, form.get("scope"))
+        targets = _resources.for_request(state, client, form)
         issued_type: str | None = None
         extra: dict[str, Any] = {}
         if short == "id_auth":
@@ -220,6 +234,7 @@ class TokenEndpoint:
             issuer,
             now,
             family=None,
+            resources=targets,
             subject=str(claims["sub"]),
             extra=extra,
             issued_token_type=issued_type,
@@ -253,7 +268,8 @@ class TokenEndpoint:
         presented = form.get("refresh_token")
         if presented is None:
             raise InvalidRequest("refresh_token is missing")
-        failure: InvalidGrant | InvalidScope | None = None
+        asked = _resources.requested(form.get("resource"))
+        failure: OAuthError | None = None
         issued: Issued | None = None
         async with self.db.write() as conn:
             record = await refresh.get_refresh_token(
@@ -275,10 +291,24 @@ class TokenEndpoint:
             else:
                 granted = parse_scope(record.scope) & (client.scopes | ALWAYS_ALLOWED_SCOPES)
                 requested = parse_scope(form.get("scope"))
-                if requested and not requested <= granted:
+                widened = requested - granted - ALWAYS_ALLOWED_SCOPES
+                targets: tuple[str, ...] = ()
+                kept: tuple[str, ...] = ()
+                try:
+                    targets, kept = _resources.for_refresh(
+                        tuple(record.resources.split()),
+                        asked,
+                        _resources.allowed(state, client),
+                        _resources.default_audience(state, client),
+                    )
+                except InvalidTarget as exc:
+                    failure = exc
+                if failure is not None:
+                    pass  # decided before the token is used: it stays good
+                elif widened:
                     failure = InvalidScope(
                         "a refresh may narrow the scope, never widen it; not granted: "
-                        + echo(format_scope(requested - granted))
+                        + echo(format_scope(widened))
                     )
                 elif record.used_at is not None:
                     if not await refresh.supersede_child(conn, record.digest):
@@ -287,7 +317,14 @@ class TokenEndpoint:
                     failure = await _reused(conn, record)
                 if failure is None:
                     issued = self._mint(
-                        state, client, requested or granted, issuer, now, family=record.family
+                        state,
+                        client,
+                        _or_default(requested, granted),
+                        issuer,
+                        now,
+                        family=record.family,
+                        resources=targets,
+                        kept=kept,
                     )
                     if issued.refresh_record is not None:
                         child = dataclasses.replace(issued.refresh_record, parent=record.digest)
@@ -302,9 +339,13 @@ class TokenEndpoint:
 
 
 def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
+    """The scope a token request gets: the scopes it names, or the client's default scopes
+    when it names none but ``openid`` (which it keeps).
+
+    Raises:
+        InvalidScope: a named scope is not allowed for the client.
+    """
     requested = parse_scope(value)
-    if not requested:
-        return client.default_scopes
     refused = requested - client.scopes - ALWAYS_ALLOWED_SCOPES
     if refused:
         allowed = format_scope(client.scopes) or "none"
@@ -312,7 +353,15 @@ def _requested_scope(client: Client, value: str | None) -> frozenset[str]:
             f"scope {echo(format_scope(refused))!r} is not allowed for this client "
             f"(allowed: {allowed})"
         )
-    return requested
+    return _or_default(requested, client.default_scopes)
+
+
+def _or_default(requested: frozenset[str], default: frozenset[str]) -> frozenset[str]:
+    """``requested``, or ``default`` with ``openid`` when that is all it names (Keycloak's
+    reading: ``openid`` asks for OpenID Connect, not for access)."""
+    if requested - ALWAYS_ALLOWED_SCOPES:
+        return requested
+    return default | requested
 
 
 async def _retry_in_grace(

@@ -17,6 +17,7 @@ from ._database import (
 )
 from ._errors import Conflict, NotFound
 from ._models import (
+    DEFAULT_MAX_ASSERTION_LIFETIME,
     DEFAULT_REFRESH_REUSE_GRACE,
     REALM_NAME,
     Client,
@@ -28,6 +29,7 @@ from ._models import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_ASSERTION_LIFETIME",
     "DEFAULT_REFRESH_REUSE_GRACE",
     "DEFAULT_URL",
     "REALM_NAME",

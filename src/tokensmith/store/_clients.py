@@ -36,6 +36,7 @@ def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> 
         extra_claims=m["extra_claims"],
         jwks=m["jwks"],
         jwks_url=m["jwks_url"],
+        resources=frozenset(m["resources"].split()),
     )
 
 
@@ -68,6 +69,7 @@ async def create_client(
     extra_claims: str | None = None,
     jwks: str | None = None,
     jwks_url: str | None = None,
+    resources: str = "",
 ) -> Client:
     """Insert a client with one secret digest.
 
@@ -91,6 +93,7 @@ async def create_client(
                 extra_claims=extra_claims,
                 jwks=jwks,
                 jwks_url=jwks_url,
+                resources=resources,
             )
         )
     except IntegrityError:

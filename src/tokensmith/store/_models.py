@@ -17,6 +17,10 @@ REALM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DEFAULT_REFRESH_REUSE_GRACE = 30
 """Seconds a just-rotated refresh token may be presented again when a realm does not say."""
 
+DEFAULT_MAX_ASSERTION_LIFETIME = 3600
+"""Seconds a private_key_jwt assertion may live at most when a realm does not say: an hour, the
+lifetime Authlib's ``PrivateKeyJWT`` gives its assertions by default."""
+
 
 @dataclass(frozen=True)
 class Realm:
@@ -35,6 +39,7 @@ class Realm:
     refresh_reuse_grace: int | None = None
     client_auth_limit: str | None = None
     address_auth_limit: str | None = None
+    max_assertion_lifetime: int | None = None
 
     @property
     def reuse_grace(self) -> int:
@@ -42,6 +47,13 @@ class Realm:
         if self.refresh_reuse_grace is None:
             return DEFAULT_REFRESH_REUSE_GRACE
         return self.refresh_reuse_grace
+
+    @property
+    def assertion_lifetime(self) -> int:
+        """The longest client assertion lifetime in effect: the realm's or the default."""
+        if self.max_assertion_lifetime is None:
+            return DEFAULT_MAX_ASSERTION_LIFETIME
+        return self.max_assertion_lifetime
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class Client:
     extra_claims: str | None = None
     jwks: str | None = None
     jwks_url: str | None = None
+    resources: frozenset[str] = frozenset()
+    """RFC 8707 resource indicators the client may name (absolute URIs)."""
 
     @cached_property
     def static_claims(self) -> dict[str, Any]:
@@ -137,3 +151,5 @@ class RefreshTokenRecord:
     used_at: int | None
     revoked: bool
     parent: str | None = field(default=None, repr=False)
+    resources: str = ""
+    """The RFC 8707 resources the token was issued for, space-separated; empty for none."""

@@ -31,6 +31,7 @@ def _realm(row: Row[tuple[object, ...]], paths: Sequence[str] = ()) -> Realm:
         refresh_reuse_grace=m["refresh_reuse_grace"],
         client_auth_limit=m["client_auth_limit"],
         address_auth_limit=m["address_auth_limit"],
+        max_assertion_lifetime=m["max_assertion_lifetime"],
     )
 
 
@@ -48,6 +49,7 @@ async def create_realm(
     client_auth_limit: str | None = None,
     address_auth_limit: str | None = None,
     refresh_reuse_grace: int | None = None,
+    max_assertion_lifetime: int | None = None,
 ) -> Realm:
     """Insert a realm with its token-path aliases.
 
@@ -78,6 +80,7 @@ async def create_realm(
                 client_auth_limit=client_auth_limit,
                 address_auth_limit=address_auth_limit,
                 refresh_reuse_grace=refresh_reuse_grace,
+                max_assertion_lifetime=max_assertion_lifetime,
             )
         )
         realm_id = result.inserted_primary_key[0]  # type: ignore[index]

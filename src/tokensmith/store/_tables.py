@@ -35,6 +35,8 @@ realms = Table(
     # NULL: the service default.
     Column("client_auth_limit", String(255), nullable=True),
     Column("address_auth_limit", String(255), nullable=True),
+    # Seconds a private_key_jwt assertion may live at most (NULL: the service default).
+    Column("max_assertion_lifetime", Integer, nullable=True),
     # Bumped by every change to the realm, its clients, keys or paths; services poll it.
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", BigInteger, nullable=False),
@@ -66,6 +68,8 @@ clients = Table(
     Column("extra_claims", Text, nullable=True),  # a JSON object added to every access token
     Column("jwks", Text, nullable=True),  # private_key_jwt: the client's public keys…
     Column("jwks_url", String(1024), nullable=True),  # …or where to fetch them
+    # RFC 8707: the resources (absolute URIs, space-separated) the client may name.
+    Column("resources", Text, nullable=False, server_default=""),
     UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
 )
 
@@ -149,4 +153,6 @@ refresh_tokens = Table(
     # The digest of the token this one replaced: a retry within the reuse grace period may
     # only replace the used token's own live child.
     Column("parent", String(64), nullable=True, index=True),
+    # RFC 8707: the resources (space-separated) the token was issued for; "" for none.
+    Column("resources", Text, nullable=False, server_default=""),
 )
