@@ -96,7 +96,7 @@ def multipart_fields(body: bytes, boundary: bytes) -> list[tuple[str, str]]:
             raise InvalidRequest(f"the request body has more than {MAX_FIELDS} form fields")
         padded = piece.lstrip(b" \t")  # RFC 2046 transport padding after a boundary
         if not padded.startswith(b"\r\n"):
-            raise InvalidRequest("a multipart boundary line has text after the boundary")
+            raise InvalidRequest("a multipart boundary is not followed by CRLF (RFC 2046 §5.1.1)")
         fields.append(_field(padded[2:], index + 1))
     raise InvalidRequest("the multipart body is not closed by its final boundary")
 
