@@ -169,11 +169,11 @@ bchars = st.sampled_from("0123456789abcXYZ'()+_,-./:=? ")
 boundaries = st.text(bchars, min_size=1, max_size=70).filter(lambda b: not b.endswith(" "))
 # Names and values curl would send as they are: no quote, backslash or line break in a name.
 names = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\\r\n'),
+    st.characters(codec="utf-8", exclude_characters='"\\\r\n'),
     min_size=1,
     max_size=12,
 )
-values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+values = st.text(st.characters(codec="utf-8"), max_size=40)
 
 
 def email_reads(payload: bytes, boundary: str) -> list[tuple[str, str]]:
