@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -W ignore bench/client_overhead.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/multipart.py
 	$(BIN)/python bench/auth_flood.py
 	$(BIN)/python bench/keepalive_latency.py
 

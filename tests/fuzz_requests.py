@@ -17,7 +17,16 @@ from tokensmith.oauth import (
 )
 
 from .fuzz_tokens import Jwt, hostile_value, jwts, refused_jwts
-from .fuzz_wire import Basic, Bearer, Ref, Request, Value, path_text
+from .fuzz_wire import (
+    BOUNDARY,
+    MULTIPART_TWISTS,
+    Basic,
+    Bearer,
+    Ref,
+    Request,
+    Value,
+    path_text,
+)
 
 TOKEN = "/protocol/openid-connect/token"
 INTROSPECT = "/protocol/openid-connect/token/introspect"
@@ -65,6 +74,21 @@ CONTENT_TYPES = (
     "",
     ";",
     "a" * 5000,
+)
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+# What a multipart request may say it is: mostly right, else no, another, a quoted, an overlong,
+# an RFC 2231 or a second boundary, or a near-miss media type.
+MULTIPART_TYPES = (
+    *[MULTIPART] * 6,
+    f'multipart/form-data; boundary="{BOUNDARY}"; charset=UTF-8',
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    "multipart/form-data; boundary=other",
+    "multipart/form-data; boundary=" + "b" * 71,
+    f"multipart/form-data; boundary*=utf-8''{BOUNDARY}",
+    f"multipart/form-data; boundary=other; boundary={BOUNDARY}",
+    f"multipart/mixed; boundary={BOUNDARY}",
+    f"multipart/form-data; boundary={BOUNDARY}" + ";x" * 600,
 )
 METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO", "get")
 
@@ -131,7 +155,8 @@ def client_auth(
 @st.composite
 def form_requests(draw: st.DrawFn) -> Request:
     """A POST to a token, introspection or revocation endpoint (any path form, any realm) with
-    some client authentication, a grant, and JWT-carrying parameters."""
+    some client authentication, a grant, and JWT-carrying parameters, urlencoded (mostly), as
+    JSON, broken, or as multipart/form-data well formed or bent one of a fixed set of ways."""
     realm = draw(st.sampled_from(["fuzz", "fuzz", "pascal", "nope"]))
     path = draw(
         st.builds(
@@ -159,7 +184,11 @@ def form_requests(draw: st.DrawFn) -> Request:
     fields += draw(st.lists(st.tuples(junk, junk), max_size=2))
     if fields and draw(st.integers(0, 5)) == 0:  # RFC 6749 §3.2: never twice
         fields.append(draw(st.sampled_from(fields)))
-    if draw(st.integers(0, 7)) == 0:
+    style = draw(st.sampled_from(["form"] * 12 + ["json", "raw", "broken"] + ["multipart"] * 3))
+    if style == "multipart":  # GBG's PHP sample: curl sends multipart/form-data
+        style += ":" + draw(st.sampled_from(["none"] * 6 + list(MULTIPART_TWISTS)))
+        headers.append(("Content-Type", draw(st.sampled_from(MULTIPART_TYPES))))
+    elif draw(st.integers(0, 7)) == 0:
         headers.append(("Content-Type", draw(st.sampled_from(CONTENT_TYPES))))
     else:
         headers.append(("Content-Type", FORM))
@@ -169,7 +198,7 @@ def form_requests(draw: st.DrawFn) -> Request:
         target=path_text(path) + query,
         headers=tuple(headers),
         body=tuple(fields),
-        style=draw(st.sampled_from(["form"] * 12 + ["json", "raw", "broken"])),
+        style=style,
         framing=draw(st.sampled_from(["length"] * 12 + ["chunked"])),
     )
 

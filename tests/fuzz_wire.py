@@ -56,10 +56,10 @@ HeaderValue = str | Basic | Bearer
 class Request:
     """One HTTP/1.1 request to build at send time.
 
-    ``body`` is form fields (rendered as ``style``: form, json, raw without escaping, or with
-    broken percent escapes) or raw bytes. ``framing``: ``length`` (an honest Content-Length),
-    ``chunked``, ``longer``/``shorter`` (a Content-Length that lies), ``twice`` (two different
-    Content-Length headers) or ``none``.
+    ``body`` is form fields (rendered as ``style``: form, json, raw without escaping, with
+    broken percent escapes, or ``multipart:TWIST``, see :func:`multipart`) or raw bytes.
+    ``framing``: ``length`` (an honest Content-Length), ``chunked``, ``longer``/``shorter`` (a
+    Content-Length that lies), ``twice`` (two different Content-Length headers) or ``none``.
     """
 
     method: str
@@ -107,6 +107,8 @@ class Context:
         if isinstance(request.body, bytes):
             return request.body
         fields = [(name, self.value(v)) for name, v in request.body]
+        if request.style.startswith("multipart:"):
+            return multipart(fields, request.style.partition(":")[2])
         if request.style == "json":
             return json.dumps(dict(fields)).encode("utf-8", "surrogatepass")
         if request.style == "raw":
@@ -153,6 +155,83 @@ class Context:
             lines.append("Content-Length: " + "9" * 30)
         head = "\r\n".join(lines) + "\r\n\r\n"
         return head.encode("utf-8", "surrogatepass") + body
+
+
+# The boundary of every multipart body the fuzz sends (PHP's curl makes ones like it).
+BOUNDARY = "------------------------fuzz7MA4YWxkTrZu0gW"
+MULTIPART_TWISTS = (
+    "none",
+    "file",
+    "nested",
+    "unclosed",
+    "no-start",
+    "preamble",
+    "padding",
+    "big-headers",
+    "base64",
+    "latin-1",
+    "binary-value",
+    "no-name",
+    "rfc2231-name",
+    "bare-part",
+    "no-blank-line",
+    "twice",
+    "lf-only",
+    "close-only",
+)
+
+
+def multipart(fields: list[tuple[str, str]], twist: str) -> bytes:
+    """``fields`` as a ``multipart/form-data`` body under :data:`BOUNDARY` as curl writes it,
+    then bent by ``twist`` (one of :data:`MULTIPART_TWISTS`; ``none`` leaves it well formed)."""
+    dash = b"--" + BOUNDARY.encode()
+    parts = []
+    for index, (name, value) in enumerate(fields):
+        disposition = f'form-data; name="{name}"'
+        headers = ""
+        raw = value.encode("utf-8", "surrogatepass")
+        if index == 0:  # each twist bends the first part; the others stay well formed
+            if twist == "file":
+                disposition += '; filename="key.pem"'
+                headers = "Content-Type: application/octet-stream\r\n"
+            elif twist == "nested":
+                headers = "Content-Type: multipart/mixed; boundary=inner\r\n"
+                raw = b"--inner\r\n\r\n" + raw + b"\r\n--inner--"
+            elif twist == "big-headers":
+                headers = "X-Padding: " + "p" * 1100 + "\r\n"
+            elif twist == "base64":
+                headers = "Content-Transfer-Encoding: base64\r\n"
+                raw = base64.b64encode(raw)
+            elif twist == "latin-1":
+                headers = "Content-Type: text/plain; charset=latin-1\r\n"
+                raw = value.encode("latin-1", "replace")
+            elif twist == "binary-value":
+                raw += b"\xff\xfe"
+            elif twist == "no-name":
+                disposition = "form-data"
+            elif twist == "rfc2231-name":
+                disposition = f"form-data; name*=utf-8''{quote(name, errors='surrogatepass')}"
+        head = f"Content-Disposition: {disposition}\r\n{headers}".encode("utf-8", "surrogatepass")
+        if index == 0 and twist == "bare-part":
+            head = b""
+        blank = b"\r\n" if not (index == 0 and twist == "no-blank-line") else b""
+        parts.append(dash + b"\r\n" + head + blank + raw + b"\r\n")
+        if index == 0 and twist == "twice":
+            parts.append(parts[-1])
+    body = b"".join(parts) + dash + b"--\r\n"
+    if twist == "unclosed":
+        body = body[: -len(dash) - 4]
+    elif twist == "no-start":
+        body = body[len(dash) :]
+    elif twist == "preamble":
+        body = b"a preamble the service ignores\r\n" + body + b"and an epilogue"
+    elif twist == "padding":
+        body = body.replace(dash + b"\r\n", dash + b" \t\r\n")
+    elif twist == "lf-only":
+        body = body.replace(b"\r\n", b"\n")
+    elif twist == "close-only":
+        body = dash + b"--\r\n"
+    return body
 
 
 # --- the wire -----------------------------------------------------------------------------------

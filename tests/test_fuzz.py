@@ -6,7 +6,9 @@ Every realm path form (``/realms/R/…``, ``/auth/realms/R/…``, token-path ali
 revocation, the JWKS, both discovery documents, unknown paths and every method; nested and huge
 JSON in every JWT-carrying parameter and in ``Authorization: Bearer`` to an API behind
 :class:`tokensmith.resource.BearerAuthMiddleware`; wrong content types, repeated parameters, huge
-bodies, odd headers, lying Content-Length. Some requests carry real credentials (a generated
+bodies, multipart/form-data bodies well formed or bent (files, nested parts, missing or wrong
+boundaries, oversized part headers, repeated names, bad encodings), odd headers, lying
+Content-Length. Some requests carry real credentials (a generated
 secret, or an assertion signed by a ``private_key_jwt`` client's key, with and without ``kid``) so
 that hostile tokens reach the grants, not only client authentication.
 

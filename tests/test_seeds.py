@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from keycloak import KeycloakOpenID
 
 from tokensmith.server import ensure_demo
@@ -42,11 +43,12 @@ def _verify(base: str, realm: str, token: str) -> dict[str, Any]:
     return claims
 
 
-def test_truphone_curl_get_use_and_refresh_work_verbatim(demo: tuple[str, str]) -> None:
-    """The Truphone docs' curl | sed commands work with only the host replaced; the token
-    verifies against the JWKS and lives exactly the realm's 300 s."""
+@pytest.mark.parametrize("seed", ["000_81ba31f0bb8e9dd5.txt", "001_b4ed2a84b68b87ff.txt"])
+def test_truphone_curl_get_use_and_refresh_work_verbatim(demo: tuple[str, str], seed: str) -> None:
+    """The Truphone and 1GLOBAL docs' curl | sed commands work with only the host replaced; the
+    token verifies against the JWKS and lives exactly the realm's 300 s."""
     base, _ = demo
-    get, refresh = _seed_commands("001_b4ed2a84b68b87ff.txt")
+    get, refresh = _seed_commands(seed)
     get = get.replace("https://services.truphone.com", base)
 
     token = _bash(get + "\necho $ACCESS_TOKEN").strip()
@@ -61,7 +63,7 @@ def test_truphone_curl_get_use_and_refresh_work_verbatim(demo: tuple[str, str]) 
     ).json()
     # The docs' placeholder is "<your_refresh_token>k"; a user pastes their token over the
     # placeholder. The stray "k" is the docs' typo, covered by its own test.
-    refresh = refresh.replace("https://services-bit.truphone.com", base)
+    refresh = re.sub(r"https://services(-bit)?\.truphone\.com", base, refresh)
     refresh = refresh.replace("<your_refresh_token>k", first["refresh_token"])
     refreshed = _bash(refresh + "\necho $ACCESS_TOKEN").strip()
 

@@ -34,7 +34,7 @@ from ._errors import (
     error_body,
     error_from_response,
 )
-from ._form import parse_form
+from ._form import form_parser, parse_form
 from ._grants import EXTENSION_GRANTS, EXTRA_GRANTS, GRANT_TYPES
 from ._jose import (
     ALGORITHMS,
@@ -121,6 +121,7 @@ __all__ = [
     "echo",
     "error_body",
     "error_from_response",
+    "form_parser",
     "format_scope",
     "generate_key",
     "jwt_claims",

@@ -32,7 +32,7 @@ from ..oauth import (
     UnauthorizedClient,
     echo,
     error_body,
-    parse_form,
+    form_parser,
     system_clock,
 )
 from ..store import Database, DatabaseUnavailable
@@ -223,13 +223,9 @@ class TokensmithApp:
         headers = _headers(scope)
         peer = (scope.get("client") or ("unknown", 0))[0]
         REQUEST_ADDRESS.set(self.proxies.client_address(peer, headers.get("x-forwarded-for")))
-        content_type = headers.get("content-type", "")
-        if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
-            raise InvalidRequest(
-                "send the parameters as application/x-www-form-urlencoded (RFC 6749 §4.4.2)"
-            )
+        parse = form_parser(headers.get("content-type", ""))
         body = await _read_body(receive, headers, self.settings.max_body_bytes)
-        return state, parse_form(body), headers
+        return state, parse(body), headers
 
     async def _token(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
