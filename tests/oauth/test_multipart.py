@@ -59,6 +59,32 @@ def test_curl_multipart_reads_as_the_urlencoded_form() -> None:
     assert as_multipart == as_urlencoded == fields
 
 
+def test_resource_may_repeat_in_multipart_as_in_urlencoded() -> None:
+    """RFC 8707 ``resource`` repeats in either encoding and reads the same; any other
+    parameter repeated is refused in both."""
+    fields = [
+        ("grant_type", "client_credentials"),
+        ("resource", "https://a/"),
+        ("resource", "https://b/"),
+    ]
+    urlencoded = form_parser("application/x-www-form-urlencoded")
+
+    as_multipart = parse(render(fields, BOUNDARY))
+    as_urlencoded = urlencoded(
+        b"grant_type=client_credentials&resource=https://a/&resource=https://b/"
+    )
+
+    assert (
+        as_multipart
+        == as_urlencoded
+        == {
+            "grant_type": "client_credentials",
+            "resource": "https://a/ https://b/",
+        }
+    )
+    assert "repeated" in refusal(render([("scope", "a"), ("scope", "b")], BOUNDARY))
+
+
 def test_values_keep_their_bytes_and_empty_ones_are_omitted() -> None:
     """A value keeps inner CRLFs and a trailing newline; an empty value is as if omitted
     (RFC 6749 §3.1), as in urlencoded forms."""
