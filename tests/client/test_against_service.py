@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tokensmith.client import (
+    ConfigurationError,
     CustomGrant,
     InvalidClient,
     InvalidGrant,
@@ -27,7 +28,7 @@ from tokensmith.client import (
 from tokensmith.server import ensure_demo
 
 from ..conftest import CHEAP_ARGON2, Service, run_admin
-from .conftest import SENSITIVE, Clock
+from .conftest import SENSITIVE, Answer, Clock, FakeOAuth, Seen
 
 TRUPHONE_SECRET = "xxxxxx-xxxx-43f3-9fba-85686d72c1c0"
 
@@ -170,3 +171,50 @@ def test_cli_token_profile_and_errors(demo: Service, tmp_path: Path) -> None:
         assert result.returncode == 1
         assert words in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_from_discovery_uses_a_method_the_issuer_lists(make_fake: Any) -> None:
+    """Against an issuer that lists only client_secret_basic and reads Basic credentials with
+    Authlib's own decoder (plain percent-decoding), from_discovery sends Basic, and a secret
+    with a space, ``+`` and ``%`` arrives intact."""
+    from authlib.oauth2.rfc6749.util import extract_basic_authorization
+
+    secret = "p a+s%s"
+    SENSITIVE.add(secret)
+
+    def authlib_like(f: FakeOAuth, seen: Seen) -> Answer:
+        if seen.path.endswith("openid-configuration"):
+            return Answer(
+                body={
+                    "issuer": f.url,
+                    "token_endpoint": f.token_url,
+                    "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                }
+            )
+        user, password = extract_basic_authorization(seen.headers)
+        if (user, password) != ("svc", secret) or "client_secret" in seen.form:
+            return Answer(401, {"error": "invalid_client"})
+        return Answer(body=f.issue())
+
+    fake = make_fake(authlib_like)
+
+    with from_discovery(fake.url, "svc", secret) as source:
+        token = source.access_token()
+
+    assert token.startswith("tok-")
+
+
+def test_from_discovery_refuses_an_issuer_that_takes_no_secret(make_fake: Any) -> None:
+    """An issuer listing only private_key_jwt gets a clear ConfigurationError, not a 401."""
+    fake = make_fake(
+        lambda f, seen: Answer(
+            body={
+                "issuer": f.url,
+                "token_endpoint": f.token_url,
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            }
+        )
+    )
+
+    with pytest.raises(ConfigurationError, match="private_key_jwt"):
+        from_discovery(fake.url, "svc", "s3cret-value")

@@ -66,7 +66,8 @@ def test_client_credentials_sends_post_credentials_and_caches(fake: FakeOAuth) -
 
 
 def test_client_secret_basic(fake: FakeOAuth) -> None:
-    """client_secret_basic sends form-encoded credentials in the Authorization header only."""
+    """client_secret_basic sends percent-encoded credentials in the Authorization header only,
+    a space as %20 (which form decoders and Authlib's plain percent-decoding both read)."""
     with source(fake, client_secret="a:b c", auth_method="client_secret_basic") as s:
         s.token()
 
@@ -74,7 +75,7 @@ def test_client_secret_basic(fake: FakeOAuth) -> None:
     assert "client_secret" not in seen.form
     assert "client_id" not in seen.form
     decoded = base64.b64decode(seen.headers["Authorization"].split()[1]).decode()
-    assert decoded == "svc:a%3Ab+c"
+    assert decoded == "svc:a%3Ab%20c"
 
 
 def test_margin_scales_with_lifetime(fake: FakeOAuth, clock: Clock) -> None:
@@ -269,7 +270,7 @@ def test_a_secret_echoed_in_any_wire_encoding_is_masked(
     assert "***" in text
     for form in (secret, quote_plus(secret), quote(secret, safe=""), quote(secret).lower()):
         assert form not in text
-    basic_pair = base64.b64encode(f"svc:{quote_plus(secret)}".encode()).decode()
+    basic_pair = base64.b64encode(f"svc:{quote(secret, safe='')}".encode()).decode()
     assert basic_pair not in text
 
 

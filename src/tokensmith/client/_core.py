@@ -319,8 +319,10 @@ class TokenCore:
     def _basic_credentials(self) -> str:
         assert self.client_id is not None
         assert self.client_secret is not None
-        # RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
-        pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret.reveal())}"
+        # RFC 6749 §2.3.1: form-encode both parts before Basic encoding; a space as %20, not
+        # "+", which form decoders read as a space too and plain percent-decoders (Authlib's
+        # server) do not turn into a "+".
+        pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret.reveal(), safe='')}"
         return base64.b64encode(pair.encode()).decode()
 
     def _backoff(self, n: int) -> float:

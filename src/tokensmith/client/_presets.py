@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from ._core import AuthMethod
 from ._dialect import PASCAL
 from ._errors import ConfigurationError
 from ._grants import ClientCredentials, FormValue, IdAuth, RefreshToken
@@ -107,10 +108,13 @@ def from_discovery(
     timeout: float = 10.0,
     **options: Any,
 ) -> TokenSource:
-    """A source for the token endpoint an OpenID Connect (or RFC 8414) issuer advertises.
+    """A source for the token endpoint an OpenID Connect (or RFC 8414) issuer advertises,
+    authenticating with a secret the way the issuer lists (``client_secret_basic`` first, as
+    RFC 8414 §2 makes it the default, then ``client_secret_post``) unless ``auth_method`` says.
 
     Raises:
-        ConfigurationError: the issuer's metadata cannot be read or names no token endpoint.
+        ConfigurationError: the issuer's metadata cannot be read, names no token endpoint, or
+            lists no way to send a client secret.
     """
     base = issuer.rstrip("/")
     scheme, _, rest = base.partition("://")
@@ -122,15 +126,32 @@ def from_discovery(
     for url in candidates:
         try:
             response = httpx.get(url, timeout=timeout, follow_redirects=True)
-        except httpx.HTTPError:
+            metadata = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
             continue
-        if response.status_code == 200:
-            try:
-                endpoint = response.json().get("token_endpoint")
-            except ValueError:
-                endpoint = None
-            if isinstance(endpoint, str) and endpoint:
-                return TokenSource(
-                    endpoint, client_id=client_id, client_secret=client_secret, **options
+        if not isinstance(metadata, dict):
+            continue
+        endpoint = metadata.get("token_endpoint")
+        if isinstance(endpoint, str) and endpoint:
+            if "auth_method" not in options and "private_key" not in options:
+                options["auth_method"] = _secret_method(
+                    metadata.get("token_endpoint_auth_methods_supported"), issuer
                 )
+            return TokenSource(
+                endpoint, client_id=client_id, client_secret=client_secret, **options
+            )
     raise ConfigurationError(f"cannot find a token_endpoint in the metadata of issuer {issuer}")
+
+
+def _secret_method(listed: object, issuer: str) -> AuthMethod:
+    """The secret-based method to use among those an issuer lists (RFC 8414 §2: omitted means
+    ``client_secret_basic``)."""
+    methods = listed if isinstance(listed, list) and listed else ["client_secret_basic"]
+    for method in ("client_secret_basic", "client_secret_post"):
+        if method in methods:
+            return method
+    names = ", ".join(str(m) for m in methods)
+    raise ConfigurationError(
+        f"issuer {issuer} takes no client secret at its token endpoint (it lists {names}); "
+        "pass auth_method=, or private_key= for private_key_jwt"
+    )
