@@ -33,10 +33,10 @@ def downgrade() -> None:
     op.drop_index("ix_refresh_tokens_parent", "refresh_tokens")
     with op.batch_alter_table("refresh_tokens") as batch:
         batch.drop_column("parent")
-    with op.batch_alter_table("realms") as batch:
-        batch.drop_column("address_auth_limit")
-        batch.drop_column("client_auth_limit")
-        batch.drop_column("refresh_reuse_grace")
-    with op.batch_alter_table("signing_keys") as batch:
-        batch.drop_column("stopped_at")
+    # In place, on SQLite too (3.35 and later): batch mode would copy realms, and dropping the
+    # old copy under PRAGMA foreign_keys=ON cascades to every client, key and token of the realm.
+    op.drop_column("realms", "address_auth_limit")
+    op.drop_column("realms", "client_auth_limit")
+    op.drop_column("realms", "refresh_reuse_grace")
+    op.drop_column("signing_keys", "stopped_at")
     op.drop_table("service_meta")
