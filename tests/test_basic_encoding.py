@@ -73,6 +73,23 @@ def test_httpx_auth_client_credentials_with_a_chosen_secret(chosen: Service) -> 
     assert _client_id(token) == "svc"
 
 
+def test_requests_oauthlib_client_credentials_with_a_chosen_secret(
+    chosen: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests-oauthlib's OAuth2Session with a BackendApplicationClient (Basic by default, not
+    form-encoded) gets a token (``OAUTHLIB_INSECURE_TRANSPORT=1``: the test is plain HTTP on
+    loopback)."""
+    from oauthlib.oauth2 import BackendApplicationClient
+    from requests_oauthlib import OAuth2Session as RequestsOAuth2Session
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    session = RequestsOAuth2Session(client=BackendApplicationClient(client_id="svc"))
+
+    token = session.fetch_token(chosen.token_url("acme"), client_id="svc", client_secret=SECRET)
+
+    assert _client_id(token["access_token"]) == "svc"
+
+
 def test_form_encoded_basic_still_works(chosen: Service) -> None:
     """The RFC's own encoding (form-encoded id and secret, '%20' or '+' for the space) works."""
     encoded = _basic(chosen, "svc", quote(SECRET, safe=""))
