@@ -38,7 +38,7 @@ from ..oauth import (
 from ..store import Database, DatabaseUnavailable
 from . import _routes as routes
 from ._clientauth import ClientAuthenticator
-from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight
+from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
 from ._discovery import metadata
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
@@ -168,7 +168,7 @@ class TokensmithApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        reply = Reply(send)  # errors too carry CORS once the token endpoint allows the origin
+        reply = reply_for(send, scope)  # errors too carry CORS once the token endpoint allows it
         try:
             if self._registry is None:
                 await self.startup()
@@ -187,7 +187,7 @@ class TokensmithApp:
             log.exception("unexpected error answering %s %s", scope["method"], path)
             await _send(reply, 500, error_body(ServerError()), [_JSON])
 
-    async def _route(self, path: str, scope: Scope, receive: Receive, send: Reply) -> None:
+    async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
         if found is None:
             if path == "/health":
@@ -197,8 +197,8 @@ class TokensmithApp:
                 raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
             found = routes.TOKEN, alias
         endpoint, realm = found
-        if endpoint is routes.TOKEN:
-            await admit_token_origin(send, scope, self.registry, realm)
+        if endpoint is routes.TOKEN and isinstance(send, Reply):  # a page's request
+            await admit_token_origin(send, self.registry, realm)
         if scope["method"] not in endpoint.methods:
             if scope["method"] == routes.PREFLIGHT and await preflight(send, endpoint):
                 return

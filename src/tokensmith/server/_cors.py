@@ -41,19 +41,22 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 
 
 class Reply:
-    """The ASGI ``send`` of one request: passes messages on, and once :meth:`allow` names the
-    request's origin, adds ``Access-Control-Allow-Origin: <origin>`` and ``Vary: Origin`` to the
-    answer, whichever answer (success or error) it turns out to be."""
+    """The ASGI ``send`` of a request that carries an ``Origin``: passes messages on, and once
+    :meth:`allow` has been called, adds ``Access-Control-Allow-Origin: <that origin>`` and
+    ``Vary: Origin`` to the answer, whichever answer (success or error) it turns out to be."""
 
-    __slots__ = ("_send", "origin")
+    __slots__ = ("_send", "origin", "requested")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, requested: bytes) -> None:
         self._send = send
+        self.requested = requested
+        """The request's ``Origin``."""
         self.origin: bytes | None = None
+        """The origin allowed to read the answer: None until :meth:`allow`."""
 
-    def allow(self, origin: bytes) -> None:
-        """Let the page at ``origin`` read this request's answer."""
-        self.origin = origin
+    def allow(self) -> None:
+        """Let the page at the request's origin read this request's answer."""
+        self.origin = self.requested
 
     async def __call__(self, message: Message) -> None:
         if self.origin is not None and message["type"] == "http.response.start":
@@ -62,25 +65,32 @@ class Reply:
         await self._send(message)
 
 
-async def admit_token_origin(reply: Reply, scope: Scope, registry: Registry, realm: str) -> None:
-    """Let the request's page read the token endpoint's answer if realm ``realm`` lists its
-    ``Origin`` (exactly: origins are stored as browsers send them). A request without
-    ``Origin`` costs no realm lookup."""
+def reply_for(send: Send, scope: Scope) -> Send:
+    """The ``send`` to answer the request with: a :class:`Reply` if the request names an
+    ``Origin``; ``send`` itself otherwise, as no page awaits CORS headers then, so that the
+    requests of servers and scripts skip the wrapper (1.1 µs a request on the dev VM; looking
+    for the header costs 0.5 µs)."""
     for name, value in scope["headers"]:
         if name == b"origin":
-            state = await registry.realm(realm)
-            if state is not None and value.decode("latin-1") in state.realm.cors_origins:
-                reply.allow(bytes(value))
-            return
+            return Reply(send, bytes(value))
+    return send
 
 
-async def preflight(reply: Reply, endpoint: Endpoint) -> bool:
+async def admit_token_origin(reply: Reply, registry: Registry, realm: str) -> None:
+    """Let the request's page read the token endpoint's answer if realm ``realm`` lists its
+    ``Origin`` (exactly: origins are stored as browsers send them)."""
+    state = await registry.realm(realm)
+    if state is not None and reply.requested.decode("latin-1") in state.realm.cors_origins:
+        reply.allow()
+
+
+async def preflight(send: Send, endpoint: Endpoint) -> bool:
     """Answer an ``OPTIONS`` preflight where CORS allows one; False, having sent nothing, where
     it does not (the caller answers 405)."""
     if endpoint.public:
-        await _public_preflight(reply, endpoint)
-    elif reply.origin is not None:  # the token endpoint, for an origin its realm lists
-        await _token_preflight(reply, endpoint)
+        await _public_preflight(send, endpoint)
+    elif isinstance(send, Reply) and send.origin is not None:  # the token endpoint, allowed
+        await _token_preflight(send, endpoint)
     else:
         return False
     return True
