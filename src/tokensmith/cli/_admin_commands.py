@@ -54,6 +54,7 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         address_auth_limit=args.address_auth_limit,
         refresh_reuse_grace=args.refresh_reuse_grace,
         max_assertion_lifetime=args.max_assertion_lifetime,
+        cors_origins=args.cors_origin,
     )
     print(f"created realm {realm.name}")
     print_realm(realm)

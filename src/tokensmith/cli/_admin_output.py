@@ -65,6 +65,7 @@ def print_realm(realm: Realm) -> None:
     print(f"response style:    {realm.response_style}")
     print(f"audience:          {realm.audience or realm.name}")
     print(f"token paths:       {' '.join(realm.token_paths) or '-'}")
+    print(f"cors origins:      {' '.join(realm.cors_origins) or '-'}")
     default = " (service default)" if realm.refresh_reuse_grace is None else ""
     print(f"refresh grace:     {realm.reuse_grace}s{default}")
     print(f"client limit:      {realm.client_auth_limit or 'service default'}")

@@ -48,6 +48,14 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="extra path answering this realm's token endpoint, e.g. /connect/token (repeatable)",
     )
     create.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="origin whose web pages may call the token endpoint, e.g. https://app.example.com "
+        "(exact, no '*'; repeatable; default none: no CORS there)",
+    )
+    create.add_argument(
         "--response-style",
         choices=[style.value for style in ResponseStyle],
         default="standard",

@@ -20,6 +20,7 @@ from ._admin_checks import (
     check_assertion_lifetime,
     check_client_id,
     check_client_keys,
+    check_cors_origins,
     check_extra_claims,
     check_grants,
     check_limit,
@@ -108,6 +109,7 @@ class Admin:
         address_auth_limit: str | None = None,
         refresh_reuse_grace: int | None = None,
         max_assertion_lifetime: int | None = None,
+        cors_origins: Sequence[str] = (),
     ) -> Realm:
         """Create a realm with a current and a next signing key. ``client_auth_limit`` and
         ``address_auth_limit`` bound failed client authentications per client id and per source
@@ -116,6 +118,8 @@ class Admin:
         token again and get a new pair (0 turns it off; None: the service's default).
         ``max_assertion_lifetime`` is how many seconds a private_key_jwt assertion may live at
         most (None: :data:`~tokensmith.store.DEFAULT_MAX_ASSERTION_LIFETIME`).
+        ``cors_origins`` are the exact origins (``https://app.example.com``) whose pages may
+        call the token endpoint and read its answers (none: no CORS there).
 
         Raises:
             AdminError: an argument is invalid.
@@ -128,6 +132,7 @@ class Admin:
         check_realm_name(name)
         algorithm = check_algorithm(alg)
         paths = check_token_paths(token_paths)
+        origins = check_cors_origins(cors_origins)
         access_token_ttl = check_ttl("access token lifetime", access_token_ttl)
         refresh_token_ttl = check_ttl("refresh token lifetime", refresh_token_ttl)
         style = check_style(response_style).value
@@ -147,6 +152,7 @@ class Admin:
                 address_auth_limit=address_auth_limit,
                 refresh_reuse_grace=refresh_reuse_grace,
                 max_assertion_lifetime=max_assertion_lifetime,
+                cors_origins=origins,
             )
             for state in ("current", "next"):
                 await realms.add_key(

@@ -27,6 +27,10 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
 """What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
 user (form-decoded and as sent) at most one can name a client."""
 _PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+_ORIGIN = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _RESERVED_PREFIXES = ("/realms", "/auth", "/.well-known", "/health")
 MAX_TTL = 366 * 24 * 3600
 MAX_REUSE_GRACE = 300
@@ -152,6 +156,34 @@ def check_token_paths(paths: Iterable[str]) -> list[str]:
         if any(path == p or path.startswith(p + "/") for p in _RESERVED_PREFIXES):
             raise AdminError(f"token path {path!r} is reserved for the realm endpoints")
         checked.append(path)
+    return checked
+
+
+def check_cors_origins(origins: Iterable[str]) -> list[str]:
+    """``origins`` without repeats, if each is an exact origin as a browser sends it in
+    ``Origin``: ``scheme://host[:port]`` in lower case, without the scheme's default port.
+
+    Raises:
+        AdminError: one has a path, user, query or wildcard, is "null" (sandboxed pages and
+            ``file:`` URLs share it, so it names no one), or is not as browsers write it (it
+            would never match: the service compares origins exactly).
+    """
+    checked = []
+    for origin in dict.fromkeys(origins):
+        found = _ORIGIN.fullmatch(origin)
+        if found is None or not 0 < int(found[3] or 1) < 65536:
+            raise AdminError(
+                f"CORS origin {origin!r} must be scheme://host[:port] without a path, such as "
+                "https://app.example.com; '*' and 'null' are never allowed"
+            )
+        scheme, host, port = found[1].lower(), found[2].lower(), found[3]
+        if port is not None and int(port) != _DEFAULT_PORTS.get(scheme):
+            host += f":{int(port)}"
+        if f"{scheme}://{host}" != origin:
+            raise AdminError(
+                f"CORS origin {origin!r} is sent by browsers as {scheme}://{host}; give that"
+            )
+        checked.append(origin)
     return checked
 
 

@@ -38,7 +38,7 @@ from ..oauth import (
 from ..store import Database, DatabaseUnavailable
 from . import _routes as routes
 from ._clientauth import ClientAuthenticator
-from ._cors import ANY_ORIGIN, preflight
+from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
 from ._discovery import metadata
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
@@ -168,23 +168,24 @@ class TokensmithApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        reply = reply_for(send, scope)  # errors too carry CORS once the token endpoint allows it
         try:
             if self._registry is None:
                 await self.startup()
-            await self._route(path, scope, receive, send)
+            await self._route(path, scope, receive, reply)
         except OAuthError as err:
-            await _error(send, err, basic=_used_basic(scope))
+            await _error(reply, err, basic=_used_basic(scope))
         except DatabaseUnavailable:
             log.warning("database unavailable while answering %s", echo(path))
             await _error(
-                send,
+                reply,
                 TemporarilyUnavailable(
                     "the token service cannot reach its database; retry in a few seconds"
                 ),
             )
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], path)
-            await _send(send, 500, error_body(ServerError()), [_JSON])
+            await _send(reply, 500, error_body(ServerError()), [_JSON])
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
@@ -196,9 +197,11 @@ class TokensmithApp:
                 raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
             found = routes.TOKEN, alias
         endpoint, realm = found
+        if endpoint is routes.TOKEN and isinstance(send, Reply):  # a page's request
+            await admit_token_origin(send, self.registry, realm)
         if scope["method"] not in endpoint.methods:
-            if endpoint.public and scope["method"] == routes.PREFLIGHT:
-                return await preflight(send, endpoint)
+            if scope["method"] == routes.PREFLIGHT and await preflight(send, endpoint):
+                return
             raise _MethodNotAllowed(
                 f"the {endpoint.name} endpoint takes {' or '.join(endpoint.methods)}",
                 allow=endpoint.allow,

@@ -40,6 +40,8 @@ class Realm:
     client_auth_limit: str | None = None
     address_auth_limit: str | None = None
     max_assertion_lifetime: int | None = None
+    cors_origins: tuple[str, ...] = ()
+    """Exact origins (``https://app.example.com``) whose pages may call the token endpoint."""
 
     @property
     def reuse_grace(self) -> int:

@@ -32,6 +32,7 @@ def _realm(row: Row[tuple[object, ...]], paths: Sequence[str] = ()) -> Realm:
         client_auth_limit=m["client_auth_limit"],
         address_auth_limit=m["address_auth_limit"],
         max_assertion_lifetime=m["max_assertion_lifetime"],
+        cors_origins=tuple(m["cors_origins"].split()),
     )
 
 
@@ -50,6 +51,7 @@ async def create_realm(
     address_auth_limit: str | None = None,
     refresh_reuse_grace: int | None = None,
     max_assertion_lifetime: int | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Realm:
     """Insert a realm with its token-path aliases.
 
@@ -81,6 +83,7 @@ async def create_realm(
                 address_auth_limit=address_auth_limit,
                 refresh_reuse_grace=refresh_reuse_grace,
                 max_assertion_lifetime=max_assertion_lifetime,
+                cors_origins=" ".join(cors_origins),
             )
         )
         realm_id = result.inserted_primary_key[0]  # type: ignore[index]

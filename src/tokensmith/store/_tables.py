@@ -37,6 +37,8 @@ realms = Table(
     Column("address_auth_limit", String(255), nullable=True),
     # Seconds a private_key_jwt assertion may live at most (NULL: the service default).
     Column("max_assertion_lifetime", Integer, nullable=True),
+    # Origins whose pages may call the token endpoint (CORS), space-separated; "": none.
+    Column("cors_origins", Text, nullable=False, server_default=""),
     # Bumped by every change to the realm, its clients, keys or paths; services poll it.
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", BigInteger, nullable=False),
