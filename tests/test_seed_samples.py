@@ -164,7 +164,7 @@ def test_gbg_javascript_runs_unchanged(
 ) -> None:
     """GBG's XMLHttpRequest sample, run in a page on the service's origin, logs a GBG answer
     whose token is alice's (cross-origin, a browser would also need the realm to allow the
-    page's origin: the token endpoint sends no CORS headers)."""
+    page's origin: from another origin, the realm must list it with `--cors-origin`)."""
     base, workdir = demo
     code = localized(sample(JS), base, demo_id_token(workdir))
 
