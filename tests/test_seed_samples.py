@@ -163,8 +163,8 @@ def test_gbg_javascript_runs_unchanged(
     demo: tuple[str, str], browser: Path, tmp_path: Path
 ) -> None:
     """GBG's XMLHttpRequest sample, run in a page on the service's origin, logs a GBG answer
-    whose token is alice's (cross-origin, a browser would also need the realm to allow the
-    page's origin: from another origin, the realm must list it with `--cors-origin`)."""
+    whose token is alice's (from another origin, a browser would also need the realm to list
+    the page's origin: `realm create --cors-origin`)."""
     base, workdir = demo
     code = localized(sample(JS), base, demo_id_token(workdir))
 
