@@ -37,14 +37,23 @@ one_global = truphone
 def gbg(
     id_token: FormValue,
     *,
-    client_id: str = "ro.client",
-    client_secret: str | Secret = "secret",
+    client_id: str,
+    client_secret: str | Secret,
     scope: str | Sequence[str] | None = "api api2",
     base_url: str = GBG_URL,
     **options: Any,
 ) -> TokenSource:
     """GBG: the ``id_auth`` grant at ``/authenticate/v1/connect/token``. ``id_token`` is the
-    external SSO token, or a function (sync or async) returning a fresh one for each renewal."""
+    external SSO token, or a function (sync or async) returning a fresh one for each renewal.
+
+    ``client_id`` and ``client_secret`` are required: GBG's documentation shows ``ro.client`` /
+    ``secret`` as an example, and a default would send those to production unnoticed.
+
+    Raises:
+        TypeError: ``client_id`` or ``client_secret`` is not given.
+        ConfigurationError: ``client_id`` or ``client_secret`` is empty.
+    """
+    _require(client_id=client_id, client_secret=client_secret)
     return TokenSource(
         f"{base_url.rstrip('/')}/authenticate/v1/connect/token",
         client_id=client_id,
@@ -52,6 +61,13 @@ def gbg(
         grant=IdAuth(id_token, scope=scope),
         **options,
     )
+
+
+def _require(**values: str | Secret) -> None:
+    """Raise :class:`ConfigurationError` naming the first empty value (the value is not shown)."""
+    for name, value in values.items():
+        if not (value.reveal() if isinstance(value, Secret) else value):
+            raise ConfigurationError(f"{name} is empty")
 
 
 def trulioo(
