@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from tokensmith.client import ConfigurationError, Secret, gbg
+import tokensmith
+from tokensmith.client import (
+    STANDARD,
+    ConfigurationError,
+    Secret,
+    SourceOptions,
+    TokenSource,
+    gbg,
+    trulioo,
+)
 
 from .conftest import FakeOAuth
 
@@ -43,3 +58,46 @@ def test_gbg_sends_the_credentials_given(fake: FakeOAuth) -> None:
     assert seen.path == "/authenticate/v1/connect/token"
     assert seen.form["grant_type"] == "id_auth"
     assert (seen.form["client_id"], seen.form["client_secret"]) == ("acme", "acme-secret")
+
+
+def test_source_options_lists_every_option_of_token_source_a_preset_passes_on() -> None:
+    """SourceOptions names exactly TokenSource's keyword arguments but those a preset sets
+    itself (credentials and grant)."""
+    parameters = inspect.signature(TokenSource.__init__).parameters
+    keywords = {n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    assert set(SourceOptions.__annotations__) == keywords - {"client_id", "client_secret", "grant"}
+
+
+def test_trulioo_reads_a_standard_answer_when_told(fake: FakeOAuth) -> None:
+    """trulioo() expects PascalCase, but a dialect option replaces that (no clash with the
+    preset's own)."""
+    with trulioo("id", "secret", base_url=fake.url, dialect=STANDARD) as source:
+        token = source.token()
+
+    assert token.access_token in fake.valid
+
+
+def test_mypy_catches_a_misspelt_preset_option(tmp_path: Path) -> None:
+    """A misspelt option of a preset (``backgroud=True``) is a mypy error, and the right
+    spelling is not."""
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        "from tokensmith.client import truphone\n"
+        "truphone('id', 'secret', background=True, timeout=5.0)\n"
+        "truphone('id', 'secret', backgroud=True)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(snippet)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(Path(tokensmith.__file__).parents[1])},
+        timeout=300,
+    )
+
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, result.stdout
+    assert "snippet.py:3:" in errors[0]
+    assert '"backgroud"' in errors[0]

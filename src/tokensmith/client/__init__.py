@@ -26,7 +26,15 @@ from ._grants import (
     TokenExchange,
 )
 from ._options import Retry, Stats, TokenCache, default_margin
-from ._presets import from_discovery, gbg, keycloak, one_global, trulioo, truphone
+from ._presets import (
+    SourceOptions,
+    from_discovery,
+    gbg,
+    keycloak,
+    one_global,
+    trulioo,
+    truphone,
+)
 from ._profiles import grant_named, load_profile, secret_from_env, source_from_profile
 from ._source import TokenSource
 from ._token import Secret, Token, fingerprint
@@ -52,6 +60,7 @@ __all__ = [
     "RefreshToken",
     "Retry",
     "Secret",
+    "SourceOptions",
     "Stats",
     "TemporarilyUnavailable",
     "Token",

@@ -3,8 +3,8 @@ OpenID Connect issuer. Base URLs are overridable (sandbox hosts)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import httpx
 
@@ -14,9 +14,38 @@ from ._grants import ClientCredentials, FormValue, IdAuth, RefreshToken
 from ._source import TokenSource
 from ._token import Secret
 
+if TYPE_CHECKING:
+    from ..oauth import Algorithm, Clock, PrivateKey
+    from ._core import AuthMethod
+    from ._dialect import Dialect
+    from ._options import Retry, TokenCache
+
 TRUPHONE_URL = "https://services.truphone.com"
 GBG_URL = "https://api.gbgplc.com"
 TRULIOO_URL = "https://auth-api.trulioo.com"
+
+
+class SourceOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`TokenSource` that a preset passes through (all but the
+    endpoint, the credentials and the grant, which the preset sets); typed so that mypy catches a
+    misspelt option (PEP 692). A test keeps this list in step with :class:`TokenSource`."""
+
+    auth_method: AuthMethod
+    dialect: Dialect
+    default_ttl: float | None
+    margin: float | Callable[[float], float] | None
+    background: bool
+    retry: Retry | None
+    cache: TokenCache | None
+    retry_unauthorized: bool
+    timeout: float
+    http_client: httpx.Client | None
+    async_http_client: httpx.AsyncClient | None
+    on_event: Callable[[str, Mapping[str, object]], None] | None
+    clock: Clock
+    private_key: str | bytes | PrivateKey | None
+    private_key_alg: Algorithm
+    key_id: str | None
 
 
 def truphone(
@@ -24,7 +53,7 @@ def truphone(
     client_secret: str | Secret,
     *,
     base_url: str = TRUPHONE_URL,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """Truphone / 1GLOBAL Connect: Keycloak realm ``tru-staff``, client credentials, then the
     refresh token while it lives (5-minute tokens, 30-minute refresh tokens)."""
@@ -41,7 +70,7 @@ def gbg(
     client_secret: str | Secret,
     scope: str | Sequence[str] | None = "api api2",
     base_url: str = GBG_URL,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """GBG: the ``id_auth`` grant at ``/authenticate/v1/connect/token``. ``id_token`` is the
     external SSO token, or a function (sync or async) returning a fresh one for each renewal.
@@ -76,16 +105,16 @@ def trulioo(
     *,
     scope: str | Sequence[str] | None = "workflow.studio.api",
     base_url: str = TRULIOO_URL,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """Trulioo: client credentials at ``/connect/token``, answered PascalCase (``Token``,
-    ``ExpiresIn``)."""
+    ``ExpiresIn``) unless ``dialect`` says otherwise."""
+    options.setdefault("dialect", PASCAL)
     return TokenSource(
         f"{base_url.rstrip('/')}/connect/token",
         client_id=client_id,
         client_secret=client_secret,
         grant=ClientCredentials(scope=scope),
-        dialect=PASCAL,
         **options,
     )
 
@@ -99,7 +128,7 @@ def keycloak(
     legacy_prefix: bool = False,
     scope: str | Sequence[str] | None = None,
     refresh_tokens: bool = True,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """Any Keycloak (or tokensmith) realm: client credentials, then the refresh token when the
     server hands one out. ``legacy_prefix`` adds Keycloak's old ``/auth`` path prefix."""
