@@ -2,6 +2,7 @@
 
 The supplier is called before each renewal, so the GBG token renews with a fresh id_token.
 
+    export GBG_CLIENT_ID=ro.client GBG_CLIENT_SECRET=secret   # the demo's; use yours
     GBG_URL=https://api.gbgplc.com .venv/bin/python examples/gbg_client.py
 """
 
@@ -12,7 +13,7 @@ import os
 
 import httpx
 
-from tokensmith.client import gbg
+from tokensmith.client import gbg, secret_from_env
 
 BASE = os.environ.get("GBG_URL", "http://127.0.0.1:8080")
 
@@ -23,7 +24,13 @@ async def fresh_id_token() -> str:
 
 
 async def main() -> None:
-    async with gbg(fresh_id_token, base_url=BASE) as tokens, httpx.AsyncClient(auth=tokens) as api:
+    tokens = gbg(
+        fresh_id_token,
+        client_id=os.environ["GBG_CLIENT_ID"],
+        client_secret=secret_from_env("GBG_CLIENT_SECRET"),
+        base_url=BASE,
+    )
+    async with tokens, httpx.AsyncClient(auth=tokens) as api:
         response = await api.get(f"{BASE}/health")
         print(response.status_code, await tokens.atoken())
 

@@ -276,7 +276,12 @@ def test_client_gets_gbg_tokens_that_renew_with_fresh_id_tokens(
     """tokensmith.client's GBG preset asks its supplier for a fresh id_token at each renewal."""
     subjects = iter(["erin", "frank"])
 
-    with gbg(lambda: sso.id_token(next(subjects)), base_url=gbg_realm.url) as tokens:
+    with gbg(
+        lambda: sso.id_token(next(subjects)),
+        client_id="ro.client",
+        client_secret="secret",
+        base_url=gbg_realm.url,
+    ) as tokens:
         first = tokens.token()
         tokens.invalidate(first)
         second = tokens.token()

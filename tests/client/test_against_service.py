@@ -96,7 +96,12 @@ def test_errors_of_the_real_service_map_to_classes(demo: Service) -> None:
         pytest.raises(InvalidClient),
     ):
         wrong.token()
-    with gbg("external-id-token", base_url=demo.url) as source, pytest.raises(InvalidGrant) as info:
+    with (
+        gbg(
+            "external-id-token", client_id="ro.client", client_secret="secret", base_url=demo.url
+        ) as source,
+        pytest.raises(InvalidGrant) as info,
+    ):
         source.token()
     with (
         TokenSource(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tokensmith.client import FileCache, RedisCache, Token, TokenSource
-from tokensmith.client._cache import LOCK_LEASE
+from tokensmith.client._cache import LOCK_LEASE, STALE_TMP_SECONDS
 
 from ..conftest import require_redis
 from .conftest import SENSITIVE, Answer, FakeOAuth
@@ -86,6 +87,32 @@ def test_corrupted_cache_file_is_recovered(tmp_path: Path, fake: FakeOAuth) -> N
 
     assert cache.load(key) == token
     assert len(fake.token_requests) == 1
+
+
+def test_a_dead_writers_stale_temporary_file_is_removed_on_the_next_write(tmp_path: Path) -> None:
+    """A temporary file older than STALE_TMP_SECONDS (a writer killed before its rename) is
+    removed when the cache next stores a token."""
+    cache = FileCache(tmp_path)
+    leftover = tmp_path / ".k.4242.0badcafe.tmp"
+    leftover.write_text('{"access_token": "half-writ')
+    aged = time.time() - STALE_TMP_SECONDS - 60
+    os.utime(leftover, (aged, aged))
+
+    cache.store("k", Token("tok-after-crash", expires_at=time.time() + 60))
+
+    assert not leftover.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json"]
+
+
+def test_a_live_writers_temporary_file_is_left_alone(tmp_path: Path) -> None:
+    """A young temporary file (another process writing now) survives a store."""
+    cache = FileCache(tmp_path)
+    in_progress = tmp_path / ".k.4242.0badcafe.tmp"
+    in_progress.write_text('{"access_token": "being-writ')
+
+    cache.store("k", Token("tok-concurrent", expires_at=time.time() + 60))
+
+    assert in_progress.exists()
 
 
 def test_a_token_from_the_cache_is_used_without_a_request(tmp_path: Path, fake: FakeOAuth) -> None:

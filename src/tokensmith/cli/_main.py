@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -164,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 http=args.http,
             )
             return 0
+        # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
+        import asyncio
+
         from ._admin_commands import run
 
         return asyncio.run(run(args, settings))

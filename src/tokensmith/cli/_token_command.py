@@ -8,17 +8,7 @@ import json
 import sys
 from typing import Any
 
-from ..client import (
-    PASCAL,
-    STANDARD,
-    ConfigurationError,
-    Secret,
-    TokenSource,
-    grant_named,
-    jwt_claims,
-    load_profile,
-    secret_from_env,
-)
+from ..oauth import ConfigurationError
 
 
 def add_parser(sub: Any) -> None:
@@ -53,6 +43,18 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Get and print the token; returns the exit status."""
+    # Imported here, not above: `tokensmith --help` and the other commands need no client.
+    from ..client import (
+        PASCAL,
+        STANDARD,
+        Secret,
+        TokenSource,
+        grant_named,
+        load_profile,
+        secret_from_env,
+    )
+    from ..oauth import jwt_claims
+
     options: dict[str, Any] = load_profile(args.profile) if args.profile else {}
     if args.token_url:
         options["token_url"] = args.token_url

@@ -1,35 +1,103 @@
 """Access tokens that renew themselves: for Truphone/1GLOBAL, GBG, Trulioo and any OAuth 2.0
-server, sync and async, with httpx and requests."""
+server, sync and async, with httpx and requests.
 
-from ..oauth import (
-    InvalidClient,
-    InvalidGrant,
-    InvalidRequest,
-    InvalidScope,
-    InvalidTarget,
-    OAuthError,
-    TemporarilyUnavailable,
-    TokensmithError,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    jwt_claims,
+Every name is imported on first use (PEP 562): ``import tokensmith.client`` costs nothing, and a
+program pays for httpx when it makes its first source.
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr as _lazy_getattr
+
+if TYPE_CHECKING:
+    from ..oauth import (
+        InvalidClient,
+        InvalidGrant,
+        InvalidRequest,
+        InvalidScope,
+        InvalidTarget,
+        OAuthError,
+        TemporarilyUnavailable,
+        TokensmithError,
+        UnauthorizedClient,
+        UnsupportedGrantType,
+        jwt_claims,
+    )
+    from ._cache import FileCache, RedisCache
+    from ._dialect import PASCAL, STANDARD, Dialect, parse_token_response
+    from ._errors import ConfigurationError, InvalidTokenResponse, TokenEndpointUnavailable
+    from ._grants import (
+        ClientCredentials,
+        CustomGrant,
+        Grant,
+        IdAuth,
+        RefreshToken,
+        TokenExchange,
+    )
+    from ._options import Retry, Stats, TokenCache, default_margin
+    from ._presets import (
+        SourceOptions,
+        from_discovery,
+        gbg,
+        keycloak,
+        one_global,
+        trulioo,
+        truphone,
+    )
+    from ._profiles import grant_named, load_profile, secret_from_env, source_from_profile
+    from ._source import TokenSource
+    from ._token import Secret, Token, fingerprint
+
+__getattr__ = _lazy_getattr(
+    __name__,
+    {
+        "ClientCredentials": "._grants",
+        "ConfigurationError": "._errors",
+        "CustomGrant": "._grants",
+        "Dialect": "._dialect",
+        "FileCache": "._cache",
+        "Grant": "._grants",
+        "IdAuth": "._grants",
+        "InvalidClient": "..oauth",
+        "InvalidGrant": "..oauth",
+        "InvalidRequest": "..oauth",
+        "InvalidScope": "..oauth",
+        "InvalidTarget": "..oauth",
+        "InvalidTokenResponse": "._errors",
+        "OAuthError": "..oauth",
+        "PASCAL": "._dialect",
+        "RedisCache": "._cache",
+        "RefreshToken": "._grants",
+        "Retry": "._options",
+        "STANDARD": "._dialect",
+        "Secret": "._token",
+        "SourceOptions": "._presets",
+        "Stats": "._options",
+        "TemporarilyUnavailable": "..oauth",
+        "Token": "._token",
+        "TokenCache": "._options",
+        "TokenEndpointUnavailable": "._errors",
+        "TokenExchange": "._grants",
+        "TokenSource": "._source",
+        "TokensmithError": "..oauth",
+        "UnauthorizedClient": "..oauth",
+        "UnsupportedGrantType": "..oauth",
+        "default_margin": "._options",
+        "fingerprint": "._token",
+        "from_discovery": "._presets",
+        "gbg": "._presets",
+        "grant_named": "._profiles",
+        "jwt_claims": "..oauth",
+        "keycloak": "._presets",
+        "load_profile": "._profiles",
+        "one_global": "._presets",
+        "parse_token_response": "._dialect",
+        "secret_from_env": "._profiles",
+        "source_from_profile": "._profiles",
+        "trulioo": "._presets",
+        "truphone": "._presets",
+    },
 )
-from ._cache import FileCache, RedisCache
-from ._dialect import PASCAL, STANDARD, Dialect, parse_token_response
-from ._errors import ConfigurationError, InvalidTokenResponse, TokenEndpointUnavailable
-from ._grants import (
-    ClientCredentials,
-    CustomGrant,
-    Grant,
-    IdAuth,
-    RefreshToken,
-    TokenExchange,
-)
-from ._options import Retry, Stats, TokenCache, default_margin
-from ._presets import from_discovery, gbg, keycloak, one_global, trulioo, truphone
-from ._profiles import grant_named, load_profile, secret_from_env, source_from_profile
-from ._source import TokenSource
-from ._token import Secret, Token, fingerprint
 
 __all__ = [
     "PASCAL",
@@ -52,6 +120,7 @@ __all__ = [
     "RefreshToken",
     "Retry",
     "Secret",
+    "SourceOptions",
     "Stats",
     "TemporarilyUnavailable",
     "Token",

@@ -23,6 +23,10 @@ from ._token import Token
 
 log = logging.getLogger("tokensmith.client")
 
+STALE_TMP_SECONDS = 60.0
+"""Age past which a FileCache's temporary file is a dead writer's leftover: a live write takes
+milliseconds, so a minute leaves a wide margin for a slow disk."""
+
 
 def _dump(token: Token) -> str:
     data = asdict(token)
@@ -64,13 +68,30 @@ class FileCache:
         return token
 
     def store(self, key: str, token: Token) -> None:
-        """Write the token atomically (write a temporary file, then rename)."""
+        """Write the token atomically (write a temporary file, then rename), and remove the
+        temporary files of writers that died before their rename."""
         path = self.directory / f"{key}.json"
         tmp = path.with_name(f".{key}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(_dump(token))
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(_dump(token))
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self._remove_stale_tmp()
+
+    def _remove_stale_tmp(self) -> None:
+        """Remove temporary files older than :data:`STALE_TMP_SECONDS` (a writer killed between
+        open and rename leaves one behind; a live writer's file is younger)."""
+        cutoff = time.time() - STALE_TMP_SECONDS
+        for leftover in self.directory.glob(".*.tmp"):
+            # Another process may remove or rename it at the same moment: that is fine.
+            with contextlib.suppress(OSError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def acquire(self, key: str, timeout: float) -> object:
         """Take the renewal lock (``flock`` on a lock file); None if not had within ``timeout``."""

@@ -48,6 +48,15 @@ PASCAL = Dialect(
 """Trulioo's ``{"Token":…,"TokenType":"bearer","ExpiresIn":3599,"scope":…}``."""
 
 
+def _json_kind(value: object) -> str:
+    """What a JSON-decoded value is, in JSON's words (for error messages)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def parse_token_response(
     body: bytes,
     *,
@@ -60,7 +69,8 @@ def parse_token_response(
 
     Raises:
         InvalidTokenResponse: the body is not a JSON object, has no access token (the message
-            names the fields it did have), or no way to tell when the token expires.
+            says whether the field is missing, null, empty or not a string, and names the fields
+            there were), or no way to tell when the token expires.
     """
     try:
         data = json.loads(body)
@@ -80,9 +90,16 @@ def parse_token_response(
             hint = "; this looks like a PascalCase answer: use dialect=PASCAL"
         elif "access_token" in data and dialect is not STANDARD:
             hint = "; this looks like a standard answer: use dialect=STANDARD"
-        raise InvalidTokenResponse(
-            f"the token response has no {dialect.access_token!r} field (fields: {seen}){hint}"
-        )
+        name = dialect.access_token
+        if name not in data:
+            problem = f"has no {name!r} field"
+        elif access_token is None:
+            problem = f"has the field {name!r}, but it is null"
+        elif access_token == "":
+            problem = f"has the field {name!r}, but it is empty"
+        else:
+            problem = f"has the field {name!r}, but it is {_json_kind(access_token)}, not a string"
+        raise InvalidTokenResponse(f"the token response {problem} (fields: {seen}){hint}")
     skew = _skew(date_header, now)
     expires_at = _expiry(data, dialect, access_token, now, skew, default_ttl)
     token_type = data.get(dialect.token_type)

@@ -3,8 +3,8 @@ OpenID Connect issuer. Base URLs are overridable (sandbox hosts)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import httpx
 
@@ -15,9 +15,38 @@ from ._grants import ClientCredentials, FormValue, IdAuth, RefreshToken
 from ._source import TokenSource
 from ._token import Secret
 
+if TYPE_CHECKING:
+    from ..oauth import Algorithm, Clock, PrivateKey
+    from ._core import AuthMethod
+    from ._dialect import Dialect
+    from ._options import Retry, TokenCache
+
 TRUPHONE_URL = "https://services.truphone.com"
 GBG_URL = "https://api.gbgplc.com"
 TRULIOO_URL = "https://auth-api.trulioo.com"
+
+
+class SourceOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`TokenSource` that a preset passes through (all but the
+    endpoint, the credentials and the grant, which the preset sets); typed so that mypy catches a
+    misspelt option (PEP 692). A test keeps this list in step with :class:`TokenSource`."""
+
+    auth_method: AuthMethod
+    dialect: Dialect
+    default_ttl: float | None
+    margin: float | Callable[[float], float] | None
+    background: bool
+    retry: Retry | None
+    cache: TokenCache | None
+    retry_unauthorized: bool
+    timeout: float
+    http_client: httpx.Client | None
+    async_http_client: httpx.AsyncClient | None
+    on_event: Callable[[str, Mapping[str, object]], None] | None
+    clock: Clock
+    private_key: str | bytes | PrivateKey | None
+    private_key_alg: Algorithm
+    key_id: str | None
 
 
 def truphone(
@@ -25,7 +54,7 @@ def truphone(
     client_secret: str | Secret,
     *,
     base_url: str = TRUPHONE_URL,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """Truphone / 1GLOBAL Connect: Keycloak realm ``tru-staff``, client credentials, then the
     refresh token while it lives (5-minute tokens, 30-minute refresh tokens)."""
@@ -38,14 +67,23 @@ one_global = truphone
 def gbg(
     id_token: FormValue,
     *,
-    client_id: str = "ro.client",
-    client_secret: str | Secret = "secret",
+    client_id: str,
+    client_secret: str | Secret,
     scope: str | Sequence[str] | None = "api api2",
     base_url: str = GBG_URL,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """GBG: the ``id_auth`` grant at ``/authenticate/v1/connect/token``. ``id_token`` is the
-    external SSO token, or a function (sync or async) returning a fresh one for each renewal."""
+    external SSO token, or a function (sync or async) returning a fresh one for each renewal.
+
+    ``client_id`` and ``client_secret`` are required: GBG's documentation shows ``ro.client`` /
+    ``secret`` as an example, and a default would send those to production unnoticed.
+
+    Raises:
+        TypeError: ``client_id`` or ``client_secret`` is not given.
+        ConfigurationError: ``client_id`` or ``client_secret`` is empty.
+    """
+    _require(client_id=client_id, client_secret=client_secret)
     return TokenSource(
         f"{base_url.rstrip('/')}/authenticate/v1/connect/token",
         client_id=client_id,
@@ -55,22 +93,29 @@ def gbg(
     )
 
 
+def _require(**values: str | Secret) -> None:
+    """Raise :class:`ConfigurationError` naming the first empty value (the value is not shown)."""
+    for name, value in values.items():
+        if not (value.reveal() if isinstance(value, Secret) else value):
+            raise ConfigurationError(f"{name} is empty")
+
+
 def trulioo(
     client_id: str,
     client_secret: str | Secret,
     *,
     scope: str | Sequence[str] | None = "workflow.studio.api",
     base_url: str = TRULIOO_URL,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """Trulioo: client credentials at ``/connect/token``, answered PascalCase (``Token``,
-    ``ExpiresIn``)."""
+    ``ExpiresIn``) unless ``dialect`` says otherwise."""
+    options.setdefault("dialect", PASCAL)
     return TokenSource(
         f"{base_url.rstrip('/')}/connect/token",
         client_id=client_id,
         client_secret=client_secret,
         grant=ClientCredentials(scope=scope),
-        dialect=PASCAL,
         **options,
     )
 
@@ -84,7 +129,7 @@ def keycloak(
     legacy_prefix: bool = False,
     scope: str | Sequence[str] | None = None,
     refresh_tokens: bool = True,
-    **options: Any,
+    **options: Unpack[SourceOptions],
 ) -> TokenSource:
     """Any Keycloak (or tokensmith) realm: client credentials, then the refresh token when the
     server hands one out. ``legacy_prefix`` adds Keycloak's old ``/auth`` path prefix."""

@@ -4,8 +4,13 @@
 ``client``, ``resource`` and ``server``: flows and the sync and async drivers that carry them
 out over httpx (asyncio or trio, through anyio), single flight across threads and tasks, the
 verifier of signed tokens with its fetched keys, and the ASGI types.
+
+The verifier (joserfc) is imported on first use: the client does not need it.
 """
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr as _lazy_getattr
 from ._asgi import ASGIApp, ASGIMessage, ASGIReceive, ASGIScope, ASGISend
 from ._clients import AsyncClients, current_loop
 from ._drive import run_async, run_sync, send_async, send_sync
@@ -23,7 +28,14 @@ from ._flow import (
     Wait,
     WouldDeadlock,
 )
-from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
+
+if TYPE_CHECKING:
+    from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
+
+__getattr__ = _lazy_getattr(
+    __name__,
+    {name: "._verifier" for name in ("Claims", "Introspection", "Verifier", "VerifierUnavailable")},
+)
 
 __all__ = [
     "ASGIApp",

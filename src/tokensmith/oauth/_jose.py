@@ -12,12 +12,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from joserfc import jws
-from joserfc.jwk import ECKey, RSAKey
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ._errors import TokensmithError
+
+# joserfc (and the cryptography it loads, ~100 ms) is imported where a key is made or used, not
+# here: reading a token response's JWT claims, or `tokensmith token`, must not pay for it.
+if TYPE_CHECKING:
+    from joserfc.jwk import ECKey, RSAKey
 
 Algorithm = Literal["ES256", "RS256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
@@ -48,7 +50,19 @@ EXTERNAL_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "Ed
 DEFAULT_EXTERNAL_ALGORITHMS = ("RS256", "ES256")
 """The algorithms accepted from a trusted external issuer when none are named."""
 
-PrivateKey = ECKey | RSAKey
+if TYPE_CHECKING:
+    PrivateKey: TypeAlias = ECKey | RSAKey
+else:
+
+    class _PrivateKeyType(type):
+        def __instancecheck__(cls, instance: object) -> bool:
+            from joserfc.jwk import ECKey, RSAKey
+
+            return isinstance(instance, ECKey | RSAKey)
+
+    class PrivateKey(metaclass=_PrivateKeyType):
+        """``joserfc.jwk.ECKey | RSAKey``; at run time a stand-in that answers ``isinstance``
+        without importing joserfc until asked."""
 
 
 def b64url(data: bytes) -> bytes:
@@ -69,6 +83,8 @@ def b64url_decode(data: str | bytes) -> bytes:
 
 def generate_key(alg: Algorithm) -> PrivateKey:
     """A new private key for ``alg``: P-256 for ES256, 2048-bit RSA for RS256."""
+    from joserfc.jwk import ECKey, RSAKey
+
     if alg == "ES256":
         return ECKey.generate_key("P-256", private=True)
     return RSAKey.generate_key(2048, private=True)
@@ -81,6 +97,8 @@ def key_to_pem(key: PrivateKey) -> bytes:
 
 def key_from_pem(alg: Algorithm, pem: bytes) -> PrivateKey:
     """Load a private key written by :func:`key_to_pem`."""
+    from joserfc.jwk import ECKey, RSAKey
+
     if alg == "ES256":
         return ECKey.import_key(pem)
     return RSAKey.import_key(pem)
@@ -106,6 +124,8 @@ class Signer:
     def __init__(self, key: PrivateKey, *, kid: str, alg: Algorithm, typ: str = "at+jwt") -> None:
         self.kid = kid
         self._key = key
+        from joserfc import jws
+
         self._alg = jws.JWSRegistry.algorithms[alg]
         header = {"alg": alg, "typ": typ, "kid": kid}
         self._header = b64url(json.dumps(header, separators=(",", ":")).encode()) + b"."
