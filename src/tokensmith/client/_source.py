@@ -117,6 +117,10 @@ class TokenSource(httpx.Auth):
             lambda: httpx.AsyncClient(timeout=self._timeout), given=async_http_client
         )
         self._flights = SingleFlight()
+        # Where in a token's life the background renews: about 75 %, jittered once per source so
+        # that processes spread out, and fixed so that a failed try is not followed by another
+        # at a freshly drawn point still ahead.
+        self._renewal_share = 0.75 + (self._core.rng.random() - 0.5) * 0.1
         self._stop = threading.Event()
         self._renewal = BackgroundRenewal(
             renew=lambda: self._renew(force=True),
@@ -296,8 +300,7 @@ class TokenSource(httpx.Auth):
         if token is None:
             return 1.0
         now = self._clock()
-        share = 0.75 + (core.rng.random() - 0.5) * 0.1
-        wait = token.issued_at + token.lifetime * share - now
+        wait = token.issued_at + token.lifetime * self._renewal_share - now
         if wait > 0:
             return max(0.05, wait)
         return max(1.0, core.renew_at - now)
