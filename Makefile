@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install -q -e ".[server,fast,requests,redis,resource]" --group dev
+	$(BIN)/python -m pip install -q -e ".[server,requests,redis,resource]" --group dev
 	touch $(STAMP)
 
 install: $(STAMP)

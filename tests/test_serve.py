@@ -22,15 +22,18 @@ FAST = importlib.util.find_spec("uvloop") and importlib.util.find_spec("httptool
 @pytest.mark.parametrize(
     ("workers", "loop", "http"),
     [
-        pytest.param("2", "asyncio", "h11", id="documented-install-2-workers"),
-        pytest.param("1", "asyncio", "h11", id="documented-install-1-worker"),
         pytest.param(
             "2",
             "uvloop",
             "httptools",
-            id="fast-2-workers",
-            marks=pytest.mark.skipif(not FAST, reason="uvloop and httptools are not installed"),
+            id="documented-install-2-workers",
+            marks=pytest.mark.skipif(
+                not FAST and not os.environ.get("CI"),
+                reason="uvloop and httptools (part of [server] where wheels exist) are missing",
+            ),
         ),
+        pytest.param("2", "asyncio", "h11", id="fallback-2-workers"),
+        pytest.param("1", "asyncio", "h11", id="fallback-1-worker"),
     ],
 )
 def test_keep_alive_token_requests_have_no_latency_floor(
@@ -100,6 +103,7 @@ def test_a_loop_or_parser_that_is_not_installed_is_a_clear_error(
     http_err = capsys.readouterr().err
 
     assert (loop, http) == (1, 1)
-    assert "--loop uvloop needs the uvloop package: pip install 'tokensmith[fast]'" in loop_err
+    assert "--loop uvloop needs the uvloop package" in loop_err
+    assert "pip install uvloop" in loop_err
     assert "--http httptools needs the httptools package" in http_err
     assert not (tmp_path / "tokensmith.db").exists()

@@ -94,13 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop",
         choices=LOOPS,
         default="auto",
-        help="event loop (default auto: uvloop when installed, else asyncio)",
+        help="event loop (default auto: uvloop, in [server] where a wheel exists, else asyncio)",
     )
     serve.add_argument(
         "--http",
         choices=HTTP_PARSERS,
         default="auto",
-        help="HTTP/1.1 parser (default auto: httptools when installed, else h11)",
+        help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11)",
     )
     add_parsers(sub, common)
     from ._token_command import add_parser as add_token_parser

@@ -174,7 +174,8 @@ def _http_protocol(http: str) -> str:
         http = "httptools" if "httptools" in HTTP_PROTOCOLS else "h11"
     if http not in HTTP_PROTOCOLS:
         raise ConfigurationError(
-            f"--http {http} needs the {http} package: pip install 'tokensmith[fast]'"
+            f"--http {http} needs the {http} package, part of 'tokensmith[server]' where a "
+            f"wheel exists for this platform: pip install {http}"
         )
     return HTTP_PROTOCOLS[http]
 
@@ -182,7 +183,8 @@ def _http_protocol(http: str) -> str:
 def _loop(loop: str) -> str:
     if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ConfigurationError(
-            "--loop uvloop needs the uvloop package: pip install 'tokensmith[fast]'"
+            "--loop uvloop needs the uvloop package, part of 'tokensmith[server]' where a wheel "
+            "exists for this platform: pip install uvloop"
         )
     return loop
 
