@@ -74,17 +74,26 @@ class SecretChecker:
     def matches_cheaply(self, presented: str, stored: Sequence[StoredSecret], now: float) -> bool:
         """Whether ``presented`` matches a generated secret, or a chosen one already verified,
         still active at ``now``: the checks that need no argon2 hash."""
+        return self._cheap(presented, stored, now)[0]
+
+    def _cheap(
+        self, presented: str, stored: Sequence[StoredSecret], now: float
+    ) -> tuple[bool, list[StoredSecret]]:
+        """Whether a cheap check matches, and the active chosen secrets left for argon2."""
         raw = presented.encode()
         sha = digest_generated(presented)
+        slow: list[StoredSecret] = []
         for secret in stored:
             if not secret.active(now):
                 continue
             if secret.digest.startswith(SHA256_PREFIX):
                 if hmac.compare_digest(sha, secret.digest):
-                    return True
+                    return True, []
             elif (secret.id, self._mac(secret, raw)) in self._remembered:
-                return True
-        return False
+                return True, []
+            else:
+                slow.append(secret)
+        return False, slow
 
     async def check(
         self,
@@ -106,21 +115,10 @@ class SecretChecker:
             SlowDown: an argon2 check of the same owner with another presented secret is running
                 and the request is not ``patient``.
         """
+        matched, slow = self._cheap(presented, stored, now)
+        if matched or not slow:
+            return matched
         raw = presented.encode()
-        sha = digest_generated(presented)
-        slow: list[StoredSecret] = []
-        for secret in stored:
-            if not secret.active(now):
-                continue
-            if secret.digest.startswith(SHA256_PREFIX):
-                if hmac.compare_digest(sha, secret.digest):
-                    return True
-            elif (secret.id, self._mac(secret, raw)) in self._remembered:
-                return True
-            else:
-                slow.append(secret)
-        if not slow:
-            return False
         key: Hashable = owner if owner is not None else ("secret", slow[0].id)
         tag = hmac.digest(self._cache_key, raw, "sha256")
         running = self._running.get(key)
