@@ -70,11 +70,15 @@ class TokensmithApp:
     """The token service as an ASGI application.
 
     Built from :class:`Settings`; the database is migrated and the master key loaded at startup
-    (ASGI lifespan), or beforehand with :meth:`startup`.
+    (ASGI lifespan), or beforehand with :meth:`startup`. ``migrate=False`` skips the migration
+    when whoever starts the app has just run it (``serve`` does, once, before its workers).
     """
 
-    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
+    ) -> None:
         self.settings = settings
+        self._migrate = migrate
         self.clock = clock
         self.db = Database(settings.database_url)
         self.checker = SecretChecker()
@@ -108,7 +112,8 @@ class TokensmithApp:
         """Migrate the database, load the master key and start watching for changes."""
         if self._registry is not None:
             return
-        await self.db.migrate()
+        if self._migrate:
+            await self.db.migrate()
         master = await open_master_key(self.db, self.settings.master_key, self.settings.key_file())
         assert master is not None  # required: made when the database has none
         registry = Registry(

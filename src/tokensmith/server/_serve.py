@@ -57,7 +57,7 @@ def app_from_env() -> TokensmithApp:
     """The application configured from ``TOKENSMITH_*`` (the factory each worker process calls);
     the worker stops when its supervising process dies."""
     exit_with_parent()
-    return TokensmithApp(Settings.from_env())
+    return TokensmithApp(Settings.from_env(), migrate=False)  # serve() migrated before
 
 
 def exit_with_parent() -> None:
@@ -266,4 +266,4 @@ def serve(
             "tokensmith.server._serve:app_from_env", factory=True, workers=workers, **options
         )
     else:
-        uvicorn.run(TokensmithApp(settings), **options)
+        uvicorn.run(TokensmithApp(settings, migrate=False), **options)  # prepare() migrated

@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import make_url
@@ -235,6 +233,11 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
 
 
 def _upgrade(connection: SyncConnection) -> None:
+    # Imported here: Alembic (with Mako and Pygments) is ~10 MB that a worker process, which
+    # never migrates (the supervisor did before it started), should not carry.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
