@@ -36,6 +36,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/token_load.py
+	$(BIN)/python bench/peer_load.py
 	$(BIN)/python -W ignore bench/client_overhead.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/routing.py
