@@ -5,7 +5,8 @@ the request; the others return the current token if it is still valid, or wait f
 result or error. Threads and tasks share one flight (``tokensmith.core.SingleFlight``), and the
 renewal is one flow that :func:`~tokensmith.core.run_sync` and :func:`~tokensmith.core.run_async`
 drive, so the sync and async paths cannot drift apart. The async path awaits everything, on
-asyncio or trio, so it never blocks the event loop.
+asyncio or trio, so it never blocks the event loop (but for giving back a shared cache's lock
+during cancellation: a file unlock, or one Redis round trip).
 """
 
 from __future__ import annotations
@@ -292,9 +293,9 @@ class TokenSource(httpx.Auth):
             self._flights.finish(flight)
 
     def _background_wait(self) -> float:
-        """Seconds until about 75 % of the held token's lifetime (with ±5 % jitter); once that
-        point has passed (the last renewal failed but the token still serves), until the next
-        try the core allows, and at least a second."""
+        """Seconds until about 75 % of the held token's lifetime (jittered ±5 % once per
+        source); once that point has passed (the last renewal failed but the token still
+        serves), until the next try the core allows, and at least a second."""
         core = self._core
         token = core.token
         if token is None:

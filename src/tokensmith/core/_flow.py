@@ -61,7 +61,8 @@ class Sleep:
 class Call:
     """Call ``fn(*args)`` (a blocking function, or an async one) and resume with its result.
 
-    ``inline`` calls are quick and must run even while the caller is being cancelled. ``undo``
+    ``inline`` calls run on the event loop's thread, even while the caller is being cancelled;
+    keep them short (giving back a lock: a file unlock, one Redis round trip). ``undo``
     is called with the result of a blocking call whose caller was cancelled before the result
     reached it (say, to give back a lock the call took in a worker thread)."""
 
