@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from alembic.config import Config
@@ -29,20 +30,20 @@ async def realm_id(db: Database) -> int:
     return await create_realm(db)
 
 
-async def create_realm(db: Database) -> int:
-    """Create a realm called ``acme``; its id."""
+async def create_realm(db: Database, **changes: Any) -> int:
+    """Create a realm called ``acme`` (with ``changes`` to its settings); its id."""
+    settings: dict[str, Any] = {
+        "name": "acme",
+        "access_token_ttl": 300,
+        "refresh_token_ttl": 1800,
+        "alg": "ES256",
+        "response_style": "standard",
+        "audience": None,
+        "paths": (),
+        "now": 0,
+    }
     async with db.write() as conn:
-        realm = await realms.create_realm(
-            conn,
-            name="acme",
-            access_token_ttl=300,
-            refresh_token_ttl=1800,
-            alg="ES256",
-            response_style="standard",
-            audience=None,
-            paths=(),
-            now=0,
-        )
+        realm = await realms.create_realm(conn, **{**settings, **changes})
     return realm.id
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from tokensmith.store import Database, clients, realms
 
-from .conftest import alembic_to
+from .conftest import alembic_to, create_realm
 
 _ROWS = (
     "INSERT INTO realms (id, name, access_token_ttl, refresh_token_ttl, alg, response_style, "
@@ -50,19 +50,7 @@ async def test_origins_are_read_back_in_order(database_url: str) -> None:
     db = Database(database_url)
     try:
         await db.migrate()
-        async with db.write() as conn:
-            await realms.create_realm(
-                conn,
-                name="acme",
-                access_token_ttl=300,
-                refresh_token_ttl=1800,
-                alg="ES256",
-                response_style="standard",
-                audience=None,
-                paths=(),
-                now=0,
-                cors_origins=("https://app.example.com", "http://localhost:3000"),
-            )
+        await create_realm(db, cors_origins=("https://app.example.com", "http://localhost:3000"))
 
         async with db.read() as conn:
             realm = await realms.require_realm(conn, "acme")
