@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 
 import pytest
@@ -36,8 +37,12 @@ def drawn_tree() -> dict[str, str | None]:
 
 
 def public_error_classes() -> dict[str, type[TokensmithError]]:
+    # Every module, not only each package: the packages import some of theirs lazily.
     for package in PACKAGES:
-        importlib.import_module(f"tokensmith.{package}")
+        module = importlib.import_module(f"tokensmith.{package}")
+        for info in pkgutil.walk_packages(module.__path__, f"{module.__name__}."):
+            if ".migrations" not in info.name:
+                importlib.import_module(info.name)
     found: dict[str, type[TokensmithError]] = {}
     todo: list[type[TokensmithError]] = [TokensmithError]
     while todo:
