@@ -1,8 +1,10 @@
-"""Load benchmark: client-credentials tokens per second and latency of `tokensmith serve`.
+"""Load benchmark: client-credentials tokens per second of `tokensmith serve`, ES256 and RS256.
 
-Starts `tokensmith serve --workers N` on a fresh SQLite database and, as the baseline measured in
-the same run, the smallest possible ASGI app on the same uvicorn stack; drives both with wrk
-(Debian package `wrk`) over loopback, alternating rounds, and prints medians.
+Starts `tokensmith serve --workers N` (default loop and parser, as the README installs it) on a
+fresh SQLite database with an ES256 and an RS256 realm and, as the baseline measured in the same
+run, the smallest possible ASGI app on the same uvicorn stack (serve's HTTP protocol: TCP_NODELAY,
+coalesced writes); drives them with wrk (Debian package `wrk`) over loopback in alternating
+rounds, and prints medians and the ratios to the baseline and of RS256 to ES256.
 
     python bench/token_load.py [--workers 2] [--seconds 10] [--rounds 3] [--connections 64]
 """
@@ -24,20 +26,26 @@ import httpx
 from _common import free_port, wait_up
 
 from tokensmith.server import Admin, Settings, open_master_key
+from tokensmith.server._serve import HTTP_PROTOCOLS
 from tokensmith.store import Database
 
 HERE = Path(__file__).resolve().parent
+ALGS = ("ES256", "RS256")
 
 
-async def setup(settings: Settings, alg: str) -> str:
+async def setup(settings: Settings) -> dict[str, str]:
+    """Create realms ``es256`` and ``rs256``, each with client ``loadgen``; their secrets."""
     db = Database(settings.database_url)
     try:
         await db.migrate()
         admin = Admin(db, await open_master_key(db, settings.master_key, settings.key_file()))
-        await admin.create_realm("bench", alg=alg)
-        new = await admin.create_client("bench", "loadgen", scopes="api")
-        assert new.secret is not None
-        return new.secret
+        secrets: dict[str, str] = {}
+        for alg in ALGS:
+            await admin.create_realm(alg.lower(), alg=alg)
+            new = await admin.create_client(alg.lower(), "loadgen", scopes="api")
+            assert new.secret is not None
+            secrets[alg] = new.secret
+        return secrets
     finally:
         await db.close()
 
@@ -71,21 +79,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--alg", choices=["ES256", "RS256"], default="ES256")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="tokensmith-bench-"))
     settings = Settings(database_url=f"sqlite:///{tmp / 'bench.db'}")
-    secret = asyncio.run(setup(settings, args.alg))
-    body = f"grant_type=client_credentials&client_id=loadgen&client_secret={secret}"
-    script = tmp / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.body = "{body}"\n'
-        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-    )
+    secrets = asyncio.run(setup(settings))
+    scripts: dict[str, Path] = {}
+    bodies: dict[str, str] = {}
+    for alg, secret in secrets.items():
+        bodies[alg] = f"grant_type=client_credentials&client_id=loadgen&client_secret={secret}"
+        scripts[alg] = tmp / f"{alg}.lua"
+        scripts[alg].write_text(
+            'wrk.method = "POST"\n'
+            f'wrk.body = "{bodies[alg]}"\n'
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        )
     env = {**os.environ, **settings.to_env()}
     token_port, bare_port = free_port(), free_port()
     exe = [sys.executable, "-m"]
@@ -105,6 +115,8 @@ def main() -> None:
             str(args.workers),
             "--port",
             str(bare_port),
+            "--http",
+            HTTP_PROTOCOLS["httptools" if "httptools" in HTTP_PROTOCOLS else "h11"],
             "--no-access-log",
             "--log-level",
             "warning",
@@ -114,23 +126,29 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    token_url = f"http://127.0.0.1:{token_port}/realms/bench/protocol/openid-connect/token"
+    base = f"http://127.0.0.1:{token_port}/realms"
+    urls = {alg: f"{base}/{alg.lower()}/protocol/openid-connect/token" for alg in ALGS}
     bare_url = f"http://127.0.0.1:{bare_port}/"
+    results: dict[str, list[dict[str, float]]] = {"bare": [], **{alg: [] for alg in ALGS}}
     try:
         wait_up(f"http://127.0.0.1:{token_port}/health", token)
         wait_up(bare_url, bare)
-        check = httpx.post(
-            token_url, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
-        )
-        check.raise_for_status()
-        wrk(token_url, 2, args.connections, script)  # warm up every worker's caches
-        results: dict[str, list[dict[str, float]]] = {"token": [], "bare": []}
+        for alg in ALGS:
+            body = scripts[alg].read_text().split('"')[3]
+            check = httpx.post(
+                urls[alg],
+                content=body,
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            check.raise_for_status()
+            wrk(urls[alg], 2, args.connections, scripts[alg])  # warm up every worker's caches
         for i in range(args.rounds):
             results["bare"].append(wrk(bare_url, args.seconds, args.connections, None))
-            results["token"].append(wrk(token_url, args.seconds, args.connections, script))
+            for alg in ALGS:
+                results[alg].append(wrk(urls[alg], args.seconds, args.connections, scripts[alg]))
             print(
                 f"round {i + 1}: bare {results['bare'][-1]['rps']:.0f} req/s, "
-                f"tokens {results['token'][-1]['rps']:.0f}/s",
+                + ", ".join(f"{alg} {results[alg][-1]['rps']:.0f} tokens/s" for alg in ALGS),
                 flush=True,
             )
     finally:
@@ -142,21 +160,24 @@ def main() -> None:
     def med(kind: str, key: str) -> float:
         return statistics.median(r[key] for r in results[kind])
 
-    errors = sum(r["errors"] for r in results["token"])
+    errors = sum(r["errors"] for alg in ALGS for r in results[alg])
     print()
     print(
-        f"{args.alg} client_credentials, serve --workers {args.workers}, "
+        f"client_credentials, serve --workers {args.workers}, "
         f"wrk -t2 -c{args.connections}, {args.rounds} x {args.seconds} s, medians:"
     )
     for label, kind, unit in (
         ("bare ASGI baseline", "bare", "req/s"),
-        ("tokensmith", "token", "tokens/s"),
+        ("tokensmith ES256", "ES256", "tokens/s"),
+        ("tokensmith RS256", "RS256", "tokens/s"),
     ):
         print(
             f"  {label:<18} : {med(kind, 'rps'):8.0f} {unit:<8}  "
             f"p50 {med(kind, 'p50'):6.2f} ms   p99 {med(kind, 'p99'):6.2f} ms"
         )
-    print(f"  ratio to baseline  : {med('token', 'rps') / med('bare', 'rps'):.2f}")
+    for alg in ALGS:
+        print(f"  {alg} / baseline   : {med(alg, 'rps') / med('bare', 'rps'):.2f}")
+    print(f"  RS256 / ES256      : {med('RS256', 'rps') / med('ES256', 'rps'):.2f}")
     print(f"  non-2xx responses  : {errors:.0f}")
 
 
