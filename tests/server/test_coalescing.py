@@ -14,6 +14,7 @@ class Recorded(asyncio.Transport):
 
     def __init__(self) -> None:
         super().__init__()
+        self.protocol: object = None
         self.events: list[Any] = []
         self.closing = False
 
@@ -26,6 +27,9 @@ class Recorded(asyncio.Transport):
 
     def is_closing(self) -> bool:
         return self.closing
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 5555)}.get(name, default)
@@ -67,5 +71,7 @@ def test_everything_else_is_the_wrapped_transport() -> None:
         assert transport.get_extra_info("peername") == ("127.0.0.1", 5555)
         assert transport.get_extra_info("sockname", "none") == "none"
         assert transport.events is inner.events  # type: ignore[attr-defined]
+        transport.set_protocol(asyncio.Protocol())  # not asyncio.Transport's NotImplementedError
+        assert isinstance(inner.protocol, asyncio.Protocol)
 
     asyncio.run(main())
