@@ -19,7 +19,9 @@ tokensmith: OAuth 2.0 machine-to-machine authentication.
 
 Start a token service (tokensmith serve --demo for a ready-made one), then manage its realms,
 clients and keys. Every command takes --database (default $TOKENSMITH_DATABASE_URL, else
-sqlite:///./tokensmith.db); admin commands work while the service runs.
+sqlite:///./tokensmith.db); admin commands work while the service runs. Only serve and
+tokensmith db upgrade create or upgrade the database schema; the other commands refuse a
+database without it.
 """
 
 
@@ -102,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11)",
     )
+    from ._db_commands import add_parsers as add_db_parsers
+
+    add_db_parsers(sub, common)
     add_parsers(sub, common)
     from ._token_command import add_parser as add_token_parser
 
@@ -166,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
         import asyncio
 
+        if args.command == "db":
+            from ._db_commands import run as run_db
+
+            return asyncio.run(run_db(args, settings))
         from ._admin_commands import run
 
         return asyncio.run(run(args, settings))
