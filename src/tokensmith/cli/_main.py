@@ -10,6 +10,23 @@ from dataclasses import replace
 from ..oauth import ConfigurationError, TokensmithError
 from ._args import port, positive
 
+SERVER_PACKAGES = frozenset(
+    {
+        "aiosqlite",
+        "alembic",
+        "argon2",
+        "asyncpg",
+        "cryptography",
+        "httptools",
+        "limits",
+        "sqlalchemy",
+        "uvicorn",
+        "uvloop",
+    }
+)
+"""What ``pip install 'tokensmith[server]'`` adds, by import name; a client-only install (``pip
+install tokensmith``) lacks them."""
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTP_PARSERS = ("auto", "h11", "httptools")
@@ -135,6 +152,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "token":
         return _token(args)
+    try:
+        return _service_command(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+            raise
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(
+            f"error: `tokensmith {command}` needs the token service's packages, which this "
+            f"install lacks (no module named {exc.name!r}); install them with: "
+            "pip install 'tokensmith[server]'",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _service_command(args: argparse.Namespace) -> int:
+    """Run ``serve``, ``db`` or an admin command (each needs the ``[server]`` extra)."""
     from ..server import Settings
 
     try:
