@@ -230,9 +230,9 @@ def run_admin(
     migrate: bool = True,
     hasher: PasswordHasher | None = None,
 ) -> T:
-    """Run one administrative operation on the settings' database, as the CLI would: migrating
-    it first unless ``migrate`` is false; ``hasher`` hashes chosen secrets (default: the
-    service's argon2 parameters)."""
+    """Run one administrative operation on the settings' database, as the CLI's admin commands
+    do, after migrating it (as `tokensmith db upgrade` does) unless ``migrate`` is false;
+    ``hasher`` hashes chosen secrets (default: the service's argon2 parameters)."""
 
     async def go() -> T:
         db = Database(settings.database_url)

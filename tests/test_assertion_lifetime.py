@@ -107,6 +107,7 @@ def test_cli_sets_and_shows_the_longest_assertion_lifetime(tmp_path: Path) -> No
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    cli("db", "upgrade")
     cli("realm", "create", "short", "--max-assertion-lifetime", "10m")
     cli("realm", "create", "plain")
 

@@ -219,6 +219,7 @@ def test_realm_create_takes_and_checks_auth_limits(
     the expected form, stores a good one and ``realm show`` prints it."""
     monkeypatch.setenv("TOKENSMITH_DATABASE_URL", f"sqlite:///{tmp_path / 'ts.db'}")
     monkeypatch.chdir(tmp_path)
+    assert main(["db", "upgrade"]) == 0
 
     bad = main(["realm", "create", "acme", "--client-auth-limit", "lots"])
     bad_err = capsys.readouterr().err
@@ -320,6 +321,7 @@ def test_tokensmith_serve_ignores_x_forwarded_for_from_an_untrusted_loopback_pee
     uvicorn's own X-Forwarded-For rewrite (which trusts 127.0.0.1) is off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
     env["TOKENSMITH_DATABASE_URL"] = f"sqlite:///{tmp_path / 'ts.db'}"
+    assert cli("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     created = cli(
         "realm", "create", "acme", "--address-auth-limit", "3/hour", cwd=tmp_path, env=env
     )

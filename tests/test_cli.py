@@ -23,6 +23,12 @@ def tokensmith(tmp_path: Path, *args: str) -> CliRun:
     return run_cli(*args, cwd=tmp_path, env=_env(tmp_path))
 
 
+def upgrade(tmp_path: Path) -> None:
+    """Create the schema in the directory's database, as an operator does before admin commands."""
+    done = tokensmith(tmp_path, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+
+
 def tokensmith_process(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tokensmith", *args],
@@ -36,6 +42,7 @@ def tokensmith_process(tmp_path: Path, *args: str) -> subprocess.CompletedProces
 
 def test_realm_client_and_key_lifecycle(tmp_path: Path) -> None:
     """Create a realm and a client, list and show them, rotate secret and keys, delete."""
+    upgrade(tmp_path)
     created = tokensmith(
         tmp_path,
         "realm",
@@ -92,6 +99,7 @@ def test_realm_client_and_key_lifecycle(tmp_path: Path) -> None:
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     """Unknown realms, duplicates and bad arguments print a message and exit non-zero."""
+    upgrade(tmp_path)
     tokensmith(tmp_path, "realm", "create", "acme")
     cases = [
         tokensmith(tmp_path, "realm", "create", "acme"),
@@ -122,6 +130,7 @@ def test_help_explains_every_command(tmp_path: Path) -> None:
 
 def test_master_key_file_is_private(tmp_path: Path) -> None:
     """The master key file created beside the database is readable by its owner only."""
+    upgrade(tmp_path)
     tokensmith(tmp_path, "realm", "create", "acme")
 
     mode = (tmp_path / "cli.db.key").stat().st_mode & 0o777
@@ -131,6 +140,7 @@ def test_master_key_file_is_private(tmp_path: Path) -> None:
 
 def test_issuer_commands_and_demo_token(tmp_path: Path) -> None:
     """issuer add/list/remove manage trust; add-demo and demo-token make usable id_tokens."""
+    upgrade(tmp_path)
     tokensmith(tmp_path, "realm", "create", "gbg")
     jwks = tmp_path / "jwks.json"
     jwks.write_text('{"keys": []}')
@@ -184,6 +194,7 @@ def test_issuer_commands_and_demo_token(tmp_path: Path) -> None:
 def test_short_chosen_secret_is_warned_about(tmp_path: Path) -> None:
     """A short person-chosen secret is accepted with a warning that says why generated secrets
     are the default; a long one, and a generated one, get no warning."""
+    upgrade(tmp_path)
     tokensmith(tmp_path, "realm", "create", "acme")
 
     short = tokensmith(tmp_path, "client", "create", "acme", "a", "--secret", "x")
@@ -201,6 +212,7 @@ def test_short_chosen_secret_is_warned_about(tmp_path: Path) -> None:
 
 def test_a_jwks_file_that_is_not_an_object_is_a_one_line_error(tmp_path: Path) -> None:
     """`issuer add --jwks-file` and `client create --jwks-file` refuse a JSON array alike."""
+    upgrade(tmp_path)
     tokensmith(tmp_path, "realm", "create", "gbg")
     jwks = tmp_path / "jwks.json"
     jwks.write_text("[1]")

@@ -39,10 +39,13 @@ def _free_port() -> int:
         return port
 
 
-def test_admin_command_creates_the_database_and_key_file_0600(tmp_path: Path) -> None:
-    """Guards item 11: `realm create` on a new SQLite file leaves it and the key file 0600."""
+def test_admin_commands_create_the_database_and_key_file_0600(tmp_path: Path) -> None:
+    """Guards item 11: `db upgrade` making a new SQLite file, then `realm create` making the key
+    file, leave both 0600."""
+    upgraded = _tokensmith("db", "upgrade", cwd=tmp_path)
     result = _tokensmith("realm", "create", "acme", cwd=tmp_path)
 
+    assert upgraded.returncode == 0, upgraded.stderr
     assert result.returncode == 0, result.stderr
     assert _mode(tmp_path / "tokensmith.db") == 0o600
     assert _mode(tmp_path / "tokensmith.db.key") == 0o600
@@ -53,6 +56,7 @@ def test_admin_command_creates_the_database_and_key_file_0600(tmp_path: Path) ->
 
 def test_existing_world_readable_database_is_narrowed_to_0600(tmp_path: Path) -> None:
     """Guards item 11: a database file made 0644 by an older version is made 0600 on next use."""
+    assert _tokensmith("db", "upgrade", cwd=tmp_path).returncode == 0
     assert _tokensmith("realm", "create", "acme", cwd=tmp_path).returncode == 0
     (tmp_path / "tokensmith.db").chmod(0o644)
 

@@ -94,6 +94,7 @@ def test_postgres_key_rotate_from_another_directory_refuses(
     first, other = tmp_path / "first", tmp_path / "other"
     first.mkdir()
     other.mkdir()
+    assert _cli("db", "upgrade", "--database", postgres_url, cwd=first).returncode == 0
     assert _cli("realm", "create", "acme", "--database", postgres_url, cwd=first).returncode == 0
 
     result = _cli("key", "rotate", "acme", "--database", postgres_url, cwd=other)

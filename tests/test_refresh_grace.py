@@ -146,6 +146,7 @@ def test_cli_sets_and_shows_the_grace_period(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    cli("db", "upgrade")
     cli("realm", "create", "short", "--refresh-reuse-grace", "5s")
     cli("realm", "create", "plain")
 

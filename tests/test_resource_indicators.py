@@ -246,6 +246,7 @@ def test_cli_sets_and_shows_a_clients_resources(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    cli("db", "upgrade")
     cli("realm", "create", "acme")
     cli("client", "create", "acme", "svc", "--resource", ORDERS, "--resource", AUDIT)
 

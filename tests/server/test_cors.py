@@ -342,6 +342,7 @@ def test_cli_sets_and_shows_the_cors_origins(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    cli("db", "upgrade")
     cli("realm", "create", "web", "--cors-origin", APP, "--cors-origin", "http://localhost:3000")
     cli("realm", "create", "plain")
 

@@ -1,6 +1,8 @@
 """``tokensmith realm|client|key …``: administration against the database, also while the service
-runs (running services notice changes within a few seconds). The parsers are built in
-``_admin_parsers``; what is printed is shaped in ``_admin_output``."""
+runs (running services notice changes within a few seconds). A database without tokensmith's
+schema at the newest revision is refused before anything is written (``tokensmith db upgrade``
+makes it so). The parsers are built in ``_admin_parsers``; what is printed is shaped in
+``_admin_output``."""
 
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from ..server import Admin, MasterKey, MasterKeyError, open_master_key
     from ..store import Database
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, create=False)
     try:
-        await db.migrate()
+        await db.check_schema()
         # A given or existing master key is checked against the database before any command
         # writes; only commands that encrypt or decrypt keys make a key file for a new database.
         needs_key = (args.command, args.action) in _NEEDS_MASTER_KEY

@@ -10,6 +10,23 @@ from dataclasses import replace
 from ..oauth import ConfigurationError, TokensmithError
 from ._args import port, positive
 
+SERVER_PACKAGES = frozenset(
+    {
+        "aiosqlite",
+        "alembic",
+        "argon2",
+        "asyncpg",
+        "cryptography",
+        "httptools",
+        "limits",
+        "sqlalchemy",
+        "uvicorn",
+        "uvloop",
+    }
+)
+"""What ``pip install 'tokensmith[server]'`` adds, by import name; a client-only install (``pip
+install tokensmith``) lacks them."""
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTP_PARSERS = ("auto", "h11", "httptools")
@@ -19,7 +36,9 @@ tokensmith: OAuth 2.0 machine-to-machine authentication.
 
 Start a token service (tokensmith serve --demo for a ready-made one), then manage its realms,
 clients and keys. Every command takes --database (default $TOKENSMITH_DATABASE_URL, else
-sqlite:///./tokensmith.db); admin commands work while the service runs.
+sqlite:///./tokensmith.db); admin commands work while the service runs. Only serve and
+tokensmith db upgrade create or upgrade the database schema; the other commands refuse a
+database without it.
 """
 
 
@@ -102,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11)",
     )
+    from ._db_commands import add_parsers as add_db_parsers
+
+    add_db_parsers(sub, common)
     add_parsers(sub, common)
     from ._token_command import add_parser as add_token_parser
 
@@ -130,6 +152,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "token":
         return _token(args)
+    try:
+        return _service_command(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+            raise
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(
+            f"error: `tokensmith {command}` needs the token service's packages, which this "
+            f"install lacks (no module named {exc.name!r}); install them with: "
+            "pip install 'tokensmith[server]'",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _service_command(args: argparse.Namespace) -> int:
+    """Run ``serve``, ``db`` or an admin command (each needs the ``[server]`` extra)."""
     from ..server import Settings
 
     try:
@@ -166,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
         import asyncio
 
+        if args.command == "db":
+            from ._db_commands import run as run_db
+
+            return asyncio.run(run_db(args, settings))
         from ._admin_commands import run
 
         return asyncio.run(run(args, settings))

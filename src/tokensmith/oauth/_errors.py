@@ -31,7 +31,8 @@ here; ``tests/oauth/test_errors.py`` keeps this drawing complete)::
     ├── NotFound                        no such realm, client, key or issuer               store
     ├── Conflict                        a name, client id or token path is taken           store
     ├── DatabaseError                   the database URL is unusable                       store
-    │   └── DatabaseUnavailable         the database cannot be reached                     store
+    │   ├── DatabaseUnavailable         the database cannot be reached                     store
+    │   └── SchemaError                 no tokensmith schema, or not the newest            store
     ├── MasterKeyError                  the master key is malformed or does not fit        server
     └── AdminError                      an administrative request is invalid; a ValueError server
 

@@ -12,6 +12,7 @@ from ._database import (
     Database,
     DatabaseError,
     DatabaseUnavailable,
+    SchemaError,
     async_url,
     sqlite_path,
 )
@@ -27,12 +28,14 @@ from ._models import (
     StoredSecret,
     TrustedIssuer,
 )
+from ._schema import HEAD as SCHEMA_REVISION
 
 __all__ = [
     "DEFAULT_MAX_ASSERTION_LIFETIME",
     "DEFAULT_REFRESH_REUSE_GRACE",
     "DEFAULT_URL",
     "REALM_NAME",
+    "SCHEMA_REVISION",
     "Client",
     "Conflict",
     "Connection",
@@ -42,6 +45,7 @@ __all__ = [
     "NotFound",
     "Realm",
     "RefreshTokenRecord",
+    "SchemaError",
     "SigningKeyRecord",
     "StoredSecret",
     "TrustedIssuer",

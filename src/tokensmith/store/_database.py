@@ -12,8 +12,10 @@ SQLite's lock. A database that stops answering makes requests fail with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +34,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..oauth import TokensmithError
+from . import _schema
 
 DEFAULT_URL = "sqlite:///./tokensmith.db"
 Connection = AsyncConnection
 """A database connection, as the repositories take it."""
 
-_MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATIONS = _schema.MIGRATIONS
 _MIGRATION_LOCK = 0x746F6B73  # "toks"
 
 
@@ -47,6 +50,11 @@ class DatabaseError(TokensmithError):
 
 class DatabaseUnavailable(DatabaseError):
     """The database could not be reached, or the connection broke, while serving a request."""
+
+
+class SchemaError(DatabaseError):
+    """The database holds no tokensmith schema, or one at a revision other than the newest that
+    this version knows; the message says what to do (usually ``tokensmith db upgrade``)."""
 
 
 DEFAULT_TIMEOUT = 3.0
@@ -99,6 +107,10 @@ class Database:
     lock. A SQLite file is created with mode 0600, and one found readable by others is narrowed
     to 0600 (with its ``-wal`` and ``-shm`` files).
 
+    With ``create=False`` the database is only opened, never made: a SQLite file is neither
+    created nor touched until :meth:`check_schema` finds tokensmith's schema in it (a caller
+    that reads or writes rows checks first: a query would make a missing file).
+
     Raises:
         DatabaseError: the URL is not a SQLite or PostgreSQL URL, or the SQLite file cannot be
             created.
@@ -111,6 +123,7 @@ class Database:
         echo: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         statement_timeout: float | None = None,
+        create: bool = True,
     ) -> None:
         self.url = url
         self.timeout = timeout
@@ -124,24 +137,70 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             driver_url, echo=echo, pool_timeout=timeout, connect_args=connect_args
         )
+        self._path = sqlite_path(url) if self.is_sqlite else None
         if self.is_sqlite:
-            path = sqlite_path(url)
-            if path is not None:
-                _private_file(path)
+            if self._path is not None and create:
+                _private_file(self._path)
             _configure_sqlite(self.engine, busy_ms=max(1, int(statement_timeout * 1000)))
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
 
+    async def revision(self) -> str | None:
+        """The schema revision the database is at, or None when it holds no tokensmith schema
+        (or, for SQLite, does not exist). Writes nothing.
+
+        Raises:
+            SchemaError: the SQLite file is not a SQLite database.
+            DatabaseError: the database cannot be reached or read.
+        """
+        return (await self._found()).revision
+
+    async def check_schema(self) -> None:
+        """Make sure the database holds tokensmith's schema at the newest revision this version
+        knows, without writing to it; then (SQLite) narrow the file to mode 0600 if need be.
+
+        Raises:
+            SchemaError: there is no database, no tokensmith schema, or one at another revision;
+                the message says which and what to do.
+            DatabaseError: the database cannot be reached or read.
+        """
+        where = str(self._path) if self._path is not None else "this URL"
+        why = _schema.problem(await self._found(), where)
+        if why is not None:
+            raise SchemaError(why)
+        if self._path is not None:
+            _private_file(self._path)
+
+    async def _found(self) -> _schema.Found:
+        if self._path is None:
+            async with self.read() as conn:
+                return await conn.run_sync(_schema.read)
+        try:
+            return await asyncio.to_thread(_schema.read_sqlite, self._path, self.timeout)
+        except _schema.NotADatabase:
+            raise SchemaError(f"{self._path} is not a SQLite database") from None
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot read the database file {self._path}: {exc}") from None
+
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision.
+        """Create tokensmith's schema, or bring it to the newest revision; other tables in the
+        database are left alone.
 
         Migrations run on a connection of their own without the statement timeout: altering a
         large table, or waiting for another instance that is migrating, may take longer.
 
         Raises:
+            SchemaError: the database records a revision that is not tokensmith's (another
+                application's, or a newer tokensmith's); nothing is changed then.
             DatabaseError: the database cannot be reached.
         """
+        if self._path is not None:
+            # Read-only first: a foreign SQLite file is refused before a connection of ours
+            # switches it to WAL. The check under the migration's own lock covers PostgreSQL.
+            why = _schema.unknown((await self._found()).revision)
+            if why is not None:
+                raise SchemaError(why)
         migrator = Database(self.url, timeout=self.timeout, statement_timeout=_MIGRATION_WAIT)
         try:
             async with migrator.write() as conn:
@@ -238,6 +297,9 @@ def _upgrade(connection: SyncConnection) -> None:
     from alembic import command
     from alembic.config import Config
 
+    why = _schema.unknown(_schema.read(connection).revision)
+    if why is not None:
+        raise SchemaError(why)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
