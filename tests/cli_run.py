@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from unittest import mock
 
 from tokensmith.cli import main as cli_main
@@ -23,10 +24,11 @@ class CliRun:
     stderr: str
 
 
-def run_cli(*args: str, cwd: Path, env: Mapping[str, str]) -> CliRun:
+def run_cli(*args: str, cwd: Path, env: Mapping[str, str], stdin: TextIO | None = None) -> CliRun:
     """``tokensmith ARGS`` run in this process as a shell in ``cwd`` with exactly the environment
     ``env`` would run it, without the two seconds a new interpreter takes to start and import.
-    ``python -m tokensmith`` itself is run as a process by ``test_cli.py``.
+    ``python -m tokensmith`` itself is run as a process by ``test_cli.py``. Standard input is
+    ``stdin``, by default empty (not a terminal).
 
     An exception escaping the command fails the test, as its traceback would fail a check of
     the process's stderr."""
@@ -36,6 +38,7 @@ def run_cli(*args: str, cwd: Path, env: Mapping[str, str]) -> CliRun:
         contextlib.chdir(cwd),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
+        mock.patch.object(sys, "stdin", stdin if stdin is not None else io.StringIO()),
     ):
         try:
             code = cli_main(list(args))

@@ -75,7 +75,7 @@ def test_realm_client_and_key_lifecycle(tmp_path: Path) -> None:
     keys_before = tokensmith(tmp_path, "key", "list", "acme")
     key_rotated = tokensmith(tmp_path, "key", "rotate", "acme")
     keys_after = tokensmith(tmp_path, "key", "list", "acme")
-    deleted = tokensmith(tmp_path, "realm", "delete", "acme")
+    deleted = tokensmith(tmp_path, "realm", "delete", "acme", "--force")
 
     assert created.returncode == 0, created.stderr
     assert "access token ttl:  300s" in created.stdout

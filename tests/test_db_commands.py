@@ -304,3 +304,29 @@ def test_help_says_what_db_upgrade_does(tmp_path: Path) -> None:
     assert "Create tokensmith's tables" in text
     assert "other applications' tables are left alone" in text
     assert "Exit status 0" in " ".join(current.stdout.split())
+
+
+def test_db_upgrade_keeps_and_names_realms_differing_only_in_case(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """Realms "acme" and "Acme", made before names had to differ in more than case, are both
+    kept by `db upgrade`, which names them; both keep their own realm."""
+    asyncio.run(
+        _execute(
+            empty_url,
+            _REALM_AT_0005,
+            _REALM_AT_0005.replace("(1, 'old'", "(2, 'Old'"),
+            revision="0005",
+        )
+    )
+
+    upgraded = tokensmith(empty_url, tmp_path, "db", "upgrade")
+    shown = [tokensmith(empty_url, tmp_path, "realm", "show", name) for name in ("old", "Old")]
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stderr == (
+        "note: realms 'old' and 'Old' differ only in case (they were made before realm names "
+        "had to differ in more than case); each keeps working at its own URLs, and no new realm "
+        "may take the name in any case\n"
+    )
+    assert [s.stdout.splitlines()[0].split()[-1] for s in shown] == ["old", "Old"]

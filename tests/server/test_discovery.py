@@ -126,3 +126,13 @@ def test_every_advertised_grant_type_is_accepted_by_the_token_endpoint(acme: Ser
     assert "id_auth" in errors
     assert "unsupported_grant_type" not in errors.values(), errors
     assert error("urn:example:unlisted") == "unsupported_grant_type"
+
+
+def test_realm_names_in_urls_are_case_sensitive(acme: Service) -> None:
+    """As in Keycloak, /realms/ACME is not realm acme: a realm's issuer URL is one exact string,
+    so the same realm is never served under a second spelling of its name."""
+    found = acme.http.get(acme.url + OIDC)
+    other_case = acme.http.get(acme.url + OIDC.replace("acme", "ACME"))
+
+    assert found.status_code == 200
+    assert other_case.status_code == 404

@@ -7,9 +7,21 @@ makes it so). The parsers are built in ``_admin_parsers``; what is printed is sh
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
-from ._admin_output import print_client, print_new_secret, print_realm, table, when
+from ._admin_output import (
+    client_json,
+    in_role_order,
+    key_json,
+    print_client,
+    print_json,
+    print_new_secret,
+    print_realm,
+    realm_json,
+    table,
+    when,
+)
 from ._args import read_jwks, static_claims
 from ._issuer_commands import HANDLERS as ISSUER_HANDLERS
 
@@ -65,6 +77,9 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
 
 async def _realm_list(admin: Admin, args: argparse.Namespace) -> int:
     realms = await admin.list_realms()
+    if args.json:
+        print_json([realm_json(r) for r in realms])
+        return 0
     if not realms:
         print("no realms yet; create one with: tokensmith realm create NAME")
         return 0
@@ -86,19 +101,45 @@ async def _realm_list(admin: Admin, args: argparse.Namespace) -> int:
 
 async def _realm_show(admin: Admin, args: argparse.Namespace) -> int:
     realm = await admin.realm(args.name)
-    print_realm(realm)
     clients = await admin.list_clients(args.name)
+    keys = [k for k in in_role_order(await admin.list_keys(args.name)) if k.state != "retired"]
+    if args.json:
+        data = realm_json(realm)
+        data["clients"] = [c.client_id for c in clients]
+        data["keys"] = [key_json(k) for k in keys]
+        print_json(data)
+        return 0
+    print_realm(realm)
     print(f"clients:           {', '.join(c.client_id for c in clients) or '-'}")
-    keys = await admin.list_keys(args.name)
     print("keys:")
     for k in keys:
-        if k.state != "retired":
-            print(f"  {k.state:<9} {k.kid}  {k.alg}  created {when(k.created_at)}")
+        print(f"  {k.state:<9} {k.kid}  {k.alg}  created {when(k.created_at)}")
     return 0
 
 
 async def _realm_delete(admin: Admin, args: argparse.Namespace) -> int:
-    await admin.delete_realm(args.name)
+    from ..server import RealmNotEmpty
+
+    try:
+        await admin.delete_realm(args.name, with_clients=args.force)
+    except RealmNotEmpty as refused:
+        if not sys.stdin.isatty():
+            print(
+                f"error: {refused}; add --force to delete realm {args.name} and its clients",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"delete realm {args.name!r} with its {refused.clients} "
+            f"client{'' if refused.clients == 1 else 's'}, their secrets and tokens? [y/N] ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print(f"realm {args.name} was not deleted", file=sys.stderr)
+            return 1
+        await admin.delete_realm(args.name)
     print(f"deleted realm {args.name}")
     return 0
 
@@ -126,6 +167,9 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
 
 async def _client_list(admin: Admin, args: argparse.Namespace) -> int:
     clients = await admin.list_clients(args.realm)
+    if args.json:
+        print_json([client_json(args.realm, c) for c in clients])
+        return 0
     if not clients:
         print(
             f"realm {args.realm} has no clients; "
@@ -149,7 +193,11 @@ async def _client_list(admin: Admin, args: argparse.Namespace) -> int:
 
 
 async def _client_show(admin: Admin, args: argparse.Namespace) -> int:
-    print_client(await admin.client(args.realm, args.client_id))
+    client = await admin.client(args.realm, args.client_id)
+    if args.json:
+        print_json(client_json(args.realm, client))
+    else:
+        print_client(client)
     return 0
 
 
@@ -175,8 +223,12 @@ async def _client_rotate(admin: Admin, args: argparse.Namespace) -> int:
 
 
 async def _key_list(admin: Admin, args: argparse.Namespace) -> int:
+    keys = in_role_order(await admin.list_keys(args.realm))
+    if args.json:
+        print_json([key_json(k) for k in keys])
+        return 0
     rows = [("STATE", "KID", "ALG", "CREATED")]
-    rows += [(k.state, k.kid, k.alg, when(k.created_at)) for k in await admin.list_keys(args.realm)]
+    rows += [(k.state, k.kid, k.alg, when(k.created_at)) for k in keys]
     table(rows)
     return 0
 

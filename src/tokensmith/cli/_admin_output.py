@@ -1,5 +1,7 @@
-"""What the admin commands print: realms, clients, new secrets and tables. Secrets are printed
-only by :func:`print_new_secret`, once, when tokensmith generated them."""
+"""What the admin commands print: realms, clients, keys, new secrets and tables, and the JSON
+objects of ``--json`` (their keys are documented in the README and kept stable). Secrets are
+printed only by :func:`print_new_secret`, once, when tokensmith generated them; no JSON object
+holds a secret, a digest or a private key."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..server import NewClient
-    from ..store import Client, Realm
+    from ..store import Client, Realm, SigningKeyRecord, TrustedIssuer
 
 
 SHORT_SECRET = 20
@@ -92,6 +94,107 @@ def print_client(c: Client) -> None:
         kind = "generated, sha256" if s.digest.startswith("sha256$") else "chosen, argon2id"
         expiry = f"expires {when(s.expires_at)}" if s.expires_at else "no expiry"
         print(f"  #{s.id}  created {when(s.created_at)}  {expiry}  ({kind})")
+
+
+KEY_ROLES = ("retired", "previous", "current", "next")
+"""The states of a signing key in the order of its life, the order keys are listed in."""
+
+
+def in_role_order(keys: Sequence[SigningKeyRecord]) -> list[SigningKeyRecord]:
+    """``keys`` by role (retired, previous, current, next), then by date: when a key stopped
+    signing (previous and retired keys; keys made together stop one rotation apart), else when
+    it was made."""
+
+    def order(k: SigningKeyRecord) -> tuple[int, int, int, str]:
+        role = KEY_ROLES.index(k.state) if k.state in KEY_ROLES else len(KEY_ROLES)
+        return role, k.stopped_at or k.created_at, k.created_at, k.kid
+
+    return sorted(keys, key=order)
+
+
+def print_json(data: object) -> None:
+    """Print ``data`` as indented JSON."""
+    print(json.dumps(data, indent=2))
+
+
+def realm_json(realm: Realm) -> dict[str, Any]:
+    """The realm's settings as ``realm list --json`` and ``realm show --json`` print them: the
+    values in effect; null for a rate limit means the service's."""
+    return {
+        "name": realm.name,
+        "alg": realm.alg,
+        "access_token_ttl": realm.access_token_ttl,
+        "refresh_token_ttl": realm.refresh_token_ttl,
+        "response_style": realm.response_style,
+        "audience": realm.audience or realm.name,
+        "token_paths": list(realm.token_paths),
+        "cors_origins": list(realm.cors_origins),
+        "refresh_reuse_grace": realm.reuse_grace,
+        "client_auth_limit": realm.client_auth_limit,
+        "address_auth_limit": realm.address_auth_limit,
+        "max_assertion_lifetime": realm.assertion_lifetime,
+        "created_at": iso(realm.created_at),
+    }
+
+
+def client_json(realm: str, c: Client) -> dict[str, Any]:
+    """The client as ``client list --json`` and ``client show --json`` print it: its settings
+    (null: the realm's) and when each secret was made and expires, never a secret or digest."""
+    return {
+        "realm": realm,
+        "client_id": c.client_id,
+        "enabled": c.enabled,
+        "scope": " ".join(sorted(c.scopes)),
+        "default_scope": " ".join(sorted(c.default_scopes)),
+        "refresh_tokens": c.refresh_tokens,
+        "grant_types": sorted(c.grant_types),
+        "audience": c.audience,
+        "resources": sorted(c.resources),
+        "extra_claims": c.static_claims,
+        "access_token_ttl": c.access_token_ttl,
+        "response_style": c.response_style,
+        "authentication": "private_key_jwt" if c.jwks or c.jwks_url else "client_secret",
+        "jwks_url": c.jwks_url,
+        "secrets": [
+            {
+                "id": s.id,
+                "kind": "generated" if s.digest.startswith("sha256$") else "chosen",
+                "created_at": iso(s.created_at),
+                "expires_at": iso(s.expires_at) if s.expires_at else None,
+            }
+            for s in c.secrets
+        ],
+    }
+
+
+def key_json(k: SigningKeyRecord) -> dict[str, Any]:
+    """A signing key as ``key list --json`` prints it (its public part only: the kid)."""
+    return {
+        "kid": k.kid,
+        "state": k.state,
+        "alg": k.alg,
+        "created_at": iso(k.created_at),
+        "stopped_at": iso(k.stopped_at) if k.stopped_at else None,
+    }
+
+
+def issuer_json(t: TrustedIssuer) -> dict[str, Any]:
+    """A trusted issuer as ``issuer list --json`` prints it (never the demo issuer's key)."""
+    return {
+        "issuer": t.issuer,
+        "keys": "url" if t.jwks_url else "inline" if t.jwks else "discovery",
+        "jwks_url": t.jwks_url,
+        "audiences": sorted(t.audiences),
+        "algorithms": list(t.algorithms),
+        "max_age": t.max_age,
+        "claims": list(t.claims),
+        "demo": t.private_key is not None,
+    }
+
+
+def iso(ts: int) -> str:
+    """``ts`` (Unix seconds) as an RFC 3339 UTC time, ``2026-11-25T09:30:00Z``."""
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def when(ts: int) -> str:

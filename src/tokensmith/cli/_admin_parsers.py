@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..oauth import ALGORITHMS, EXTRA_GRANTS, ResponseStyle
-from ._args import duration
+from ._args import JSON_HELP, duration
 from ._issuer_commands import add_parsers as add_issuer_parsers
 
 
@@ -94,13 +94,25 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "(HTTP 429), e.g. '20/minute;200/hour' (default: the service's, "
         "$TOKENSMITH_ADDRESS_AUTH_LIMIT)",
     )
-    rsub.add_parser(parents=[common], name="list", help="list realms")
+    rlist = rsub.add_parser(parents=[common], name="list", help="list realms")
+    rlist.add_argument("--json", action="store_true", help=JSON_HELP)
     show = rsub.add_parser(parents=[common], name="show", help="show a realm, its clients and keys")
     show.add_argument("name")
+    show.add_argument("--json", action="store_true", help=JSON_HELP)
     delete = rsub.add_parser(
-        parents=[common], name="delete", help="delete a realm with all its clients, keys and tokens"
+        parents=[common],
+        name="delete",
+        help="delete a realm with all its clients, keys and tokens",
+        description="Delete a realm with all its clients, keys and tokens. A realm that has "
+        "clients is deleted only after you confirm at the terminal, or with --force; without a "
+        "terminal and without --force it is refused (exit 1) and nothing is deleted.",
     )
     delete.add_argument("name")
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="delete the realm even if it has clients, without asking",
+    )
 
     client = sub.add_parser("client", help="create, list, show, disable, enable, delete clients")
     csub = client.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -177,6 +189,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     ccreate.add_argument("--json", action="store_true", help="print a JSON object")
     clist = csub.add_parser(parents=[common], name="list", help="list a realm's clients")
     clist.add_argument("realm")
+    clist.add_argument("--json", action="store_true", help=JSON_HELP)
     for action, text in (
         ("show", "show a client and its secrets' expiry"),
         ("disable", "refuse the client's requests from now on"),
@@ -186,6 +199,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         p = csub.add_parser(action, parents=[common], help=text)
         p.add_argument("realm")
         p.add_argument("client_id")
+        if action == "show":
+            p.add_argument("--json", action="store_true", help=JSON_HELP)
     rotate = csub.add_parser(
         parents=[common], name="rotate-secret", help="issue a new secret; old ones work for --grace"
     )
@@ -203,8 +218,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
     key = sub.add_parser("key", help="list and rotate a realm's signing keys")
     ksub = key.add_subparsers(dest="action", required=True, metavar="ACTION")
-    klist = ksub.add_parser(parents=[common], name="list", help="list the realm's signing keys")
+    klist = ksub.add_parser(
+        parents=[common],
+        name="list",
+        help="list the realm's signing keys: retired, previous, current, next",
+    )
     klist.add_argument("realm")
+    klist.add_argument("--json", action="store_true", help=JSON_HELP)
     krotate = ksub.add_parser(
         parents=[common],
         name="rotate",

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+JSON_HELP = "print JSON (keys as documented in the README) instead of text; never a secret"
+
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)?")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 

@@ -5,6 +5,7 @@ database without tokensmith's schema at the newest revision, writing nothing."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the server's dependencies load only when a command runs
@@ -44,7 +45,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out one db command; returns the exit status."""
-    from ..store import SCHEMA_REVISION, Database
+    from ..store import SCHEMA_REVISION, Database, realms
 
     db = Database(settings.database_url, create=args.action == "upgrade")
     try:
@@ -62,6 +63,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"the schema is at the newest revision already, {after}")
         else:
             print(f"upgraded the schema from revision {before} to {after}")
+        async with db.read() as conn:
+            clashes = await realms.case_clashes(conn)
+        for names in clashes:
+            print(
+                f"note: realms {' and '.join(repr(n) for n in names)} differ only in case (they "
+                "were made before realm names had to differ in more than case); each keeps "
+                "working at its own URLs, and no new realm may take the name in any case",
+                file=sys.stderr,
+            )
         return 0
     finally:
         await db.close()

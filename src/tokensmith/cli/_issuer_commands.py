@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS
-from ._args import duration, read_jwks
+from ._admin_output import issuer_json, print_json
+from ._args import JSON_HELP, duration, read_jwks
 
 if TYPE_CHECKING:
     from ..server import Admin
@@ -56,6 +57,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     lst = isub.add_parser("list", parents=[common], help="list the issuers a realm trusts")
     lst.add_argument("realm")
+    lst.add_argument("--json", action="store_true", help=JSON_HELP)
     rm = isub.add_parser("remove", parents=[common], help="stop trusting an issuer")
     rm.add_argument("realm")
     rm.add_argument("issuer")
@@ -95,6 +97,9 @@ async def _list(admin: Admin, args: argparse.Namespace) -> int:
     from ..server import Trust
 
     trusted = await Trust(admin).issuers(args.realm)
+    if args.json:
+        print_json([issuer_json(t) for t in trusted])
+        return 0
     if not trusted:
         print(f"realm {args.realm} trusts no external issuer")
         return 0

@@ -1,7 +1,7 @@
 """The token service: an ASGI application, its settings, administration and demo mode."""
 
 from ._admin import Admin, NewClient
-from ._admin_checks import AdminError
+from ._admin_checks import AdminError, RealmNotEmpty
 from ._app import TokensmithApp
 from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
 from ._keys import MasterKey, MasterKeyError, open_master_key
@@ -17,6 +17,7 @@ __all__ = [
     "MasterKey",
     "MasterKeyError",
     "NewClient",
+    "RealmNotEmpty",
     "Settings",
     "TokensmithApp",
     "Trust",

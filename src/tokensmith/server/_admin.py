@@ -13,9 +13,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from ..oauth import Clock, as_algorithm, system_clock
-from ..store import Client, Connection, Database, Realm, SigningKeyRecord, clients, realms
+from ..store import (
+    Client,
+    Connection,
+    Database,
+    NotFound,
+    Realm,
+    SigningKeyRecord,
+    clients,
+    realms,
+)
 from ._admin_checks import (
     AdminError,
+    RealmNotEmpty,
     check_algorithm,
     check_assertion_lifetime,
     check_client_id,
@@ -31,9 +41,22 @@ from ._admin_checks import (
     check_style,
     check_token_paths,
     check_ttl,
+    missing_realm,
 )
 from ._keys import MasterKey, new_key, published_until
 from ._secrets import SecretChecker, digest_generated, generate_secret
+
+
+async def require_realm(conn: Connection, name: str) -> Realm:
+    """The realm called ``name`` (exactly: names are case-sensitive, as in URLs).
+
+    Raises:
+        NotFound: there is no such realm; the message names the closest realms there are.
+    """
+    realm = await realms.get_realm(conn, name)
+    if realm is None:
+        raise NotFound(missing_realm(name, await realms.realm_names(conn)))
+    return realm
 
 
 @asynccontextmanager
@@ -44,7 +67,7 @@ async def reading(db: Database, realm_name: str) -> AsyncIterator[tuple[Connecti
         NotFound: there is no such realm.
     """
     async with db.read() as conn:
-        yield conn, await realms.require_realm(conn, realm_name)
+        yield conn, await require_realm(conn, realm_name)
 
 
 @asynccontextmanager
@@ -56,7 +79,7 @@ async def changing(db: Database, realm_name: str) -> AsyncIterator[tuple[Connect
         NotFound: there is no such realm.
     """
     async with db.write() as conn:
-        realm = await realms.require_realm(conn, realm_name)
+        realm = await require_realm(conn, realm_name)
         yield conn, realm
         await realms.bump_version(conn, realm.id)
 
@@ -168,20 +191,27 @@ class Admin:
             NotFound: there is no such realm.
         """
         async with self.db.read() as conn:
-            return await realms.require_realm(conn, name)
+            return await require_realm(conn, name)
 
     async def list_realms(self) -> list[Realm]:
         """Every realm."""
         async with self.db.read() as conn:
             return await realms.list_realms(conn)
 
-    async def delete_realm(self, name: str) -> None:
-        """Delete a realm with its clients, keys and tokens.
+    async def delete_realm(self, name: str, *, with_clients: bool = True) -> None:
+        """Delete a realm with its clients, keys and tokens; with ``with_clients`` false, only
+        if it has no client (checked in the deleting transaction).
 
         Raises:
             NotFound: there is no such realm.
+            RealmNotEmpty: ``with_clients`` is false and the realm has clients.
         """
         async with self.db.write() as conn:
+            realm = await require_realm(conn, name)
+            if not with_clients:
+                count = await realms.count_clients(conn, realm.id)
+                if count:
+                    raise RealmNotEmpty(name, count)
             await realms.delete_realm(conn, name)
 
     async def create_client(

@@ -5,6 +5,7 @@ every way in (the CLI, demo mode, an admin API) refuses the same requests with t
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -48,6 +49,37 @@ class AdminError(TokensmithError, ValueError):
     Also a ``ValueError``: it reports a bad argument, and callers that caught ``ValueError``
     before it joined the tree keep working.
     """
+
+
+class RealmNotEmpty(AdminError):
+    """A realm that has clients was to be deleted only if it had none; nothing was deleted.
+
+    ``clients`` is how many it has."""
+
+    def __init__(self, realm: str, clients: int) -> None:
+        self.realm = realm
+        self.clients = clients
+        its, s = ("its", "") if clients == 1 else ("their", "s")
+        super().__init__(
+            f"realm {realm!r} has {clients} client{s}, which deleting the realm deletes too, "
+            f"with {its} secrets and tokens; nothing was deleted"
+        )
+
+
+def missing_realm(name: str, known: Iterable[str]) -> str:
+    """What to say when no realm is called ``name``, naming the ``known`` realms it is closest
+    to: one differing only in case, else up to three similar names (difflib)."""
+    names = sorted(known)
+    folded = [n.lower() for n in names]
+    close = [n for n in names if n.lower() == name.lower()]
+    if not close:
+        matches = difflib.get_close_matches(name.lower(), folded, n=3, cutoff=0.6)
+        close = list(dict.fromkeys(names[folded.index(m)] for m in matches))
+    if not close:
+        return f"no realm {name!r}"
+    quoted = [repr(n) for n in close]
+    choices = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"no realm {name!r}; did you mean {choices}?"
 
 
 def check_ttl(name: str, seconds: int) -> int:

@@ -56,10 +56,18 @@ async def create_realm(
     """Insert a realm with its token-path aliases.
 
     Raises:
-        Conflict: the name is taken, or another realm already answers at one of ``paths``.
+        Conflict: the name is taken, in any case ("Acme" when "acme" exists), or another realm
+            already answers at one of ``paths``.
     """
-    if await conn.scalar(select(realms.c.id).where(realms.c.name == name)) is not None:
+    folded = name.lower()  # names are ASCII
+    taken = await conn.scalar(select(realms.c.name).where(realms.c.name_folded == folded))
+    if taken == name:
         raise Conflict(f"realm {name!r} already exists")
+    if taken is not None:
+        raise Conflict(
+            f"realm {taken!r} already exists, and realm names are unique regardless of case; "
+            f"choose a name other than {name!r}"
+        )
     for path in paths:
         owner = await conn.scalar(
             select(realms.c.name)
@@ -72,6 +80,7 @@ async def create_realm(
         result = await conn.execute(
             insert(realms).values(
                 name=name,
+                name_folded=folded,
                 access_token_ttl=access_token_ttl,
                 refresh_token_ttl=refresh_token_ttl,
                 alg=alg,
@@ -89,8 +98,10 @@ async def create_realm(
         realm_id = result.inserted_primary_key[0]  # type: ignore[index]
         for path in paths:
             await conn.execute(insert(token_paths).values(path=path, realm_id=realm_id))
-    except IntegrityError:
-        raise Conflict(f"realm {name!r} or one of its token paths already exists") from None
+    except IntegrityError:  # made at the same time by another writer
+        raise Conflict(
+            f"realm {name!r} (in some case) or one of its token paths already exists"
+        ) from None
     realm = await get_realm(conn, name)
     assert realm is not None
     return realm
@@ -127,6 +138,31 @@ async def list_realms(conn: AsyncConnection) -> list[Realm]:
     for path, realm_id in path_rows:
         by_realm.setdefault(realm_id, []).append(path)
     return [_realm(row, by_realm.get(row._mapping["id"], [])) for row in rows]
+
+
+async def realm_names(conn: AsyncConnection) -> list[str]:
+    """Every realm's name, sorted."""
+    return list(await conn.scalars(select(realms.c.name).order_by(realms.c.name)))
+
+
+async def case_clashes(conn: AsyncConnection) -> list[list[str]]:
+    """The groups of realm names that differ only in case (each oldest realm first), made
+    before names were unique regardless of case (migration 0009)."""
+    rows = await conn.execute(
+        select(realms.c.name, func.lower(realms.c.name)).order_by(realms.c.id)
+    )
+    groups: dict[str, list[str]] = {}
+    for name, folded in rows:
+        groups.setdefault(folded, []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
+async def count_clients(conn: AsyncConnection, realm_id: int) -> int:
+    """How many clients the realm has."""
+    count = await conn.scalar(
+        select(func.count()).select_from(clients).where(clients.c.realm_id == realm_id)
+    )
+    return int(count or 0)
 
 
 async def delete_realm(conn: AsyncConnection, name: str) -> None:

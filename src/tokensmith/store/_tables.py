@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -24,6 +25,10 @@ realms = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(64), nullable=False, unique=True),
+    # The name in lower case, unique: realm names are unique regardless of case (lookups and
+    # URLs stay case-sensitive). NULL only for realms made before migration 0009 whose name an
+    # older realm had in another case.
+    Column("name_folded", String(64), nullable=True),
     Column("access_token_ttl", Integer, nullable=False),
     Column("refresh_token_ttl", Integer, nullable=False),
     Column("alg", String(16), nullable=False),
@@ -43,6 +48,7 @@ realms = Table(
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", BigInteger, nullable=False),
 )
+Index("uq_realms_name_folded", realms.c.name_folded, unique=True)
 
 token_paths = Table(
     "token_paths",
