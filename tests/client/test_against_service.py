@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from tokensmith.client import (
 )
 from tokensmith.server import ensure_demo
 
+from ..cli_run import CliRun, run_cli
 from ..conftest import CHEAP_ARGON2, Service, run_admin
 from .conftest import SENSITIVE, Answer, Clock, FakeOAuth, Seen
 
@@ -176,6 +178,63 @@ def test_cli_token_profile_and_errors(demo: Service, tmp_path: Path) -> None:
         assert result.returncode == 1
         assert words in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def token_in_process(*args: str, stdin: str, env: dict[str, str] | None = None) -> CliRun:
+    """`tokensmith token ARGS` run in this process with ``stdin`` as standard input (a pipe:
+    not a terminal)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
+    full.update(env or {})
+    return run_cli("token", *args, cwd=Path.cwd(), env=full, stdin=io.StringIO(stdin))
+
+
+def test_cli_token_reads_the_secret_from_standard_input(demo: Service, tmp_path: Path) -> None:
+    """--client-secret-stdin takes the secret's one line (LF or CRLF ended), also over a
+    profile's unset variable; an empty or multi-line input is refused without quoting it, and
+    the secret is never printed."""
+    args = ["--token-url", demo.token_url("tru-staff"), "--client-id", "truphone"]
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        f'[tru]\ntoken_url = "{demo.token_url("tru-staff")}"\nclient_id = "truphone"\n'
+        'client_secret_env = "UNSET_TRUPHONE_SECRET"\n'
+    )
+
+    piped = token_in_process(*args, "--client-secret-stdin", stdin=TRUPHONE_SECRET + "\n")
+    crlf = token_in_process(*args, "--client-secret-stdin", stdin=TRUPHONE_SECRET + "\r\n")
+    bare = token_in_process(*args, "--client-secret-stdin", stdin=TRUPHONE_SECRET)
+    over_profile = token_in_process(
+        "--profile",
+        "tru",
+        "--client-secret-stdin",
+        stdin=TRUPHONE_SECRET + "\n",
+        env={"TOKENSMITH_PROFILES": str(profiles)},
+    )
+    empty = token_in_process(*args, "--client-secret-stdin", stdin="\n")
+    two_lines = token_in_process(
+        *args, "--client-secret-stdin", stdin=f"{TRUPHONE_SECRET}\n{TRUPHONE_SECRET}\n"
+    )
+    wrong = token_in_process(*args, "--client-secret-stdin", stdin=TRUPHONE_SECRET[::-1] + "\n")
+    both = token_in_process(
+        *args, "--client-secret-stdin", "--client-secret-env", "X", stdin=TRUPHONE_SECRET
+    )
+
+    for ok in (piped, crlf, bare, over_profile):
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.count(".") == 2
+    assert (empty.returncode, empty.stderr) == (
+        1,
+        "error: --client-secret-stdin: standard input holds no client secret\n",
+    )
+    assert two_lines.returncode == 1
+    assert "holds more than one line" in two_lines.stderr
+    assert wrong.returncode == 1
+    assert wrong.stderr == "error: unknown client or wrong client secret\n"
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
+    for run in (piped, crlf, bare, over_profile, empty, two_lines, wrong, both):
+        assert TRUPHONE_SECRET not in run.stdout + run.stderr
+        assert TRUPHONE_SECRET[::-1] not in run.stdout + run.stderr
+        assert "Traceback" not in run.stderr
 
 
 def test_from_discovery_uses_a_method_the_issuer_lists(make_fake: Any) -> None:

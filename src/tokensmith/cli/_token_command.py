@@ -21,11 +21,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--profile", metavar="NAME", help="read the settings below from a profile")
     p.add_argument("--token-url", metavar="URL", help="the token endpoint")
     p.add_argument("--client-id", metavar="ID")
-    p.add_argument(
+    secret = p.add_mutually_exclusive_group()
+    secret.add_argument(
         "--client-secret-env",
         metavar="VAR",
         help="read the client secret from this environment variable "
-        "(without it, and without a profile secret, you are prompted)",
+        "(without this or --client-secret-stdin, and without a profile secret, you are "
+        "prompted at a terminal)",
+    )
+    secret.add_argument(
+        "--client-secret-stdin",
+        action="store_true",
+        help="read the client secret from standard input: one line, e.g. from a secrets "
+        "manager's command through a pipe, or a file with < (at a terminal: a prompt that "
+        "does not echo)",
     )
     p.add_argument("--scope", help='scopes, space-separated, e.g. "api api2"')
     p.add_argument(
@@ -55,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from ..oauth import jwt_claims
 
-    options: dict[str, Any] = load_profile(args.profile) if args.profile else {}
+    given = bool(args.client_secret_env or args.client_secret_stdin)
+    options: dict[str, Any] = load_profile(args.profile, secret=not given) if args.profile else {}
     if args.token_url:
         options["token_url"] = args.token_url
     if args.client_id:
@@ -64,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("give --token-url or --profile")
     if args.client_secret_env:
         options["client_secret"] = secret_from_env(args.client_secret_env)
+    elif args.client_secret_stdin:
+        options["client_secret"] = Secret(_secret_from_stdin())
     elif "client_secret" not in options and options.get("client_id"):
         if not sys.stdin.isatty():
             raise ConfigurationError(
-                "no client secret: use --client-secret-env VAR or a profile "
-                "(there is no terminal to prompt on)"
+                "no client secret: use --client-secret-env VAR, --client-secret-stdin or a "
+                "profile (there is no terminal to prompt on)"
             )
         options["client_secret"] = Secret(getpass.getpass("client secret: "))
     if args.grant or args.scope or "grant" not in options:
@@ -94,3 +106,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(token.access_token)
     return 0
+
+
+MAX_SECRET = 4096
+"""The longest client secret read from standard input, in characters."""
+
+
+def _secret_from_stdin() -> str:
+    """The client secret on standard input: its one line, without the line ending; at a
+    terminal, typed at a prompt that does not echo it.
+
+    Raises:
+        ConfigurationError: standard input is empty, holds more than one line, or more than
+            :data:`MAX_SECRET` characters (never quoting what it holds).
+    """
+    if sys.stdin.isatty():
+        return getpass.getpass("client secret: ")
+    text = sys.stdin.read(MAX_SECRET + 3)
+    value = text.removesuffix("\n").removesuffix("\r")
+    if not value:
+        raise ConfigurationError("--client-secret-stdin: standard input holds no client secret")
+    if "\n" in value or "\r" in value:
+        raise ConfigurationError(
+            "--client-secret-stdin: standard input holds more than one line; give the client "
+            "secret alone, on one line"
+        )
+    if len(value) > MAX_SECRET:
+        raise ConfigurationError(
+            f"--client-secret-stdin: standard input holds more than {MAX_SECRET} characters; "
+            "give the client secret alone"
+        )
+    return value

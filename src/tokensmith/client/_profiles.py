@@ -1,6 +1,8 @@
 """Client settings kept in a profile file, and secrets read from the environment.
 
-Profiles live in ``$TOKENSMITH_PROFILES`` or ``~/.config/tokensmith/profiles.toml``::
+Profiles live in ``$TOKENSMITH_PROFILES``, else ``$XDG_CONFIG_HOME/tokensmith/profiles.toml``
+(``~/.config/tokensmith/profiles.toml``): one TOML table per profile, as :func:`profile_example`
+writes it (the README documents each key)::
 
     [truphone]
     token_url = "https://services.truphone.com/auth/realms/tru-staff/protocol/openid-connect/token"
@@ -14,7 +16,9 @@ Profiles live in ``$TOKENSMITH_PROFILES`` or ``~/.config/tokensmith/profiles.tom
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -47,23 +51,62 @@ def profiles_path() -> Path:
     return Path(config) / "tokensmith" / "profiles.toml"
 
 
-def load_profile(name: str, path: Path | None = None) -> dict[str, Any]:
-    """The settings of profile ``name``, as keyword arguments for :class:`TokenSource`.
+def profile_example(name: str) -> str:
+    """A profile called ``name`` in the profile file's format, each key with what it means, the
+    optional ones commented out."""
+    table = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+    variable = re.sub(r"[^A-Z0-9]", "_", name.upper())
+    if not variable[:1].isalpha():
+        variable = "PROFILE_" + variable
+    lines = [
+        ('token_url = "https://auth.example.com/realms/acme/protocol/openid-connect/token"', ""),
+        ('client_id = "my-client"', ""),
+        (f'client_secret_env = "{variable}_CLIENT_SECRET"', "the variable holding the secret"),
+        ('# client_secret = "..."', "or the secret itself (keep the file mode 0600)"),
+        ('# scope = "api api2"', "scopes to ask for, space-separated"),
+        ('# grant = "client_credentials"', "or refresh_token, or any other grant type"),
+        ('# dialect = "standard"', "or pascal: PascalCase answers (Trulioo)"),
+        ('# auth_method = "client_secret_post"', "or client_secret_basic: HTTP Basic"),
+    ]
+    width = max(len(setting) for setting, note in lines if note)
+    body = [f"{setting:<{width}}  # {note}" if note else setting for setting, note in lines]
+    return "\n".join([f"[{table}]", *body])
+
+
+def load_profile(name: str, path: Path | None = None, *, secret: bool = True) -> dict[str, Any]:
+    """The settings of profile ``name``, as keyword arguments for :class:`TokenSource`. With
+    ``secret`` false the profile's ``client_secret`` and ``client_secret_env`` are left unread
+    (the caller has the secret from elsewhere, so an unset variable is no error).
 
     Raises:
-        ConfigurationError: the file or the profile is missing or malformed.
+        ConfigurationError: the file or the profile is missing or malformed; for a missing
+            file, the message says where it goes and shows its format.
     """
+    given = path is not None
     path = path or profiles_path()
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigurationError(f"no profile file at {path}") from None
+        if given:
+            where = ""
+        elif os.environ.get("TOKENSMITH_PROFILES"):
+            where = " (named by $TOKENSMITH_PROFILES)"
+        else:
+            where = " (the default place; set $TOKENSMITH_PROFILES to name another file)"
+        raise ConfigurationError(
+            f"no profile file at {path}{where}; create it with a table per profile, such as:"
+            f"\n\n{profile_example(name)}"
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"cannot read profile file {path}: {exc}") from None
     profile = data.get(name)
     if not isinstance(profile, dict):
         known = ", ".join(sorted(k for k, v in data.items() if isinstance(v, dict))) or "none"
         raise ConfigurationError(f"no profile {name!r} in {path} (profiles: {known})")
+    if not secret:
+        profile = {
+            k: v for k, v in profile.items() if k not in ("client_secret", "client_secret_env")
+        }
     return _options(profile, f"profile {name!r}")
 
 
