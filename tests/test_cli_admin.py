@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -338,3 +339,20 @@ def test_keys_are_ordered_by_role_then_by_when_they_stopped_or_were_made() -> No
     ]
 
     assert [k.kid for k in in_role_order(keys)] == ["r1", "r2", "p1", "p2", "c", "n"]
+
+
+def test_the_readme_documents_the_json_keys() -> None:
+    """The README's table of --json keys names exactly the keys the commands print."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = re.findall(r"^  \| `(\w+) (\w+)`[^|]*\| (.*) \|$", readme, re.M)
+    documented = {
+        command: set(re.findall(r"`(\w+)`", re.sub(r"\([^()]*(\([^()]*\)[^()]*)*\)", "", keys)))
+        for command, _, keys in rows
+    }
+
+    assert documented == {
+        "realm": REALM_KEYS | {"clients", "keys"},
+        "client": CLIENT_KEYS | SECRET_KEYS,
+        "key": KEY_KEYS,
+        "issuer": ISSUER_KEYS,
+    }
