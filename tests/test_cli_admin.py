@@ -249,7 +249,7 @@ def test_realm_delete_asks_at_a_terminal(workdir: Path, answer: str, kept: bool)
     listed = json.loads(tokensmith(workdir, "realm", "list", "--json").stdout)
 
     assert result.stderr.startswith(
-        "delete realm 'acme' with its 1 client, their secrets and tokens? [y/N] "
+        "delete realm 'acme' and its 1 client, with its secrets and tokens? [y/N] "
     )
     assert result.returncode == (1 if kept else 0)
     assert [r["name"] for r in listed] == (["acme"] if kept else [])

@@ -129,9 +129,10 @@ async def _realm_delete(admin: Admin, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        its, s = ("its", "") if refused.clients == 1 else ("their", "s")
         print(
-            f"delete realm {args.name!r} with its {refused.clients} "
-            f"client{'' if refused.clients == 1 else 's'}, their secrets and tokens? [y/N] ",
+            f"delete realm {args.name!r} and its {refused.clients} client{s}, with {its} "
+            "secrets and tokens? [y/N] ",
             end="",
             file=sys.stderr,
             flush=True,

@@ -100,7 +100,8 @@ async def create_realm(
             await conn.execute(insert(token_paths).values(path=path, realm_id=realm_id))
     except IntegrityError:  # made at the same time by another writer
         raise Conflict(
-            f"realm {name!r} (in some case) or one of its token paths already exists"
+            f"realm {name!r} (or one whose name differs only in case) or one of its token "
+            "paths was created meanwhile"
         ) from None
     realm = await get_realm(conn, name)
     assert realm is not None
@@ -141,8 +142,8 @@ async def list_realms(conn: AsyncConnection) -> list[Realm]:
 
 
 async def realm_names(conn: AsyncConnection) -> list[str]:
-    """Every realm's name, sorted."""
-    return list(await conn.scalars(select(realms.c.name).order_by(realms.c.name)))
+    """Every realm's name, sorted (by code point, whatever the database's collation)."""
+    return sorted(await conn.scalars(select(realms.c.name)))
 
 
 async def case_clashes(conn: AsyncConnection) -> list[list[str]]:
