@@ -44,6 +44,7 @@ UNIT = EXAMPLES / "systemd" / "tokensmith.service"
 ENV_FILE = EXAMPLES / "systemd" / "tokensmith.env"
 NGINX_CONF = EXAMPLES / "nginx" / "tokensmith.conf"
 CADDYFILE = EXAMPLES / "caddy" / "Caddyfile"
+README = EXAMPLES.parent / "README.md"
 
 INSTALLED = "/opt/tokensmith/bin/tokensmith"  # where the unit expects the command
 PUBLIC_HOST = "auth.example.com"
@@ -209,6 +210,18 @@ def test_env_file_names_only_variables_the_service_reads(tmp_path: Path, comment
         # to_env gives back every variable from_env reads; serve --help names those it reads.
         read = name in settings.to_env() or f"${name}" in serve_help
         assert read, f"the service does not read {name}"
+
+
+def test_readme_shows_the_units_commands_and_the_admin_recipe() -> None:
+    """The README's Deploying shows the commands the unit runs, and runs admin commands as the
+    env file's comment says."""
+    readme = README.read_text()
+    deploying = readme[readme.index("### Deploying") :]
+    recipe = next(line for line in ENV_FILE.read_text().splitlines() if "sudo -u" in line)
+
+    for key in ("ExecStartPre", "ExecStart"):
+        assert f"`tokensmith {' '.join(unit_command(key))}`" in deploying
+    assert recipe.removeprefix("#").strip().removesuffix(" ...") in deploying
 
 
 # --- The service as the unit runs it, behind the example proxies -------------------------------
