@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import ctypes
 import importlib.util
 import json
 import logging
@@ -53,7 +52,6 @@ LOG_LEVELS = {
 }
 #: Seconds a worker whose supervisor died is given to finish its requests before it exits anyway.
 ORPHAN_GRACE = 10.0
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 #: The application factory every worker process calls (an import string, as uvicorn takes it).
 APP = "tokensmith.server._serve:app_from_env"
 STARTUP_FAILURE = 3  # uvicorn's exit status of a server whose startup failed
@@ -66,40 +64,29 @@ def app_from_env() -> TokensmithApp:
     return TokensmithApp(Settings.from_env(), migrate=False)  # serve() migrated before
 
 
-def exit_with_parent(pid: int | None = None) -> None:
+def exit_with_parent(lifeline: int | None = None) -> None:
     """Make this process stop (SIGTERM, then a hard exit after :data:`ORPHAN_GRACE` seconds) when
-    its supervising process dies, even by SIGKILL: the process ``pid``, by default the process
-    that started this one with ``multiprocessing`` (does nothing in a process that
-    ``multiprocessing`` did not start).
+    its supervising process dies, even by SIGKILL.
 
-    On Linux the kernel sends SIGTERM at once (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
-    thread watches ``os.getppid()`` (and the ``multiprocessing`` parent's sentinel), which also
-    covers a parent that died before the ``prctl`` call.
+    ``lifeline`` is a file descriptor that reaches end of file when the supervisor dies (the
+    supervisor of ``_supervisor`` passes one to each worker); by default the sentinel of the
+    process that started this one with ``multiprocessing``, and nothing is done in a process
+    that ``multiprocessing`` did not start. A daemon thread waits on it, so a parent that died
+    before this call is noticed at once too.
     """
-    sentinel = None
-    if pid is None:
+    if lifeline is None:
         parent = multiprocessing.parent_process()
-        if parent is None or parent.pid is None:
+        if parent is None or parent.sentinel is None:
             return
-        pid, sentinel = parent.pid, parent.sentinel
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        lifeline = parent.sentinel
     threading.Thread(
-        target=_watch_parent,
-        args=(pid, sentinel),
-        name="tokensmith-parent-watch",
-        daemon=True,
+        target=_watch_parent, args=(lifeline,), name="tokensmith-parent-watch", daemon=True
     ).start()
 
 
-def _watch_parent(pid: int, sentinel: int | None) -> None:
-    while os.getppid() == pid:
-        if sentinel is None:
-            time.sleep(1.0)
-        elif multiprocessing.connection.wait([sentinel], timeout=1.0):
-            break
-    log.warning("supervising process %d is gone; this worker stops", pid)
+def _watch_parent(lifeline: int) -> None:
+    multiprocessing.connection.wait([lifeline])  # nobody writes: ready means end of file
+    log.warning("the supervising process is gone; this worker stops")
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(ORPHAN_GRACE)
     os._exit(1)
@@ -388,7 +375,7 @@ def supervise(workers: int, choices: dict[str, Any], options: dict[str, Any]) ->
     Alembic, the application) is gone. Exits with status 1 when the address is taken.
     """
     sock = uvicorn.Config(APP, factory=True, **options).bind_socket()  # exits 1 if taken
-    worker = {**choices, "fd": sock.fileno(), "supervisor": os.getpid()}
+    worker = {**choices, "fd": sock.fileno()}
     argv = [sys.executable, "-m", "tokensmith.server._supervisor", "--workers", str(workers)]
     argv += ["--fd", str(sock.fileno()), "--log-level", choices["log_level"], "--"]
     argv += [sys.executable, "-m", "tokensmith.server._worker", json.dumps(worker)]
@@ -399,11 +386,11 @@ def supervise(workers: int, choices: dict[str, Any], options: dict[str, Any]) ->
 
 def run_worker(argv: Sequence[str]) -> None:
     """Serve on the listening socket the supervisor passed down, as one worker of
-    ``serve --workers N``: ``argv`` is the JSON the supervising process wrote (the ``serve``
-    options, the socket's file descriptor and the supervisor's process id). Exits with
-    :data:`STARTUP_FAILURE` when the application does not start."""
+    ``serve --workers N``: ``argv`` is the JSON :func:`supervise` wrote (the ``serve`` options and
+    the socket's file descriptor), then the supervisor's lifeline (see ``_supervisor``). Exits
+    with :data:`STARTUP_FAILURE` when the application does not start."""
     choices = json.loads(argv[0])
-    exit_with_parent(choices.pop("supervisor"))
+    exit_with_parent(int(argv[1]))
     sock = socket.socket(fileno=choices.pop("fd"))
     server = uvicorn.Server(uvicorn.Config(APP, factory=True, **uvicorn_options(**choices)))
     with contextlib.suppress(KeyboardInterrupt):

@@ -3,12 +3,15 @@
 ``serve`` migrates the database and binds the listening socket, then replaces itself (``exec``)
 with this module, so that the parent living as long as the service carries no application,
 database driver or event loop: about 12 MB of RSS instead of 80, and no ``multiprocessing``
-resource tracker beside it. It runs N copies of the worker command, each inheriting the listening
-socket; starts a new worker when one dies (at most one start per second and slot); stops when a
-worker exits with :data:`STARTUP_FAILURE` (its startup failed and would fail again), and on
-SIGINT, SIGTERM or SIGHUP, after sending the workers SIGTERM and waiting for them (a second
-signal kills them). The workers stop by themselves if this process dies
-(:func:`tokensmith.server._serve.exit_with_parent`).
+resource tracker beside it.
+
+It runs N copies of the worker command, each inheriting the listening socket and given, as its
+last argument, the number of a file descriptor (its lifeline) that reaches end of file when the
+supervisor dies, so that workers stop by themselves even after a SIGKILL of the supervisor
+(:func:`tokensmith.server._serve.exit_with_parent`). A worker that dies is replaced (at most one
+start per second and slot). The supervisor stops when a worker exits with
+:data:`STARTUP_FAILURE` (its startup failed and would fail again), and on SIGINT, SIGTERM or
+SIGHUP, after sending the workers SIGTERM and waiting for them (a second signal kills them).
 
     python -m tokensmith.server._supervisor --workers N [--fd FD]... [--log-level LEVEL] \\
         -- COMMAND [ARG]...
@@ -36,7 +39,8 @@ _LEVELS = {"trace": 5, "debug": 10, "info": 20, "warning": 30, "error": 40, "cri
 
 
 class Supervisor:
-    """Runs ``workers`` copies of ``command``, each inheriting the file descriptors ``fds``.
+    """Runs ``workers`` copies of ``command``, each inheriting the file descriptors ``fds`` and
+    given the number of its lifeline as its last argument.
 
     Log lines go to standard error in uvicorn's default format, from ``log_level`` up.
     """
@@ -57,9 +61,12 @@ class Supervisor:
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * workers
         self.started_at = [-math.inf] * workers
         self._signals: list[int] = []
+        self._lifeline = -1  # the read end; only this process holds the write end
 
     def run(self) -> int:
         """Supervise until a stop signal or a failed startup; the exit status."""
+        lifeline, held = os.pipe()
+        self._lifeline = lifeline
         wakeup_r, wakeup_w = os.pipe()
         os.set_blocking(wakeup_r, False)
         os.set_blocking(wakeup_w, False)
@@ -76,8 +83,8 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_fd)
-            os.close(wakeup_r)
-            os.close(wakeup_w)
+            for fd in (wakeup_r, wakeup_w, lifeline, held):
+                os.close(fd)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals.append(signum)
@@ -117,7 +124,9 @@ class Supervisor:
     def _start(self, slot: int) -> None:
         self.started_at[slot] = time.monotonic()
         try:
-            proc = subprocess.Popen(self.command, pass_fds=self.fds)  # noqa: S603 (our own argv)
+            proc = subprocess.Popen(  # noqa: S603 (our own argv)
+                [*self.command, str(self._lifeline)], pass_fds=(*self.fds, self._lifeline)
+            )
         except OSError as exc:  # tried again after RESTART_INTERVAL
             self._log(40, f"Cannot start a worker process: {exc}")
             return
