@@ -307,6 +307,7 @@ def uvicorn_options(
         # (Settings.trusted_proxies); uvicorn's own rewrite would trust any loopback peer.
         "proxy_headers": False,
         "lifespan": "on",
+        "ws": "none",  # no WebSocket endpoint: never import websockets/wsproto where installed
     }
 
 
