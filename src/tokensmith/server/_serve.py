@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -367,15 +367,15 @@ def serve(
         uvicorn.run(TokensmithApp(settings, migrate=False), **options)  # prepare() migrated
 
 
-def supervise(workers: int, choices: dict[str, Any], options: dict[str, Any]) -> None:
+def supervise(workers: int, choices: dict[str, Any], options: dict[str, Any]) -> NoReturn:
     """Bind the listening socket, then replace this process with the supervisor of ``workers``
     worker processes (``python -m tokensmith.server._supervisor``); never returns.
 
     The process keeps its id, standard streams and environment (``TOKENSMITH_*`` carries the
     settings to the workers); what this process imported to prepare the database (SQLAlchemy,
-    Alembic, the application) is gone. Exits with status 1 when the address is taken.
+    Alembic, the application) is gone. Exits (uvicorn logs why) when the address is taken.
     """
-    sock = uvicorn.Config(APP, factory=True, **options).bind_socket()  # exits 1 if taken
+    sock = uvicorn.Config(APP, factory=True, **options).bind_socket()
     worker = {**choices, "fd": sock.fileno()}
     argv = [sys.executable, "-m", "tokensmith.server._supervisor", "--workers", str(workers)]
     argv += ["--fd", str(sock.fileno()), "--log-level", choices["log_level"], "--"]
