@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/token_load.py
 	$(BIN)/python bench/peer_load.py
 	$(BIN)/python -W ignore bench/client_overhead.py
+	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/multipart.py

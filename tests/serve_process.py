@@ -68,6 +68,28 @@ def process_gone(pid: int) -> bool:
     return False
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: reads /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry))
+        except (ValueError, OSError):  # not a process, or it exited meanwhile
+            continue
+    return found
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set size of process ``pid`` (Linux: reads /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 @contextmanager
 def serving(
     tmp_path: Path, settings: Settings, *args: str, port: int | None = None

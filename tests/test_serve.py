@@ -1,5 +1,5 @@
 """`tokensmith serve` as a process: latency of keep-alive requests on every loop and worker count,
-and workers that stop with their supervisor."""
+workers that stop with their supervisor, and a supervisor that carries no application."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib.util
 import os
 import signal
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from .conftest import make_settings, run_admin
-from .serve_process import process_gone, serving
+from .serve_process import children, process_gone, rss_bytes, serving
 
 FAST = importlib.util.find_spec("uvloop") and importlib.util.find_spec("httptools")
 
@@ -83,6 +84,31 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
     with serving(tmp_path, settings, port=first.port) as second:
         assert httpx.get(second.url + "/health", timeout=5).status_code == 200
     assert "Traceback" not in first.output() + second.output()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_supervising_parent_carries_no_application(tmp_path: Path) -> None:
+    """`serve --workers 2` is three processes, no multiprocessing helper beside them: a parent
+    that never loaded SQLAlchemy or cryptography, and two workers that did; together they stay
+    far below the 239 MB of RSS they took when the parent held the application (~145 MB)."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'tokensmith.db'}")
+
+    with serving(tmp_path, settings, "--workers", "2") as service:
+        workers = service.worker_pids(2)
+        deadline = time.monotonic() + 30
+        while service.output().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, service.output()
+            time.sleep(0.05)
+        parent = service.proc.pid
+        tree = [parent, *children(parent)]
+        maps = {pid: Path(f"/proc/{pid}/maps").read_text() for pid in tree}
+        rss = sum(rss_bytes(pid) for pid in tree)
+
+    assert sorted(tree[1:]) == sorted(workers)
+    assert "sqlalchemy" not in maps[parent]
+    assert "cryptography" not in maps[parent]
+    assert all("cryptography" in maps[pid] for pid in workers)  # what the parent lacks
+    assert rss < 190 * 2**20
 
 
 def test_a_loop_or_parser_that_is_not_installed_is_a_clear_error(

@@ -5,16 +5,15 @@
 out over httpx (asyncio or trio, through anyio), single flight across threads and tasks, the
 verifier of signed tokens with its fetched keys, and the ASGI types.
 
-The verifier (joserfc) is imported on first use: the client does not need it.
+The drivers, single flight and the verifier are imported on first use: the client does not need
+the verifier (joserfc), and the token service needs httpx and anyio only once it fetches the keys
+of a client or a trusted issuer.
 """
 
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_getattr as _lazy_getattr
 from ._asgi import ASGIApp, ASGIMessage, ASGIReceive, ASGIScope, ASGISend
-from ._clients import AsyncClients, current_loop
-from ._drive import run_async, run_sync, send_async, send_sync
-from ._flight import Flight, SingleFlight, loop_callback_queue
 from ._flow import (
     Call,
     Flow,
@@ -30,11 +29,28 @@ from ._flow import (
 )
 
 if TYPE_CHECKING:
+    from ._clients import AsyncClients, current_loop
+    from ._drive import run_async, run_sync, send_async, send_sync
+    from ._flight import Flight, SingleFlight, loop_callback_queue
     from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
 
 __getattr__ = _lazy_getattr(
     __name__,
-    {name: "._verifier" for name in ("Claims", "Introspection", "Verifier", "VerifierUnavailable")},
+    {
+        "AsyncClients": "._clients",
+        "Claims": "._verifier",
+        "Flight": "._flight",
+        "Introspection": "._verifier",
+        "SingleFlight": "._flight",
+        "Verifier": "._verifier",
+        "VerifierUnavailable": "._verifier",
+        "current_loop": "._clients",
+        "loop_callback_queue": "._flight",
+        "run_async": "._drive",
+        "run_sync": "._drive",
+        "send_async": "._drive",
+        "send_sync": "._drive",
+    },
 )
 
 __all__ = [

@@ -8,8 +8,9 @@ from functools import partial
 from urllib.parse import parse_qsl
 
 from ._errors import InvalidRequest, echo
-from ._multipart import MAX_FIELDS, multipart_boundary, multipart_fields
 
+MAX_FIELDS = 64
+"""The most fields a form may have, in either encoding."""
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 REPEATABLE = frozenset({"resource"})
@@ -32,6 +33,8 @@ def form_parser(content_type: str) -> Callable[[bytes], dict[str, str]]:
     if media_type == URLENCODED:
         return parse_form
     if media_type == MULTIPART:
+        from ._multipart import multipart_boundary  # the email parser: only for multipart
+
         return partial(_parse_multipart, multipart_boundary(content_type))
     raise InvalidRequest(f"send the parameters as {URLENCODED} (RFC 6749 §4.4.2) or as {MULTIPART}")
 
@@ -61,8 +64,10 @@ def _parse_multipart(boundary: bytes, body: bytes) -> dict[str, str]:
 
     Raises:
         InvalidRequest: as :func:`parse_form`, and for a part that is not a text parameter
-            (see :func:`multipart_fields`).
+            (see :func:`~tokensmith.oauth._multipart.multipart_fields`).
     """
+    from ._multipart import multipart_fields
+
     return form_of(multipart_fields(body, boundary))
 
 

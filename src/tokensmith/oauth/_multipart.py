@@ -22,8 +22,8 @@ from email.parser import BytesHeaderParser
 from email.policy import Compat32
 
 from ._errors import InvalidRequest, echo
+from ._form import MAX_FIELDS
 
-MAX_FIELDS = 64
 MAX_PART_HEADER_BYTES = 1024
 MAX_CONTENT_TYPE_CHARS = 1024
 

@@ -1,12 +1,43 @@
-"""The token service: an ASGI application, its settings, administration and demo mode."""
+"""The token service: an ASGI application, its settings, administration and demo mode.
 
-from ._admin import Admin, NewClient
-from ._admin_checks import AdminError, RealmNotEmpty
-from ._app import TokensmithApp
-from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
-from ._keys import MasterKey, MasterKeyError, open_master_key
-from ._settings import Settings
-from ._trust import DEMO_AUDIENCE, DEMO_ISSUER, Trust
+Every name is imported on first use (PEP 562): ``import tokensmith.server`` loads nothing of the
+service, so that the process supervising ``serve --workers N`` (``_supervisor``, the standard
+library only) starts without SQLAlchemy or the application.
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr as _lazy_getattr
+
+if TYPE_CHECKING:
+    from ._admin import Admin, NewClient
+    from ._admin_checks import AdminError, RealmNotEmpty
+    from ._app import TokensmithApp
+    from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
+    from ._keys import MasterKey, MasterKeyError, open_master_key
+    from ._settings import Settings
+    from ._trust import DEMO_AUDIENCE, DEMO_ISSUER, Trust
+
+__getattr__ = _lazy_getattr(
+    __name__,
+    {
+        "DEMO_AUDIENCE": "._trust",
+        "DEMO_ISSUER": "._trust",
+        "DEMO_REALMS": "._demo",
+        "Admin": "._admin",
+        "AdminError": "._admin_checks",
+        "MasterKey": "._keys",
+        "MasterKeyError": "._keys",
+        "NewClient": "._admin",
+        "RealmNotEmpty": "._admin_checks",
+        "Settings": "._settings",
+        "TokensmithApp": "._app",
+        "Trust": "._trust",
+        "demo_instructions": "._demo",
+        "ensure_demo": "._demo",
+        "open_master_key": "._keys",
+    },
+)
 
 __all__ = [
     "DEMO_AUDIENCE",

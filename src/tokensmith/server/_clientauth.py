@@ -11,9 +11,9 @@ import logging
 from base64 import b64decode
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
-from ..core import Verifier, VerifierUnavailable
 from ..oauth import (
     ASSERTION_ALGORITHMS,
     BadSignature,
@@ -36,6 +36,9 @@ from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
 from ._verifiers import Verifiers
+
+if TYPE_CHECKING:
+    from ..core import Verifier
 
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -218,6 +221,8 @@ class ClientAuthenticator:
         Until the signature verifies, an unknown client, a client without keys and a wrong key
         get the same answer, so that the text does not tell which client ids exist.
         """
+        from ..core import VerifierUnavailable  # httpx and the verifier: with the first assertion
+
         verifier = self._verifier(client) if client is not None else None
         try:
             if client is None or verifier is None:  # the same header checks, against no keys
@@ -276,6 +281,8 @@ class ClientAuthenticator:
         jwks = client.jwks
 
         def make() -> Verifier:
+            from ..core import Verifier
+
             return Verifier(
                 issuer=client.client_id,
                 jwks_url=client.jwks_url,

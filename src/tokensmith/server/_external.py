@@ -8,9 +8,8 @@ tell an unsigned blob from an expired token from a token for another audience.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core import Verifier, VerifierUnavailable
 from ..oauth import (
     Clock,
     InvalidGrant,
@@ -25,6 +24,9 @@ from ..oauth import (
 from ..store import TrustedIssuer
 from ._state import RealmState
 from ._verifiers import Verifiers
+
+if TYPE_CHECKING:
+    from ..core import Verifier
 
 
 class ExternalTokens:
@@ -45,6 +47,8 @@ class ExternalTokens:
                 too old, or no subject.
             TemporarilyUnavailable: the issuer's keys cannot be fetched.
         """
+        from ..core import VerifierUnavailable  # httpx and the verifier: with the first token
+
         dots = token.count(".")
         if dots != 2:
             raise InvalidGrant(
@@ -89,6 +93,8 @@ class ExternalTokens:
 
     def _verifier(self, trusted: TrustedIssuer) -> Verifier:
         def make() -> Verifier:
+            from ..core import Verifier
+
             return Verifier(
                 issuer=trusted.issuer,
                 jwks_url=trusted.jwks_url,

@@ -17,6 +17,9 @@ the presented secret is checked. IPv6 addresses count per /56: a subscriber hold
 so one attacker cannot turn a /48 into 65,536 fresh addresses, only 256.
 When the counter store fails (Redis away), authentication goes on unlimited and a warning is
 logged: the limits protect the service, they must not take it down.
+
+In memory, ``limits`` is imported with the first failure to count (or the first limit other than
+the defaults to check): a service nobody fails against never loads it.
 """
 
 from __future__ import annotations
@@ -31,15 +34,15 @@ import time
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from functools import lru_cache
-
-from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.errors import ConfigurationError as LimitsConfigurationError
-from limits.limits import GRANULARITIES
+from typing import TYPE_CHECKING
 
 from ..oauth import ConfigurationError, SlowDown, sha256_hex
 from ..store import Realm
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.storage import MemoryStorage, RedisStorage
+    from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 log = logging.getLogger("tokensmith.server")
 
@@ -53,6 +56,7 @@ REFUSAL_DELAY = 1.0
 _PRUNE_AT = 10_000
 _NEEDS_REDIS = "rate limits in Redis need the redis package: pip install 'tokensmith[server,redis]'"
 _IPV6_PREFIX = 56
+_KNOWN_GOOD = frozenset({DEFAULT_CLIENT_LIMIT, DEFAULT_ADDRESS_LIMIT})
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -68,7 +72,8 @@ def check_limits(text: str) -> str:
     Raises:
         ConfigurationError: anything else, with a message that shows the expected form.
     """
-    parse_limits(text)
+    if text not in _KNOWN_GOOD:  # checking these would import limits in every worker
+        parse_limits(text)
     return text
 
 
@@ -79,11 +84,15 @@ def parse_limits(text: str) -> tuple[RateLimitItem, ...]:
     Raises:
         ConfigurationError: not that notation, or a zero amount.
     """
+    from limits import parse_many
+
     try:
         items = tuple(parse_many(text))
     except ValueError:
         items = ()
     if not items or any(item.amount < 1 for item in items):
+        from limits.limits import GRANULARITIES
+
         shown = text if len(text) <= 60 else text[:60] + "…"
         raise ConfigurationError(
             f"{shown!r} is not a rate limit: write COUNT/PERIOD, e.g. '10/minute' or "
@@ -161,8 +170,11 @@ class AuthLimiter:
         self.address_limit = check_limits(address_limit)
         self.refusal_delay = refusal_delay
         self._shared = storage != MEMORY
-        self._storage = _storage(storage)
-        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._url = check_storage(storage)
+        self._storage: MemoryStorage | RedisStorage | None = None
+        self._counters: SlidingWindowCounterRateLimiter | None = None
+        if self._shared:  # a Redis client now: a missing redis package is refused at startup
+            self._limiter()
         self._warned_at = -math.inf
         self._resume_at = -math.inf
         # In memory every failure passes through this object, so it knows when each address and
@@ -216,10 +228,10 @@ class AuthLimiter:
         tests += [(item, "client", client) for item in by_client]
         if self._shared:  # concurrently: the reads overlap instead of waiting on each other
             passed = await asyncio.gather(
-                *(self._limiter.test(item, realm.name, kind, who) for item, kind, who in tests)
+                *(self._limiter().test(item, realm.name, kind, who) for item, kind, who in tests)
             )
         else:
-            passed = [await self._limiter.test(i, realm.name, k, w) for i, k, w in tests]
+            passed = [await self._limiter().test(i, realm.name, k, w) for i, k, w in tests]
         for item, ok in zip(by_address, passed, strict=False):
             if not ok:
                 retry = await self._retry_after(item, realm.name, "address", source)
@@ -251,21 +263,22 @@ class AuthLimiter:
             return
         try:
             for item in self._address_items(realm):
-                await self._limiter.hit(item, realm.name, "address", source)
+                await self._limiter().hit(item, realm.name, "address", source)
             if client_id is None:
                 return
             client = _client_key(client_id)
             for item in self._client_items(realm):
-                await self._limiter.hit(item, realm.name, "client", client)
+                await self._limiter().hit(item, realm.name, "client", client)
             mark = _marker(self._client_items(realm))
-            await self._limiter.hit(mark, realm.name, "pair", client, source)
+            await self._limiter().hit(mark, realm.name, "pair", client, source)
         except Exception as exc:
             self._storage_failed(exc)
 
     async def aclose(self) -> None:
         """Release the counter store's connections."""
-        if isinstance(self._storage, RedisStorage):
-            client = getattr(self._storage.bridge, "storage", None)  # redis.asyncio.Redis
+        if self._shared and self._storage is not None:
+            bridge = getattr(self._storage, "bridge", None)  # RedisStorage's
+            client = getattr(bridge, "storage", None)  # redis.asyncio.Redis
             if client is not None:
                 try:
                     await client.aclose()
@@ -309,14 +322,25 @@ class AuthLimiter:
         the moment a new window starts."""
         mark = _marker(self._client_items(realm))
         key = mark.key_for(realm.name, "pair", client, source)
+        self._limiter()
+        assert self._storage is not None  # made with the limiter
         previous, previous_ttl, current, _ = await self._storage.get_sliding_window(
             key, mark.get_expiry()
         )
         return current > 0 or (previous > 0 and previous_ttl > 0)
 
     async def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
-        stats = await self._limiter.get_window_stats(item, *ids)
+        stats = await self._limiter().get_window_stats(item, *ids)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def _limiter(self) -> SlidingWindowCounterRateLimiter:
+        """The counters' limiter and store, made on first use."""
+        if self._counters is None:
+            from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+            self._storage = _storage(self._url)
+            self._counters = SlidingWindowCounterRateLimiter(self._storage)
+        return self._counters
 
     def _storage_failed(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -348,6 +372,9 @@ def check_storage(url: str) -> str:
 
 
 def _storage(url: str) -> MemoryStorage | RedisStorage:
+    from limits.aio.storage import MemoryStorage, RedisStorage
+    from limits.errors import ConfigurationError as LimitsConfigurationError
+
     if check_storage(url) == MEMORY:
         return MemoryStorage()
     try:

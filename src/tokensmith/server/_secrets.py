@@ -19,12 +19,13 @@ import hmac
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from typing import TYPE_CHECKING
 
 from ..oauth import SlowDown, sha256_hex
 from ..store import StoredSecret
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 SHA256_PREFIX = "sha256$"
 _MAX_REMEMBERED = 10_000
@@ -47,7 +48,8 @@ class SecretChecker:
     a core and 64 MiB for about a tenth of a second). A guess refused because another check of
     its client is running is answered after ``busy_delay`` seconds. ``hasher`` makes the argon2id
     hashes of chosen secrets (default: argon2-cffi's RFC 9106 low-memory profile); a check follows
-    the parameters stored in the hash it checks.
+    the parameters stored in the hash it checks. argon2-cffi is imported with the first chosen
+    secret hashed or checked: a service whose clients all have generated secrets never loads it.
     """
 
     def __init__(
@@ -57,7 +59,7 @@ class SecretChecker:
         busy_delay: float = 1.0,
         hasher: PasswordHasher | None = None,
     ) -> None:
-        self._hasher = hasher if hasher is not None else PasswordHasher()
+        self._hasher = hasher
         self._cache_key = os.urandom(32)
         self._remembered: dict[tuple[int, bytes], None] = {}
         self._hashing = asyncio.Semaphore(max_concurrent_hashes)
@@ -69,7 +71,7 @@ class SecretChecker:
 
     def digest_chosen(self, secret: str) -> str:
         """How a secret a person chose is stored: an argon2id PHC string."""
-        return self._hasher.hash(secret)
+        return self.hasher.hash(secret)
 
     def matches_cheaply(self, presented: str, stored: Sequence[StoredSecret], now: float) -> bool:
         """Whether ``presented`` matches a generated secret, or a chosen one already verified,
@@ -163,7 +165,18 @@ class SecretChecker:
             return await asyncio.to_thread(self._verify_sync, secret.digest, presented)
 
     def _verify_sync(self, digest: str, presented: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
-            return self._hasher.verify(digest, presented)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return self.hasher.verify(digest, presented)
+        except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
             return False
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """The argon2id hasher of chosen secrets (made on first use)."""
+        if self._hasher is None:
+            from argon2 import PasswordHasher
+
+            self._hasher = PasswordHasher()
+        return self._hasher

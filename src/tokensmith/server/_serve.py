@@ -1,10 +1,13 @@
 """Running the service under uvicorn: the one module that knows uvicorn.
 
-Four things here go beyond handing the app to uvicorn:
+Five things here go beyond handing the app to uvicorn:
 
 - every accepted TCP connection gets ``TCP_NODELAY``, whatever the event loop and worker count;
 - a response's status line and headers leave in the same write as its body (one TCP segment,
   one system call), where uvicorn writes them separately;
+- with ``--workers N`` the process that prepared the database replaces itself with a supervisor
+  that imports the standard library only (``_supervisor``), and each worker is a fresh
+  interpreter importing only what serving needs (:func:`run_worker`), on POSIX systems;
 - worker processes of ``--workers N`` stop when the process that supervises them dies;
 - uvicorn's access log and trace log never write a query string (a client may put its secret
   there; the service never reads credentials from it).
@@ -15,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import ctypes
 import importlib.util
+import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -26,18 +29,15 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any, NoReturn, cast
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..oauth import ConfigurationError
-from ..store import Database
-from ._admin import Admin
 from ._app import TokensmithApp
-from ._demo import demo_instructions, ensure_demo
-from ._keys import open_master_key
 from ._settings import Settings
 
 log = logging.getLogger("tokensmith.server")
@@ -52,7 +52,9 @@ LOG_LEVELS = {
 }
 #: Seconds a worker whose supervisor died is given to finish its requests before it exits anyway.
 ORPHAN_GRACE = 10.0
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: The application factory every worker process calls (an import string, as uvicorn takes it).
+APP = "tokensmith.server._serve:app_from_env"
+STARTUP_FAILURE = 3  # uvicorn's exit status of a server whose startup failed
 
 
 def app_from_env() -> TokensmithApp:
@@ -62,33 +64,29 @@ def app_from_env() -> TokensmithApp:
     return TokensmithApp(Settings.from_env(), migrate=False)  # serve() migrated before
 
 
-def exit_with_parent() -> None:
+def exit_with_parent(lifeline: int | None = None) -> None:
     """Make this process stop (SIGTERM, then a hard exit after :data:`ORPHAN_GRACE` seconds) when
-    the process that started it with ``multiprocessing`` dies, even by SIGKILL.
+    its supervising process dies, even by SIGKILL.
 
-    On Linux the kernel sends SIGTERM at once (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
-    thread waits on the parent's ``multiprocessing`` sentinel and watches ``os.getppid()``, which
-    also covers a parent that died before the ``prctl`` call. Does nothing in a process that
-    ``multiprocessing`` did not start.
+    ``lifeline`` is a file descriptor that reaches end of file when the supervisor dies (the
+    supervisor of ``_supervisor`` passes one to each worker); by default the sentinel of the
+    process that started this one with ``multiprocessing``, and nothing is done in a process
+    that ``multiprocessing`` did not start. A daemon thread waits on it, so a parent that died
+    before this call is noticed at once too.
     """
-    parent = multiprocessing.parent_process()
-    if parent is None or parent.pid is None:
-        return
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if lifeline is None:
+        parent = multiprocessing.parent_process()
+        if parent is None or parent.sentinel is None:
+            return
+        lifeline = parent.sentinel
     threading.Thread(
-        target=_watch_parent,
-        args=(parent.pid, parent.sentinel),
-        name="tokensmith-parent-watch",
-        daemon=True,
+        target=_watch_parent, args=(lifeline,), name="tokensmith-parent-watch", daemon=True
     ).start()
 
 
-def _watch_parent(pid: int, sentinel: int) -> None:
-    while os.getppid() == pid and not multiprocessing.connection.wait([sentinel], timeout=1.0):
-        pass
-    log.warning("supervising process %d is gone; this worker stops", pid)
+def _watch_parent(lifeline: int) -> None:
+    multiprocessing.connection.wait([lifeline])  # nobody writes: ready means end of file
+    log.warning("the supervising process is gone; this worker stops")
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(ORPHAN_GRACE)
     os._exit(1)
@@ -261,6 +259,11 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
         MasterKeyError: the master key does not match the database, or is missing for one that
             holds encrypted keys.
     """
+    from ..store import Database
+    from ._admin import Admin
+    from ._demo import ensure_demo
+    from ._keys import open_master_key
+
     db = Database(settings.database_url)
     try:
         await db.migrate()
@@ -270,6 +273,42 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
             await ensure_demo(Admin(db, master))
     finally:
         await db.close()
+
+
+def uvicorn_options(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    access_log: bool = False,
+    log_level: str = "info",
+    loop: str = "auto",
+    http: str = "auto",
+) -> dict[str, Any]:
+    """What ``serve`` hands uvicorn, in the supervising process and in every worker.
+
+    Raises:
+        ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
+            is not installed.
+    """
+    if log_level not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}"
+        )
+    return {
+        "host": host,
+        "port": port,
+        "loop": _loop(loop),
+        "http": _http_protocol(http),
+        "access_log": access_log,
+        "log_level": log_level,
+        "log_config": log_config(log_level),
+        "server_header": False,
+        # The application reads X-Forwarded-For itself, from configured trusted proxies only
+        # (Settings.trusted_proxies); uvicorn's own rewrite would trust any loopback peer.
+        "proxy_headers": False,
+        "lifespan": "on",
+        "ws": "none",  # no WebSocket endpoint: never import websockets/wsproto where installed
+    }
 
 
 def serve(
@@ -286,29 +325,22 @@ def serve(
 ) -> None:
     """Prepare the database and serve until interrupted.
 
+    With ``workers`` > 1 on a POSIX system this process then becomes the workers' supervisor
+    (see :func:`supervise`) and this function does not return.
+
     Raises:
         ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
             is not installed.
     """
-    if log_level not in LOG_LEVELS:
-        raise ConfigurationError(
-            f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}"
-        )
-    options: dict[str, Any] = {
+    choices: dict[str, Any] = {
         "host": host,
         "port": port,
-        "loop": _loop(loop),
-        "http": _http_protocol(http),
         "access_log": access_log,
         "log_level": log_level,
-        "log_config": log_config(log_level),
-        "server_header": False,
-        "ws": "none",  # no WebSocket endpoint: an Upgrade request is answered as plain HTTP
-        # The application reads X-Forwarded-For itself, from configured trusted proxies only
-        # (Settings.trusted_proxies); uvicorn's own rewrite would trust any loopback peer.
-        "proxy_headers": False,
-        "lifespan": "on",
+        "loop": loop,
+        "http": http,
     }
+    options = uvicorn_options(**choices)
     asyncio.run(prepare(settings, demo=demo))
     if host not in ("127.0.0.1", "localhost", "::1") and not (
         settings.public_url or settings.allowed_hosts
@@ -322,12 +354,47 @@ def serve(
             flush=True,
         )
     if demo:
+        from ._demo import demo_instructions
+
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         print(demo_instructions(settings.public_url or f"http://{shown}:{port}"), flush=True)
     if workers > 1:
         os.environ.update(settings.to_env())
-        uvicorn.run(
-            "tokensmith.server._serve:app_from_env", factory=True, workers=workers, **options
-        )
+        if os.name == "posix" and sys.executable:
+            supervise(workers, choices, options)
+        uvicorn.run(APP, factory=True, workers=workers, **options)  # uvicorn's own supervisor
     else:
         uvicorn.run(TokensmithApp(settings, migrate=False), **options)  # prepare() migrated
+
+
+def supervise(workers: int, choices: dict[str, Any], options: dict[str, Any]) -> NoReturn:
+    """Bind the listening socket, then replace this process with the supervisor of ``workers``
+    worker processes (``python -m tokensmith.server._supervisor``); never returns.
+
+    The process keeps its id, standard streams and environment (``TOKENSMITH_*`` carries the
+    settings to the workers); what this process imported to prepare the database (SQLAlchemy,
+    Alembic, the application) is gone. Exits (uvicorn logs why) when the address is taken.
+    """
+    sock = uvicorn.Config(APP, factory=True, **options).bind_socket()
+    worker = {**choices, "fd": sock.fileno()}
+    argv = [sys.executable, "-m", "tokensmith.server._supervisor", "--workers", str(workers)]
+    argv += ["--fd", str(sock.fileno()), "--log-level", choices["log_level"], "--"]
+    argv += [sys.executable, "-m", "tokensmith.server._worker", json.dumps(worker)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 (this interpreter, our own argv)
+
+
+def run_worker(argv: Sequence[str]) -> None:
+    """Serve on the listening socket the supervisor passed down, as one worker of
+    ``serve --workers N``: ``argv`` is the JSON :func:`supervise` wrote (the ``serve`` options and
+    the socket's file descriptor), then the supervisor's lifeline (see ``_supervisor``). Exits
+    with :data:`STARTUP_FAILURE` when the application does not start."""
+    choices = json.loads(argv[0])
+    exit_with_parent(int(argv[1]))
+    sock = socket.socket(fileno=choices.pop("fd"))
+    server = uvicorn.Server(uvicorn.Config(APP, factory=True, **uvicorn_options(**choices)))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

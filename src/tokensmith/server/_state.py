@@ -2,17 +2,21 @@
 
 Realms (settings, signer, JWKS) and clients are loaded on first use and dropped when the realm's
 version in the database changes; a poller reads the versions every few seconds, so a change made by
-the CLI or another instance is noticed within one poll interval.
+the CLI or another instance is noticed within one poll interval. Concurrent requests that miss
+the cache for the same realm or client share one load: a burst of requests reaching a cold
+worker reads the database once, not once per request (each read its own pooled connection).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..oauth import (
     Clock,
@@ -40,6 +44,8 @@ from ..store import (
 from ._keys import MasterKey, MasterKeyError, published_until, signer_for
 
 log = logging.getLogger("tokensmith.server")
+
+T = TypeVar("T")
 
 MAX_CLIENT_ID_LENGTH = 255  # the width of clients.client_id
 _UNKNOWN_IDS_BYTES = 512 * 1024  # per realm, what the ids remembered as unknown may take
@@ -144,6 +150,7 @@ class Registry:
         self._index_lock = asyncio.Lock()
         self._epoch = 0
         self._task: asyncio.Task[None] | None = None
+        self._loading: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __repr__(self) -> str:
         return f"Registry(realms={sorted(self._states)})"
@@ -165,7 +172,7 @@ class Registry:
             return state
         if not REALM_NAME.fullmatch(name):
             return None
-        return await self._load(name)
+        return await self._once(("realm", name, self._epoch), functools.partial(self._load, name))
 
     async def client(self, state: RealmState, client_id: str) -> Client | None:
         """The realm's client ``client_id``, loading it if needed; None when unknown. Unknown ids
@@ -184,6 +191,10 @@ class Registry:
             raise InvalidClient(f"client_id is longer than {MAX_CLIENT_ID_LENGTH} characters")
         if not _storable(client_id):
             return None
+        load = functools.partial(self._load_client, state, client_id)
+        return await self._once(("client", id(state), client_id), load)
+
+    async def _load_client(self, state: RealmState, client_id: str) -> Client | None:
         epoch = self._epoch
         async with self.db.read() as conn:
             client = await clients.get_client(conn, state.realm.id, client_id)
@@ -193,6 +204,22 @@ class Registry:
             else:
                 state.clients[client_id] = client
         return client
+
+    async def _once(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """What ``load()`` returns or raises; concurrent calls with the same ``key`` share one
+        run, which goes on when a caller is cancelled."""
+        task = self._loading.get(key)
+        if task is None:
+            task = self._loading[key] = asyncio.ensure_future(load())
+            task.add_done_callback(functools.partial(self._loaded, key))
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _loaded(self, key: Hashable, task: asyncio.Future[Any]) -> None:
+        if self._loading.get(key) is task:
+            del self._loading[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every caller may have been cancelled
 
     def invalidate(self, name: str | None = None) -> None:
         """Drop what is cached of realm ``name`` (of every realm when None)."""

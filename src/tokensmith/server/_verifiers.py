@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
-from ..core import Verifier
+if TYPE_CHECKING:
+    from ..core import Verifier
 
 
 class Verifiers:
