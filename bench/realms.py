@@ -16,10 +16,11 @@ on a database holding one such realm, and prints for both:
   worker), as added memory per stored and per loaded realm;
 - client_credentials tokens/s (wrk) of the last realm beside the one-realm service, in
   alternating rounds (the idle service is stopped with SIGSTOP meanwhile), and the median of the
-  per-round ratios.
+  per-round ratios; beside it the CPU time the service used per token, which other load on a
+  shared machine disturbs much less.
 
     python bench/realms.py [--realms 10000] [--clients 5] [--loaded 1000] [--workers 2]
-                           [--seconds 8] [--rounds 3] [--connections 64]
+                           [--seconds 5] [--rounds 5] [--connections 64]
                            [--database-url URL] [--baseline-url URL]
 
 Both URLs must name empty databases (PostgreSQL: created beforehand); the default is a new SQLite
@@ -218,6 +219,19 @@ def descendants(pid: int) -> list[int]:
         found.append(p)
         todo.extend(children.get(p, []))
     return found
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU time the processes have used."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -436,10 +450,10 @@ def main() -> None:
         "--workers", type=int, default=2, help="serve --workers (default %(default)s)"
     )
     parser.add_argument(
-        "--seconds", type=int, default=8, help="seconds of one wrk round (default %(default)s)"
+        "--seconds", type=int, default=5, help="seconds of one wrk round (default %(default)s)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="wrk rounds per service (default %(default)s)"
+        "--rounds", type=int, default=5, help="wrk rounds per service (default %(default)s)"
     )
     parser.add_argument(
         "--connections", type=int, default=64, help="wrk connections (default %(default)s)"
@@ -530,11 +544,18 @@ def run(args: argparse.Namespace, tmp: Path, services: list[Service]) -> None:
         scripts[s.label] = (s.token_url(realm), script)
 
     def measure(s: Service, seconds: int) -> dict[str, float]:
+        """One wrk round; also the CPU time the service used per token, which the other load
+        on a shared machine disturbs far less than tokens/s."""
         other = small if s is big else big
         other.pause()  # its pollers take no CPU from the one measured
         try:
             url, script = scripts[s.label]
-            return wrk(url, seconds, args.connections, script)
+            pids = descendants(s.proc.pid)
+            cpu = cpu_seconds(pids)
+            result = wrk(url, seconds, args.connections, script)
+            cpu = cpu_seconds(pids) - cpu
+            result["cpu_us"] = cpu / max(result["rps"] * seconds, 1) * 1e6
+            return result
         finally:
             other.resume()
 
@@ -546,8 +567,10 @@ def run(args: argparse.Namespace, tmp: Path, services: list[Service]) -> None:
             s.rounds.append(measure(s, args.seconds))
         ratios.append(big.rounds[-1]["rps"] / small.rounds[-1]["rps"])
         print(
-            f"  round {i + 1}: one realm {small.rounds[-1]['rps']:.0f} tokens/s, "
-            f"realm {n} of {n} {big.rounds[-1]['rps']:.0f} tokens/s, ratio {ratios[-1]:.3f}",
+            f"  round {i + 1}: one realm {small.rounds[-1]['rps']:.0f} tokens/s "
+            f"({small.rounds[-1]['cpu_us']:.0f} us CPU each), realm {n} of {n} "
+            f"{big.rounds[-1]['rps']:.0f} tokens/s ({big.rounds[-1]['cpu_us']:.0f} us), "
+            f"ratio {ratios[-1]:.3f}",
             flush=True,
         )
     report(args, many, big, small, ratios, len(loaded))
@@ -607,13 +630,17 @@ def report(
     for s, name in ((small, "one realm"), (big, f"realm {n} of {n}")):
         print(
             f"  {name:<22}: {med(s, 'rps'):7.0f} tokens/s  p50 {med(s, 'p50'):5.2f} ms"
-            f"  p99 {med(s, 'p99'):6.2f} ms"
+            f"  p99 {med(s, 'p99'):6.2f} ms  {med(s, 'cpu_us'):4.0f} us CPU per token"
         )
     errors = sum(r["errors"] for s in (big, small) for r in s.rounds)
     print(
         f"  {f'ratio, median of {len(ratios)}':<22}: {statistics.median(ratios):6.3f}"
         "   target >= 0.90"
         f"   non-2xx responses: {errors:.0f}"
+    )
+    print(
+        f"  {'CPU per token ratio':<22}: {med(small, 'cpu_us') / med(big, 'cpu_us'):6.3f}"
+        "   (one realm's CPU per token / this one's: the same target, less noise)"
     )
 
 
