@@ -15,13 +15,12 @@ on a database holding one such realm, and prints for both:
   asked for from M distinct realms over several keep-alive connections (realms loaded in every
   worker), as added memory per stored and per loaded realm;
 - client_credentials tokens/s (wrk) of the last realm beside the one-realm service, in
-  alternating rounds (the idle service is stopped with SIGSTOP meanwhile), and the median of the
-  per-round ratios; beside it the CPU time the service used per token, which other load on a
-  shared machine disturbs much less.
+  alternating rounds, and the median of the per-round ratios; beside it the CPU time the
+  service used per token, which other load on a shared machine disturbs much less.
 
     python bench/realms.py [--realms 10000] [--clients 5] [--loaded 1000] [--workers 2]
                            [--seconds 5] [--rounds 5] [--connections 64]
-                           [--database-url URL] [--baseline-url URL]
+                           [--database-url URL] [--baseline-url URL] [--realm-cache-size K]
 
 Both URLs must name empty databases (PostgreSQL: created beforehand); the default is a new SQLite
 file for each. Needs wrk.
@@ -52,6 +51,7 @@ from token_load import wrk
 from tokensmith.server import Admin, Settings, open_master_key
 from tokensmith.server._keys import new_key
 from tokensmith.server._secrets import SHA256_PREFIX, digest_generated, generate_secret
+from tokensmith.server._state import DEFAULT_MAX_REALMS
 from tokensmith.store import Database
 from tokensmith.store._tables import client_secrets, clients, realms, signing_keys
 
@@ -333,15 +333,8 @@ class Service:
     def memory(self) -> Memory:
         return memory(self.proc.pid)
 
-    def pause(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGCONT)
-
     def stop(self) -> None:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGCONT)
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(15)
@@ -464,9 +457,18 @@ def main() -> None:
     parser.add_argument(
         "--baseline-url", help="an empty database for the one realm (default: a new SQLite file)"
     )
+    parser.add_argument(
+        "--realm-cache-size",
+        type=int,
+        default=DEFAULT_MAX_REALMS,
+        help="realms each worker holds in memory (TOKENSMITH_REALM_CACHE_SIZE; default "
+        "%(default)s); below --loaded, the loaded realms displace each other",
+    )
     args = parser.parse_args()
-    if args.realms < 1 or args.clients < 1 or args.loaded < 1 or args.rounds < 1:
-        parser.error("--realms, --clients, --loaded and --rounds must be at least 1")
+    if min(args.realms, args.clients, args.loaded, args.rounds, args.realm_cache_size) < 1:
+        parser.error(
+            "--realms, --clients, --loaded, --rounds and --realm-cache-size must be at least 1"
+        )
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
@@ -485,6 +487,7 @@ def run(args: argparse.Namespace, tmp: Path, services: list[Service]) -> None:
         return Settings(
             database_url=url or f"sqlite:///{tmp / name}.db",
             master_key_file=tmp / f"{name}.key",
+            realm_cache_size=args.realm_cache_size,
         )
 
     print(f"populating {args.realms} realms x {args.clients} clients ...", flush=True)
@@ -527,6 +530,8 @@ def run(args: argparse.Namespace, tmp: Path, services: list[Service]) -> None:
     time.sleep(2 * 2.0)
     for s in (big, small):
         s.after_load = s.memory()
+        if sorted(s.after_load.workers) != sorted(s.at_startup.workers):
+            raise SystemExit(f"{s.label}: a worker was restarted while realms were loaded")
     print(
         f"  asked {len(loaded)} realms x {asked // len(loaded)} connections "
         f"({'+'.join(map(str, spread))} per worker) in {load_s:.1f} s "
@@ -546,18 +551,15 @@ def run(args: argparse.Namespace, tmp: Path, services: list[Service]) -> None:
     def measure(s: Service, seconds: int) -> dict[str, float]:
         """One wrk round; also the CPU time the service used per token, which the other load
         on a shared machine disturbs far less than tokens/s."""
-        other = small if s is big else big
-        other.pause()  # its pollers take no CPU from the one measured
-        try:
-            url, script = scripts[s.label]
-            pids = descendants(s.proc.pid)
-            cpu = cpu_seconds(pids)
-            result = wrk(url, seconds, args.connections, script)
-            cpu = cpu_seconds(pids) - cpu
-            result["cpu_us"] = cpu / max(result["rps"] * seconds, 1) * 1e6
-            return result
-        finally:
-            other.resume()
+        url, script = scripts[s.label]
+        pids = descendants(s.proc.pid)
+        cpu = cpu_seconds(pids)
+        result = wrk(url, seconds, args.connections, script)
+        cpu = cpu_seconds(pids) - cpu
+        if sorted(descendants(s.proc.pid)) != sorted(pids):
+            raise SystemExit(f"{s.label}: a worker was restarted during a round")
+        result["cpu_us"] = cpu / max(result["rps"] * seconds, 1) * 1e6
+        return result
 
     for s in (big, small):
         measure(s, 2)  # warm up: every worker has loaded the realm and client

@@ -15,6 +15,7 @@ realms than the bound within minutes raises it (``TOKENSMITH_REALM_CACHE_SIZE``)
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -102,7 +103,6 @@ class RealmState:
     realm: Realm
     signer: Signer
     jwks: bytes
-    public_keys: PublicKeys
     style: ResponseStyle
     issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
@@ -127,6 +127,12 @@ class RealmState:
         if not str(claims.get("iss", "")).endswith(f"/realms/{self.realm.name}"):
             raise InvalidToken("the token is from another realm")
         return claims
+
+    @functools.cached_property
+    def public_keys(self) -> PublicKeys:
+        """The keys of the realm's JWKS, made when a token of the realm is first verified (only
+        introspection and revocation do): about 7 KiB that most realms never need."""
+        return PublicKeys.from_jwks(json.loads(self.jwks))
 
     @property
     def audience(self) -> str:
@@ -277,7 +283,6 @@ class Registry:
             realm=realm,
             signer=signer,
             jwks=json.dumps(jwks, separators=(",", ":")).encode(),
-            public_keys=PublicKeys.from_jwks(jwks),
             style=ResponseStyle(realm.response_style),
             issuers={t.issuer: t for t in trusted},
             jwks_until=min((t for t in until.values() if t > now), default=float("inf")),
