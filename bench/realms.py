@@ -23,7 +23,7 @@ on a database holding one such realm, and prints for both:
                            [--database-url URL] [--baseline-url URL] [--realm-cache-size K]
 
 Both URLs must name empty databases (PostgreSQL: created beforehand); the default is a new SQLite
-file for each. Needs wrk.
+file for each. Needs wrk. The default run takes about 1.5 minutes on a 2-core machine.
 """
 
 from __future__ import annotations
