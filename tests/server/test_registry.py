@@ -1,100 +1,194 @@
-"""The in-memory registry of realms and clients over a real SQLite store: concurrent misses for
-one realm or client share one database read."""
+"""The registry of realms held in memory: bounded, least recently used dropped first, and kept
+fresh by reading only what concerns the realms it holds (issue 11 item 6: realms are cheap)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tokensmith.server import Admin, open_master_key
+from tokensmith.oauth import ConfigurationError
+from tokensmith.server import Admin, Settings, open_master_key
 from tokensmith.server._keys import new_master_key_value
 from tokensmith.server._state import Registry
-from tokensmith.store import Connection, Database
+from tokensmith.store import Database, realms
 
 
 @dataclass
-class Counted:
-    """A registry whose database reads are counted."""
-
+class Setup:
+    db: Database
+    admin: Admin
     registry: Registry
-    reads: list[int]
 
 
 @pytest.fixture
-async def counted(
-    migrated_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Counted]:
-    """A cold registry over realm acme with client svc, counting the reads it makes."""
-    db = Database(migrated_sqlite_url)
+async def setup(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
+    """Realms r0, r1 and r2 (r1 answering at /r1/token too), and a registry holding two realms."""
+    db = Database(migrated_database_url)
     master = await open_master_key(db, new_master_key_value(), tmp_path / "unused.key")
     admin = Admin(db, master)
-    await admin.create_realm("acme")
-    await admin.create_client("acme", "svc")
-    reads = [0]
-    read = db.read
-
-    @contextlib.asynccontextmanager
-    async def counting_read() -> AsyncIterator[Connection]:
-        reads[0] += 1
-        async with read() as conn:
-            yield conn
-
-    monkeypatch.setattr(db, "read", counting_read)
+    for name in ("r0", "r1", "r2"):
+        await admin.create_realm(name, token_paths=["/r1/token"] if name == "r1" else ())
     try:
-        yield Counted(Registry(db, master), reads)
+        yield Setup(db, admin, Registry(db, master, max_realms=2))
     finally:
         await db.close()
 
 
-async def test_concurrent_misses_for_a_realm_and_a_client_read_once(counted: Counted) -> None:
-    """Fifty requests reaching a cold registry at once load the realm once and the client once,
-    and all get the same state and the same client."""
-    registry = counted.registry
+@pytest.fixture
+def versions_asked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The realm names of each version read, in order."""
+    asked: list[list[str]] = []
+    original = realms.realm_versions
 
-    states = await asyncio.gather(*(registry.realm("acme") for _ in range(50)))
-    realm_reads = counted.reads[0]
-    state = states[0]
+    async def recording(conn: Any, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+        asked.append(sorted(names))
+        return await original(conn, names)
+
+    monkeypatch.setattr(realms, "realm_versions", recording)
+    return asked
+
+
+def held(registry: Registry) -> list[str]:
+    return sorted(registry._states)
+
+
+async def test_past_its_bound_the_least_recently_used_realm_is_dropped(setup: Setup) -> None:
+    """With room for two realms, loading a third drops the one used longest ago."""
+    registry = setup.registry
+    await registry.realm("r0")
+    await registry.realm("r1")
+    await registry.realm("r0")  # r1 is now the least recently used
+
+    await registry.realm("r2")
+
+    assert held(registry) == ["r0", "r2"]
+
+
+async def test_a_dropped_realm_is_loaded_again_when_asked_for(setup: Setup) -> None:
+    """A realm dropped for room comes back with the same keys and clients."""
+    registry = setup.registry
+    await setup.admin.create_client("r0", "svc")
+    first = await registry.realm("r0")
+    assert first is not None
+    await registry.realm("r1")
+    await registry.realm("r2")
+
+    again = await registry.realm("r0")
+
+    assert again is not None
+    assert again is not first
+    assert again.signer.kid == first.signer.kid
+    assert await registry.client(again, "svc") is not None
+
+
+async def test_a_poll_reads_the_versions_of_the_realms_held_only(
+    setup: Setup, versions_asked: list[list[str]]
+) -> None:
+    """A poll asks for the versions of the realms in memory, and nothing when none is."""
+    registry = setup.registry
+    await registry.refresh()
+    await registry.realm("r0")
+    await registry.realm("r2")
+
+    await registry.refresh()
+
+    assert versions_asked == [["r0", "r2"]]
+
+
+async def test_a_poll_drops_a_realm_that_changed_or_is_gone(setup: Setup) -> None:
+    """After a client is added to r0 and r1 is deleted, a poll drops both and keeps r2."""
+    registry = Registry(setup.db, setup.registry.master)
+    for name in ("r0", "r1", "r2"):
+        await registry.realm(name)
+    await setup.admin.create_client("r0", "svc")
+    await setup.admin.delete_realm("r1")
+
+    await registry.refresh()
+
+    assert held(registry) == ["r2"]
+    assert await registry.realm("r1") is None
+    assert await registry.realm_for_path("/r1/token") is None
+
+
+async def test_a_token_path_alias_is_found_and_then_answered_from_memory(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alias is looked up once, loading its realm; asked again it reads nothing."""
+    registry = setup.registry
+    looked_up: list[str] = []
+    original = realms.path_owner
+
+    async def recording(conn: Any, path: str) -> str | None:
+        looked_up.append(path)
+        return await original(conn, path)
+
+    monkeypatch.setattr(realms, "path_owner", recording)
+
+    first = await registry.realm_for_path("/r1/token")
+    second = await registry.realm_for_path("/r1/token")
+
+    assert (first, second) == ("r1", "r1")
+    assert looked_up == ["/r1/token"]
+    assert held(registry) == ["r1"]
+
+
+async def test_a_path_that_cannot_be_an_alias_is_not_looked_up(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paths with characters no alias has, or longer than any alias, read nothing."""
+    registry = setup.registry
+
+    async def fail(conn: Any, path: str) -> str | None:
+        raise AssertionError(f"looked up {path!r}")
+
+    monkeypatch.setattr(realms, "path_owner", fail)
+
+    answers = [
+        await registry.realm_for_path(path)
+        for path in ("/a\x00b", "/caf\u00e9/token", "/x" * 200, "/a b", "no-slash")
+    ]
+
+    assert answers == [None] * 5
+
+
+async def test_an_alias_of_a_dropped_realm_is_looked_up_again(setup: Setup) -> None:
+    """When its realm leaves memory its alias does too, and is found again when asked for."""
+    registry = setup.registry
+    assert await registry.realm_for_path("/r1/token") == "r1"
+    await registry.realm("r0")
+    await registry.realm("r2")
+    assert "/r1/token" not in registry._paths
+
+    assert await registry.realm_for_path("/r1/token") == "r1"
+
+
+async def test_a_client_created_after_its_id_was_unknown_is_found_after_a_poll(
+    setup: Setup,
+) -> None:
+    """An id remembered as unknown is forgotten when its realm changes."""
+    registry = setup.registry
+    state = await registry.realm("r0")
     assert state is not None
-    found = await asyncio.gather(*(registry.client(state, "svc") for _ in range(50)))
+    assert await registry.client(state, "late") is None
+    await setup.admin.create_client("r0", "late")
 
-    assert realm_reads == 1
-    assert counted.reads[0] == 2
-    assert all(s is state for s in states)
-    assert found[0] is not None
-    assert all(c is found[0] for c in found)
-
-
-async def test_a_cancelled_caller_does_not_cancel_the_shared_load(counted: Counted) -> None:
-    """When the request that started a realm's load goes away, the requests waiting on the same
-    load still get the realm."""
-    first = asyncio.ensure_future(counted.registry.realm("acme"))
-    second = asyncio.ensure_future(counted.registry.realm("acme"))
-    await asyncio.sleep(0)  # both are waiting on the one load
-
-    first.cancel()
-    state = await second
+    await registry.refresh()
+    state = await registry.realm("r0")
 
     assert state is not None
-    assert state.realm.name == "acme"
-    assert first.cancelled()
-    assert counted.reads[0] == 1
+    assert await registry.client(state, "late") is not None
 
 
-async def test_a_miss_after_invalidation_does_not_join_an_older_load(counted: Counted) -> None:
-    """A request that misses after the realm was invalidated reads again instead of sharing a
-    load that began before the change."""
-    registry = counted.registry
-    before = asyncio.ensure_future(registry.realm("acme"))
-    await asyncio.sleep(0)
+def test_the_bound_comes_from_the_environment() -> None:
+    """TOKENSMITH_REALM_CACHE_SIZE sets the bound; zero or a word is refused clearly."""
+    settings = Settings.from_env({"TOKENSMITH_REALM_CACHE_SIZE": "25000"})
 
-    registry.invalidate("acme")
-    after = await registry.realm("acme")
-    await before
-
-    assert after is not None
-    assert counted.reads[0] == 2
+    assert settings.realm_cache_size == 25000
+    assert Settings.from_env({}).realm_cache_size == 1000
+    for bad in ("0", "-3", "many", "1.5"):
+        with pytest.raises(ConfigurationError, match="TOKENSMITH_REALM_CACHE_SIZE"):
+            Settings.from_env({"TOKENSMITH_REALM_CACHE_SIZE": bad})

@@ -23,11 +23,11 @@ from ..oauth import (
 from ..store import REALM_NAME
 from ._ratelimit import check_limits
 from ._resources import MAX_RESOURCE_LENGTH, is_resource
+from ._routes import ALIAS, MAX_ALIAS_LENGTH
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
 """What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
 user (form-decoded and as sent) at most one can name a client."""
-_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _ORIGIN = re.compile(
     r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
 )
@@ -181,10 +181,12 @@ def check_token_paths(paths: Iterable[str]) -> list[str]:
     """
     checked = []
     for path in dict.fromkeys(paths):
-        if not _PATH.fullmatch(path):
+        if not ALIAS.fullmatch(path):
             raise AdminError(
                 f"token path {path!r} must look like /segment/segment (letters, digits, ._~-)"
             )
+        if len(path) > MAX_ALIAS_LENGTH:
+            raise AdminError(f"token path {path!r} is longer than {MAX_ALIAS_LENGTH} characters")
         if any(path == p or path.startswith(p + "/") for p in _RESERVED_PREFIXES):
             raise AdminError(f"token path {path!r} is reserved for the realm endpoints")
         checked.append(path)

@@ -117,9 +117,12 @@ class TokensmithApp:
         master = await open_master_key(self.db, self.settings.master_key, self.settings.key_file())
         assert master is not None  # required: made when the database has none
         registry = Registry(
-            self.db, master, poll_interval=self.settings.poll_interval, clock=self.clock
+            self.db,
+            master,
+            poll_interval=self.settings.poll_interval,
+            max_realms=self.settings.realm_cache_size,
+            clock=self.clock,
         )
-        await registry.refresh_index()
         registry.start()
         self._registry = registry
         clients = ClientAuthenticator(

@@ -6,6 +6,7 @@ endpoint URLs in discovery all follow from it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 LEGACY_PREFIX = "/auth"
@@ -15,6 +16,14 @@ RFC8414 = "/.well-known/oauth-authorization-server"
 GET = ("GET", "HEAD")
 POST = ("POST",)
 PREFLIGHT = "OPTIONS"
+ALIAS = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+"""The form of a token-path alias a realm may add (``/connect/token``)."""
+MAX_ALIAS_LENGTH = 255  # the width of token_paths.path
+
+
+def could_be_alias(path: str) -> bool:
+    """Whether ``path`` has the form of a token-path alias, so that it is worth looking up."""
+    return len(path) <= MAX_ALIAS_LENGTH and ALIAS.fullmatch(path) is not None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ._ratelimit import (
     check_limits,
     check_storage,
 )
+from ._state import DEFAULT_MAX_REALMS
 
 ENV_PREFIX = "TOKENSMITH_"
 
@@ -33,6 +34,16 @@ def _poll_interval(text: str) -> float:
     return interval
 
 
+def _realm_cache_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ConfigurationError("TOKENSMITH_REALM_CACHE_SIZE must be a positive whole number")
+    return size
+
+
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.replace(",", " ").split())
 
@@ -44,6 +55,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "MASTER_KEY": ("master_key", str),
     "MASTER_KEY_FILE": ("master_key_file", Path),
     "POLL_INTERVAL": ("poll_interval", _poll_interval),
+    "REALM_CACHE_SIZE": ("realm_cache_size", _realm_cache_size),
     "RATE_LIMIT_STORAGE": ("rate_limit_storage", str),
     "CLIENT_AUTH_LIMIT": ("client_auth_limit", str),
     "ADDRESS_AUTH_LIMIT": ("address_auth_limit", str),
@@ -68,10 +80,12 @@ class Settings:
     process, or a Redis URL shared by a fleet); ``client_auth_limit`` and ``address_auth_limit``
     are the limits of realms that set none (see :mod:`tokensmith.server._ratelimit`).
     ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
+    Each process holds at most ``realm_cache_size`` realms in memory (the least recently used
+    is dropped and read again when needed).
 
     Raises:
         ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
-            malformed.
+            malformed, or ``realm_cache_size`` is below 1.
     """
 
     database_url: str = field(default=DEFAULT_URL, repr=False)  # may carry a password
@@ -79,6 +93,7 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     master_key_file: Path | None = None
     poll_interval: float = 2.0
+    realm_cache_size: int = DEFAULT_MAX_REALMS
     max_body_bytes: int = 64 * 1024
     rate_limit_storage: str = field(default=MEMORY, repr=False)  # may carry a Redis password
     client_auth_limit: str = DEFAULT_CLIENT_LIMIT
@@ -93,6 +108,8 @@ class Settings:
                 raise ConfigurationError(
                     f"the public URL {self.public_url!r} must be http(s)://HOST[:PORT][/PATH]"
                 )
+        if self.realm_cache_size < 1:
+            raise ConfigurationError("the realm cache must hold at least one realm")
         check_storage(self.rate_limit_storage)
         check_limits(self.client_auth_limit)
         check_limits(self.address_auth_limit)
@@ -102,12 +119,14 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``TOKENSMITH_DATABASE_URL``, ``TOKENSMITH_PUBLIC_URL``,
         ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE``, ``TOKENSMITH_POLL_INTERVAL``,
-        ``TOKENSMITH_RATE_LIMIT_STORAGE``, ``TOKENSMITH_CLIENT_AUTH_LIMIT``,
-        ``TOKENSMITH_ADDRESS_AUTH_LIMIT``, ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by
-        commas or spaces) and ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
+        ``TOKENSMITH_REALM_CACHE_SIZE``, ``TOKENSMITH_RATE_LIMIT_STORAGE``,
+        ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
+        ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces) and
+        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
 
         Raises:
-            ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number, or a rate
+            ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number,
+                ``TOKENSMITH_REALM_CACHE_SIZE`` not a positive whole number, or a rate
                 limit, the rate-limit storage or a trusted proxy is malformed.
         """
         env = os.environ if environ is None else environ

@@ -1,10 +1,19 @@
 """What the service keeps in memory so that the token hot path reads no database.
 
 Realms (settings, signer, JWKS) and clients are loaded on first use and dropped when the realm's
-version in the database changes; a poller reads the versions every few seconds, so a change made by
-the CLI or another instance is noticed within one poll interval. Concurrent requests that miss
-the cache for the same realm or client share one load: a burst of requests reaching a cold
-worker reads the database once, not once per request (each read its own pooled connection).
+version in the database changes; a poller reads the versions of the realms held every few seconds,
+so a change made by the CLI or another instance is noticed within one poll interval. What a poll,
+a request or the start-up reads depends on the realms held, never on how many the database has.
+Concurrent requests that miss the cache for the same realm or client share one load: a burst of
+requests reaching a cold worker reads the database once, not once per request (each read its own
+pooled connection).
+
+At most ``max_realms`` realms are held; past that, the least recently used is dropped, and loaded
+again when asked for (a few indexed reads and a key decryption: about 3 ms on SQLite, realm and
+client). A held realm costs each worker 8 KiB of RSS on PostgreSQL and 17 KiB on SQLite, whose
+page cache grows with it (``bench/realms.py``), so the bound keeps a service with tens of
+thousands of realms within a known memory, while one whose clients use more realms than the bound
+within minutes raises it (``TOKENSMITH_REALM_CACHE_SIZE``) rather than reload realms all the time.
 """
 
 from __future__ import annotations
@@ -42,13 +51,16 @@ from ..store import (
     refresh,
 )
 from ._keys import MasterKey, MasterKeyError, published_until, signer_for
+from ._routes import could_be_alias
 
 log = logging.getLogger("tokensmith.server")
 
 T = TypeVar("T")
 
 MAX_CLIENT_ID_LENGTH = 255  # the width of clients.client_id
-_UNKNOWN_IDS_BYTES = 512 * 1024  # per realm, what the ids remembered as unknown may take
+DEFAULT_MAX_REALMS = 1000
+"""Realms a service holds in memory at most (``TOKENSMITH_REALM_CACHE_SIZE``)."""
+_UNKNOWN_IDS_BYTES = 1024 * 1024  # per service, what the ids remembered as unknown may take
 _ENTRY_OVERHEAD = 128  # what a dict entry and a str object cost beyond the characters
 _PURGE_EVERY = 600.0
 _PURGE_BATCH = 5000
@@ -65,28 +77,29 @@ def _storable(text: str) -> bool:
 
 
 class UnknownIds:
-    """Client ids a realm is known not to have, within a budget of bytes: the oldest are
-    forgotten first, so that made-up ids cannot fill memory."""
+    """Client ids known not to exist, each as ``(realm load, client id)``, within one budget of
+    bytes for all realms: the oldest are forgotten first, so that made-up ids cannot fill memory
+    however many realms are held."""
 
     def __init__(self, budget: int = _UNKNOWN_IDS_BYTES) -> None:
         self.budget = budget
         self.size = 0
-        self._ids: dict[str, int] = {}
+        self._ids: dict[tuple[int, str], int] = {}
 
-    def __contains__(self, client_id: str) -> bool:
-        return client_id in self._ids
+    def __contains__(self, key: tuple[int, str]) -> bool:
+        return key in self._ids
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def add(self, client_id: str) -> None:
-        """Remember ``client_id`` as unknown, forgetting the oldest ids over the budget."""
-        cost = len(client_id.encode("utf-8", "surrogatepass")) + _ENTRY_OVERHEAD
-        if client_id in self._ids or cost > self.budget:
+    def add(self, key: tuple[int, str]) -> None:
+        """Remember ``key`` as unknown, forgetting the oldest ids over the budget."""
+        cost = len(key[1].encode("utf-8", "surrogatepass")) + _ENTRY_OVERHEAD
+        if key in self._ids or cost > self.budget:
             return
         while self._ids and self.size + cost > self.budget:
             self.size -= self._ids.pop(next(iter(self._ids)))
-        self._ids[client_id] = cost
+        self._ids[key] = cost
         self.size += cost
 
 
@@ -97,12 +110,11 @@ class RealmState:
     realm: Realm
     signer: Signer
     jwks: bytes
-    public_keys: PublicKeys
     style: ResponseStyle
     issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
-    unknown_clients: UnknownIds = field(default_factory=UnknownIds)
     jwks_until: float = float("inf")  # when a stopped key leaves the JWKS: reload then
+    load: int = 0  # which load of the realm this is: what its unknown client ids are kept under
 
     def verify_own(self, token: str, now: float) -> dict[str, Any]:
         """The claims of an access token this realm issued and that is still valid at ``now``.
@@ -123,6 +135,12 @@ class RealmState:
             raise InvalidToken("the token is from another realm")
         return claims
 
+    @functools.cached_property
+    def public_keys(self) -> PublicKeys:
+        """The keys of the realm's JWKS, made when a token of the realm is first verified (only
+        introspection and revocation do): about 7 KiB that most realms never need."""
+        return PublicKeys.from_jwks(json.loads(self.jwks))
+
     @property
     def audience(self) -> str:
         """The ``aud`` of the realm's access tokens."""
@@ -130,7 +148,8 @@ class RealmState:
 
 
 class Registry:
-    """The in-memory cache of realms and clients, kept fresh by polling realm versions."""
+    """The in-memory cache of realms and clients, kept fresh by polling the versions of the realms
+    it holds, at most ``max_realms`` of them (the least recently used is dropped first)."""
 
     def __init__(
         self,
@@ -138,37 +157,47 @@ class Registry:
         master: MasterKey,
         *,
         poll_interval: float = 2.0,
+        max_realms: int = DEFAULT_MAX_REALMS,
         clock: Clock = system_clock,
     ) -> None:
+        if max_realms < 1:
+            raise ValueError("a registry holds at least one realm")
         self.db = db
         self.master = master
         self.poll_interval = poll_interval
+        self.max_realms = max_realms
         self.clock = clock
-        self._states: dict[str, RealmState] = {}
-        self._paths: dict[str, str] = {}
-        self._indexed_at = -1e9
-        self._index_lock = asyncio.Lock()
+        self.unknown_clients = UnknownIds()
+        self._states: dict[str, RealmState] = {}  # least recently used first
+        self._paths: dict[str, str] = {}  # the token-path aliases of the realms held
+        self._loads = 0
         self._epoch = 0
         self._task: asyncio.Task[None] | None = None
         self._loading: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __repr__(self) -> str:
-        return f"Registry(realms={sorted(self._states)})"
+        return f"Registry(realms={len(self._states)}, max_realms={self.max_realms})"
 
     async def realm_for_path(self, path: str) -> str | None:
-        """The realm whose token endpoint has the alias ``path``; an unknown path re-reads the
-        index once (concurrent misses share one read)."""
+        """The realm whose token endpoint has the alias ``path``, or None. The aliases of the
+        realms held are answered from memory; another path that could be an alias is looked up
+        (one indexed read) and its realm loaded."""
         name = self._paths.get(path)
+        if name is not None or not could_be_alias(path):
+            return name
+        async with self.db.read() as conn:
+            name = await realms.path_owner(conn, path)
         if name is None:
-            await self.refresh_index(since=time.monotonic())
-            name = self._paths.get(path)
-        return name
+            return None
+        state = await self.realm(name)
+        return name if state is not None and path in state.realm.token_paths else None
 
     async def realm(self, name: str) -> RealmState | None:
         """The realm's state, loading it if needed; None when there is no such realm (a name no
         realm can have is not looked up)."""
-        state = self._states.get(name)
+        state = self._states.pop(name, None)
         if state is not None:
+            self._states[name] = state  # now the most recently used
             return state
         if not REALM_NAME.fullmatch(name):
             return None
@@ -176,7 +205,7 @@ class Registry:
 
     async def client(self, state: RealmState, client_id: str) -> Client | None:
         """The realm's client ``client_id``, loading it if needed; None when unknown. Unknown ids
-        are remembered within a byte budget per realm.
+        are remembered within a byte budget for the whole registry.
 
         An id that no database could hold (a NUL character, a lone surrogate) names no client
         and is not looked up.
@@ -185,7 +214,7 @@ class Registry:
             InvalidClient: ``client_id`` is longer than any client id can be (read nothing).
         """
         client = state.clients.get(client_id)  # the hot path: a known client, nothing else
-        if client is not None or client_id in state.unknown_clients:
+        if client is not None or (state.load, client_id) in self.unknown_clients:
             return client
         if len(client_id) > MAX_CLIENT_ID_LENGTH:
             raise InvalidClient(f"client_id is longer than {MAX_CLIENT_ID_LENGTH} characters")
@@ -200,7 +229,7 @@ class Registry:
             client = await clients.get_client(conn, state.realm.id, client_id)
         if epoch == self._epoch:
             if client is None:
-                state.unknown_clients.add(client_id)
+                self.unknown_clients.add((state.load, client_id))
             else:
                 state.clients[client_id] = client
         return client
@@ -226,8 +255,27 @@ class Registry:
         self._epoch += 1
         if name is None:
             self._states.clear()
+            self._paths.clear()
         else:
-            self._states.pop(name, None)
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        state = self._states.pop(name, None)
+        if state is not None:
+            for path in state.realm.token_paths:
+                if self._paths.get(path) == name:
+                    del self._paths[path]
+
+    def _hold(self, state: RealmState) -> None:
+        """Keep ``state`` as its realm's, dropping the least recently used realms over the
+        bound."""
+        name = state.realm.name
+        self._drop(name)
+        self._states[name] = state
+        for path in state.realm.token_paths:
+            self._paths[path] = name
+        while len(self._states) > self.max_realms:
+            self._drop(next(iter(self._states)))
 
     async def _load(self, name: str) -> RealmState | None:
         """Load a realm. Its JWKS holds the current and next keys and every stopped key whose
@@ -258,34 +306,31 @@ class Registry:
             raise TemporarilyUnavailable(
                 "the token service cannot open this realm's signing key; retry later"
             ) from None
+        self._loads += 1
         state = RealmState(
             realm=realm,
             signer=signer,
             jwks=json.dumps(jwks, separators=(",", ":")).encode(),
-            public_keys=PublicKeys.from_jwks(jwks),
             style=ResponseStyle(realm.response_style),
             issuers={t.issuer: t for t in trusted},
             jwks_until=min((t for t in until.values() if t > now), default=float("inf")),
+            load=self._loads,
         )
         if epoch == self._epoch:
-            self._states[name] = state
+            self._hold(state)
         return state
 
-    async def refresh_index(self, *, since: float | None = None) -> None:
-        """Re-read realm versions and token paths; drop realms whose version changed. With
-        ``since``, skip the read if one started after that moment."""
-        async with self._index_lock:
-            if since is not None and self._indexed_at >= since:
-                return
-            started = time.monotonic()
-            async with self.db.read() as conn:
-                versions = await realms.realm_versions(conn)
-                paths = await realms.token_path_owners(conn)
-            for name, state in list(self._states.items()):
-                if versions.get(name) != state.realm.version:
-                    self.invalidate(name)
-            self._paths = paths
-            self._indexed_at = started
+    async def refresh(self) -> None:
+        """Re-read the versions of the realms held; drop those that changed or are gone."""
+        held = list(self._states)
+        if not held:
+            return
+        async with self.db.read() as conn:
+            versions = await realms.realm_versions(conn, held)
+        for name in held:
+            state = self._states.get(name)
+            if state is not None and versions.get(name) != (state.realm.id, state.realm.version):
+                self.invalidate(name)
 
     def start(self) -> None:
         """Start polling in the background."""
@@ -304,7 +349,7 @@ class Registry:
         while True:
             await asyncio.sleep(self.poll_interval)
             try:
-                await self.refresh_index()
+                await self.refresh()
                 now = self.clock()
                 for name, state in list(self._states.items()):
                     if state.jwks_until <= now:  # a stopped key's last token has expired

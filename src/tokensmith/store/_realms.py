@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Row
@@ -69,11 +69,7 @@ async def create_realm(
             f"choose a name other than {name!r}"
         )
     for path in paths:
-        owner = await conn.scalar(
-            select(realms.c.name)
-            .join(token_paths, token_paths.c.realm_id == realms.c.id)
-            .where(token_paths.c.path == path)
-        )
+        owner = await path_owner(conn, path)
         if owner is not None:
             raise Conflict(f"token path {path!r} already belongs to realm {owner!r}")
     try:
@@ -177,20 +173,32 @@ async def delete_realm(conn: AsyncConnection, name: str) -> None:
         raise NotFound(f"realm {name!r} does not exist")
 
 
-async def realm_versions(conn: AsyncConnection) -> dict[str, int]:
-    """Every realm's name and change counter: what a service polls to notice changes."""
-    rows = await conn.execute(select(realms.c.name, realms.c.version))
-    return {name: version for name, version in rows}
+_NAMES_PER_QUERY = 500  # bound parameters per statement, well within SQLite's and asyncpg's
 
 
-async def token_path_owners(conn: AsyncConnection) -> dict[str, str]:
-    """Every token-path alias and the name of the realm that answers there."""
-    rows = await conn.execute(
-        select(token_paths.c.path, realms.c.name).join(
-            realms, token_paths.c.realm_id == realms.c.id
+async def realm_versions(conn: AsyncConnection, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """The id and change counter of each realm in ``names`` that exists: what a service polls to
+    notice changes to the realms it holds (a realm missing from the answer was deleted)."""
+    wanted = list(names)
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(wanted), _NAMES_PER_QUERY):
+        rows = await conn.execute(
+            select(realms.c.name, realms.c.id, realms.c.version).where(
+                realms.c.name.in_(wanted[start : start + _NAMES_PER_QUERY])
+            )
         )
+        found.update((name, (realm_id, version)) for name, realm_id, version in rows)
+    return found
+
+
+async def path_owner(conn: AsyncConnection, path: str) -> str | None:
+    """The name of the realm whose token endpoint has the alias ``path``, or None."""
+    name = await conn.scalar(
+        select(realms.c.name)
+        .join(token_paths, token_paths.c.realm_id == realms.c.id)
+        .where(token_paths.c.path == path)
     )
-    return {path: name for path, name in rows}
+    return None if name is None else str(name)
 
 
 async def bump_version(conn: AsyncConnection, realm_id: int) -> None:

@@ -54,7 +54,9 @@ token_paths = Table(
     "token_paths",
     metadata,
     Column("path", String(255), primary_key=True),
-    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
 )
 
 clients = Table(
@@ -103,7 +105,13 @@ client_secrets = Table(
     "client_secrets",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("client_pk", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "client_pk",
+        Integer,
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     # "sha256$<hex>" for generated secrets, an argon2id PHC string for chosen ones.
     Column("digest", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
@@ -114,7 +122,9 @@ signing_keys = Table(
     "signing_keys",
     metadata,
     Column("kid", String(64), primary_key=True),
-    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("alg", String(16), nullable=False),
     # next → current → previous → retired
     Column("state", String(16), nullable=False),
