@@ -262,6 +262,7 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
     Raises:
         MasterKeyError: the master key does not match the database, or is missing for one that
             holds encrypted keys.
+        DatabaseError: the database cannot be reached, does not exist, or takes no writes.
     """
     from ..store import Database
     from ._admin import Admin
@@ -271,6 +272,7 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
     db = Database(settings.database_url)
     try:
         await db.migrate()
+        await db.check_writable()  # a read-only file would answer 503 at every write, for ever
         master = await open_master_key(db, settings.master_key, settings.key_file())
         assert master is not None  # required: made when the database has none
         if demo:
