@@ -1,4 +1,5 @@
 # make run   installs into .venv and starts the service in demo mode on embedded SQLite
+#            (make run PORT=9000 HOST=0.0.0.0 to listen elsewhere than 127.0.0.1:8080)
 # make test  installs and runs every test
 # make check ruff format --check, ruff check, mypy --strict, then the tests
 
@@ -17,8 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PORT and HOST count only when given on make's command line: HOST is often in the environment
+# already (tcsh exports the machine's name as HOST).
+given = $(filter command line,$(origin $(1)))
+run_options = $(if $(call given,HOST), --host $(HOST))$(if $(call given,PORT), --port $(PORT))
+
 run: $(STAMP)
-	$(BIN)/tokensmith serve --demo
+	$(BIN)/tokensmith serve --demo$(run_options)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -241,5 +241,5 @@ def test_a_malformed_environment_variable_exits_2_naming_it(tmp_path: Path) -> N
 
     assert (result.returncode, result.stderr) == (
         2,
-        "error: TOKENSMITH_POLL_INTERVAL must be a positive number of seconds\n",
+        "error: TOKENSMITH_POLL_INTERVAL: 'often' is not a positive number of seconds\n",
     )

@@ -37,6 +37,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     db = Database(settings.database_url, create=False)
     try:
         await db.check_schema()
+        if (args.command, args.action) not in _READS_ONLY:
+            await db.check_writable()  # a read-only file is named as such, not "unavailable"
         # A given or existing master key is checked against the database before any command
         # writes; only commands that encrypt or decrypt keys make a key file for a new database.
         needs_key = (args.command, args.action) in _NEEDS_MASTER_KEY
@@ -240,6 +242,17 @@ async def _key_rotate(admin: Admin, args: argparse.Namespace) -> int:
     print(f"rotated keys of realm {args.realm}; now signing with {current.kid}")
     return 0
 
+
+# Commands that write nothing.
+_READS_ONLY = {
+    ("realm", "list"),
+    ("realm", "show"),
+    ("client", "list"),
+    ("client", "show"),
+    ("key", "list"),
+    ("issuer", "list"),
+    ("issuer", "demo-token"),
+}
 
 # Commands that encrypt or decrypt with the master key.
 _NEEDS_MASTER_KEY = {

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from ..server import _options as options
+
 JSON_HELP = "print JSON (keys as documented in the README) instead of text; never a secret"
 
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)?")
@@ -34,12 +36,9 @@ def port(text: str) -> int:
         argparse.ArgumentTypeError: not an integer between 0 and 65535.
     """
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is not between 0 and 65535")
-    return value
+        return options.port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive(text: str) -> int:
@@ -49,12 +48,9 @@ def positive(text: str) -> int:
         argparse.ArgumentTypeError: not an integer of at least 1.
     """
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+        return options.positive(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def read_jwks(path: Path | None) -> dict[str, object] | None:

@@ -56,6 +56,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             await db.check_schema()  # says what is wrong, and what to do, when it is not head
             return 0
         await db.migrate()
+        await db.check_writable()  # at the newest revision already, a read-only file passed
         after = await db.revision()
         if before is None:
             print(f"created the tokensmith schema at revision {after}")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
 from ..oauth import ConfigurationError, TokensmithError
+from ..server._options import HTTP_PARSERS, LOG_LEVELS, LOOPS
 from ._args import port, positive
 
 SERVER_PACKAGES = frozenset(
@@ -27,9 +29,36 @@ SERVER_PACKAGES = frozenset(
 """What ``pip install 'tokensmith[server]'`` adds, by import name; a client-only install (``pip
 install tokensmith``) lacks them."""
 
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-LOOPS = ("auto", "asyncio", "uvloop")
-HTTP_PARSERS = ("auto", "h11", "httptools")
+OPTION_VARIABLES = {
+    "database": "TOKENSMITH_DATABASE_URL",
+    "host": "TOKENSMITH_HOST",
+    "port": "TOKENSMITH_PORT",
+    "workers": "TOKENSMITH_WORKERS",
+    "public_url": "TOKENSMITH_PUBLIC_URL",
+    "allowed_host": "TOKENSMITH_ALLOWED_HOSTS",
+    "demo": "TOKENSMITH_DEMO",
+    "access_log": "TOKENSMITH_ACCESS_LOG",
+    "rate_limit_storage": "TOKENSMITH_RATE_LIMIT_STORAGE",
+    "trusted_proxy": "TOKENSMITH_TRUSTED_PROXIES",
+    "log_level": "TOKENSMITH_LOG_LEVEL",
+    "loop": "TOKENSMITH_LOOP",
+    "http": "TOKENSMITH_HTTP",
+}
+"""The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
+command), by the option's destination; an option given on the command line wins, and its
+variable is not read."""
+
+PROCESS_OPTIONS = ("host", "port", "workers", "demo", "access_log", "log_level", "loop", "http")
+"""The options of ``serve`` that are keywords of ``serve()`` rather than :class:`Settings`."""
+
+SERVE_EPILOG = (
+    "settings without an option: $TOKENSMITH_MASTER_KEY (the master key itself, 32 bytes of "
+    "base64url) or $TOKENSMITH_MASTER_KEY_FILE (the file holding it), $TOKENSMITH_POLL_INTERVAL "
+    "(seconds within which admin changes reach the service, default 2), "
+    "$TOKENSMITH_REALM_CACHE_SIZE (realms each process holds in memory, default 1000), "
+    "$TOKENSMITH_CLIENT_AUTH_LIMIT and $TOKENSMITH_ADDRESS_AUTH_LIMIT (failed-authentication "
+    "limits of realms that set none). The README's table lists every variable."
+)
 
 DESCRIPTION = """\
 tokensmith: OAuth 2.0 machine-to-machine authentication.
@@ -40,6 +69,23 @@ sqlite:///./tokensmith.db); admin commands work while the service runs. Only ser
 tokensmith db upgrade create or upgrade the database schema; the other commands refuse a
 database without it.
 """
+
+
+class _Version(argparse.Action):
+    """``--version``: the version of the installed package, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("tokensmith")
+        except PackageNotFoundError:
+            installed = "(version unknown: run from a source tree that is not installed)"
+        print(f"tokensmith {installed}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,13 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = sub.add_parser("serve", parents=[common], help="run the token service")
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    parser.add_argument(
+        "--version", action=_Version, help="print the installed version of tokensmith and exit"
     )
-    serve.add_argument("--port", type=port, default=8080, help="port to listen on (default 8080)")
-    serve.add_argument("--workers", type=positive, default=1, help="worker processes (default 1)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the token service",
+        description="Run the token service. Each option may instead be set by the environment "
+        "variable its help names; an option on the command line wins over its variable.",
+        epilog=SERVE_EPILOG,
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; $TOKENSMITH_HOST)")
+    serve.add_argument(
+        "--port", type=port, help="port to listen on (default 8080; $TOKENSMITH_PORT)"
+    )
+    serve.add_argument(
+        "--workers", type=positive, help="worker processes (default 1; $TOKENSMITH_WORKERS)"
+    )
     serve.add_argument(
         "--public-url",
         metavar="URL",
@@ -77,17 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST[:PORT]",
         help="without --public-url, a Host header the service answers for, its issuer following "
         "it (repeatable; default: localhost, 127.0.0.1 and [::1] on --port; "
-        "$TOKENSMITH_ALLOWED_HOSTS); any other Host gets 400",
+        "$TOKENSMITH_ALLOWED_HOSTS, separated by commas or spaces); any other Host gets 400",
     )
     serve.add_argument(
         "--demo",
-        action="store_true",
-        help="create realms mirroring the Truphone, Trulioo and GBG docs and print curl commands",
+        action=argparse.BooleanOptionalAction,
+        help="create realms mirroring the Truphone, Trulioo and GBG docs and print curl commands "
+        "(default off; $TOKENSMITH_DEMO)",
     )
     serve.add_argument(
         "--access-log",
-        action="store_true",
-        help="log every request: client address, method, path without the query string, status",
+        action=argparse.BooleanOptionalAction,
+        help="log every request: client address, method, path without the query string, status "
+        "(default off; $TOKENSMITH_ACCESS_LOG)",
     )
     serve.add_argument(
         "--rate-limit-storage",
@@ -101,25 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="CIDR",
         help="a proxy whose X-Forwarded-For names the client's address (repeatable; default "
-        "none: the connection's address counts; $TOKENSMITH_TRUSTED_PROXIES)",
+        "none: the connection's address counts; $TOKENSMITH_TRUSTED_PROXIES, separated by "
+        "commas or spaces)",
     )
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
-        default="info",
-        help="least severe log level written (default info); no level writes secrets or tokens",
+        help="least severe log level written (default info; $TOKENSMITH_LOG_LEVEL); no level "
+        "writes secrets or tokens",
     )
     serve.add_argument(
         "--loop",
         choices=LOOPS,
-        default="auto",
-        help="event loop (default auto: uvloop, in [server] where a wheel exists, else asyncio)",
+        help="event loop (default auto: uvloop, in [server] where a wheel exists, else asyncio; "
+        "$TOKENSMITH_LOOP)",
     )
     serve.add_argument(
         "--http",
         choices=HTTP_PARSERS,
-        default="auto",
-        help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11)",
+        help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11; "
+        "$TOKENSMITH_HTTP)",
     )
     from ._db_commands import add_parsers as add_db_parsers
 
@@ -170,9 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _service_command(args: argparse.Namespace) -> int:
     """Run ``serve``, ``db`` or an admin command (each needs the ``[server]`` extra)."""
     from ..server import Settings
+    from ..server._settings import serve_options_from_env
 
+    # An option on the command line wins: its variable is not read, not even to be refused.
+    given = {var for dest, var in OPTION_VARIABLES.items() if getattr(args, dest, None) is not None}
+    environ = {name: value for name, value in os.environ.items() if name not in given}
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(environ)
+        options = serve_options_from_env(environ) if args.command == "serve" else {}
     except ConfigurationError as exc:  # a malformed TOKENSMITH_* variable
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -190,17 +256,10 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, trusted_proxies=tuple(args.trusted_proxy))
             if args.allowed_host:
                 settings = replace(settings, allowed_hosts=tuple(args.allowed_host))
-            serve(
-                settings,
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                demo=args.demo,
-                access_log=args.access_log,
-                log_level=args.log_level,
-                loop=args.loop,
-                http=args.http,
-            )
+            for name in PROCESS_OPTIONS:
+                if getattr(args, name) is not None:
+                    options[name] = getattr(args, name)
+            serve(settings, **options)
             return 0
         # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
         import asyncio

@@ -4,10 +4,17 @@ so that their curl examples work unchanged against a local service."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from ..store import Conflict
 from ._admin import Admin
+from ._settings import Settings
 from ._trust import Trust
 
 SED = 'sed \'s/.*access_token":"\\([^"]*\\).*/\\1/\''
@@ -86,11 +93,54 @@ async def ensure_demo(admin: Admin) -> list[str]:
     return created
 
 
-def demo_instructions(base_url: str) -> str:
-    """Ready-to-paste commands for the demo realms at ``base_url``."""
+def tokensmith_command() -> list[str]:
+    """How a shell without this virtual environment on its PATH runs this very tokensmith: the
+    absolute path of the ``tokensmith`` script this process was started as, else this
+    interpreter with ``-m tokensmith``."""
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "tokensmith" and os.access(script, os.X_OK):
+        return [os.path.abspath(script)]
+    return [sys.executable, "-m", "tokensmith"]
+
+
+def admin_command(settings: Settings, *args: str) -> tuple[str, list[str]]:
+    """The shell command that runs ``tokensmith ARGS`` on the database and master key of
+    ``settings`` from any directory, and notes on what it cannot carry (a password or a master
+    key given in the environment are never printed: the shell must have them too)."""
+    notes = []
+    env = []
+    words = [*tokensmith_command(), *args]
+    url = make_url(settings.database_url)
+    if url.password is not None:
+        database = '"$TOKENSMITH_DATABASE_URL"'
+        notes.append("this shell needs TOKENSMITH_DATABASE_URL, as the service has it")
+    else:
+        db_file = (
+            Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
+        )
+        if db_file is not None and db_file.name != ":memory:":
+            url = url.set(database=str(db_file.absolute()))
+        database = shlex.quote(url.render_as_string(hide_password=False))
+    if settings.master_key:
+        notes.append("this shell needs TOKENSMITH_MASTER_KEY, as the service has it")
+    elif settings.master_key_file is not None or url.get_backend_name() != "sqlite":
+        # Beside an absolute SQLite path the default key file is found; elsewhere name it.
+        env.append(f"TOKENSMITH_MASTER_KEY_FILE={shlex.quote(str(settings.key_file().absolute()))}")
+    command = " ".join([*env, *map(shlex.quote, words), "--database", database])
+    return command, notes
+
+
+def demo_instructions(base_url: str, settings: Settings | None = None) -> str:
+    """Ready-to-paste commands for the demo realms at ``base_url``, which work in a fresh shell:
+    the one that runs tokensmith names it by its path and the database of ``settings`` (by
+    default, the default settings) by an absolute path."""
     tru, trulioo, gbg = DEMO_REALMS
     token_url = f"{base_url}/auth/realms/{tru.realm}/protocol/openid-connect/token"
     creds = f"client_id={tru.client_id}&client_secret={tru.secret}"
+    demo_token, notes = admin_command(
+        settings or Settings(), "issuer", "demo-token", gbg.realm, "--sub", "alice"
+    )
+    needs = "".join(f"\n  # ({note})" for note in notes)
     return f"""\
 Demo realms are ready (the vendors' documented credentials work as written):
 
@@ -111,8 +161,8 @@ Demo realms are ready (the vendors' documented credentials work as written):
   curl -s --data "grant_type=client_credentials&scope={trulioo.scopes}" \\
     --data "client_id={trulioo.client_id}&client_secret=12345%3B" {base_url}{trulioo.token_paths[0]}
 
-  # GBG: the seed's id_auth request, with an id_token from the realm's demo SSO issuer
-  export ID_TOKEN=`tokensmith issuer demo-token {gbg.realm} --sub alice`
+  # GBG: the seed's id_auth request, with an id_token from the realm's demo SSO issuer{needs}
+  export ID_TOKEN=`{demo_token}`
   curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' \\
     -d 'client_id={gbg.client_id}' -d 'grant_type=id_auth' -d 'client_secret={gbg.secret}' \\
     -d 'scope={gbg.scopes}' -d "id_token=$ID_TOKEN" {base_url}{gbg.token_paths[0]}

@@ -11,6 +11,7 @@ anything, and a new key file is never made for a database that already holds enc
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 from pathlib import Path
@@ -35,6 +36,21 @@ from ..store import Database, SigningKeyRecord, meta
 _CHECK_TEXT = b"tokensmith master key check"
 
 
+MAKE_MASTER_KEY = """python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"""
+"""A shell command that prints a new master key."""
+
+
+def _fernet_key(key: bytes) -> bytes | None:
+    """The padded base64url form Fernet takes of 32 bytes written in base64url with or without
+    padding, or None for anything else."""
+    text = key.strip().rstrip(b"=")
+    try:
+        raw = base64.b64decode(text + b"=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except binascii.Error:
+        return None
+    return base64.urlsafe_b64encode(raw) if len(raw) == 32 else None
+
+
 class MasterKeyError(TokensmithError):
     """The master key is malformed, unreadable, or does not open the stored signing keys."""
 
@@ -43,12 +59,19 @@ class MasterKey:
     """The key that encrypts signing keys at rest; ``repr`` shows where it came from, never it."""
 
     def __init__(self, key: bytes, *, source: str) -> None:
-        try:
-            self._fernet = Fernet(key)
-        except ValueError:
+        """``key``: 32 bytes in base64url, padded (44 characters, as Fernet writes keys) or not
+        (43, as ``secrets.token_urlsafe(32)`` writes them); surrounding whitespace is ignored.
+
+        Raises:
+            MasterKeyError: ``key`` is not that; the message shows how to make one.
+        """
+        fernet_key = _fernet_key(key)
+        if fernet_key is None:
             raise MasterKeyError(
-                f"the master key from {source} is not 32 bytes of base64url"
-            ) from None
+                f"the master key from {source} is not 32 bytes of base64url; make one with: "
+                f"{MAKE_MASTER_KEY}"
+            )
+        self._fernet = Fernet(fernet_key)
         self.source = source
 
     def __repr__(self) -> str:

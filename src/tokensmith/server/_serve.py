@@ -1,7 +1,9 @@
 """Running the service under uvicorn: the one module that knows uvicorn.
 
-Five things here go beyond handing the app to uvicorn:
+Six things here go beyond handing the app to uvicorn:
 
+- the service binds its address itself, before it touches the database, and says plainly why it
+  cannot (a taken port above all) instead of uvicorn's log line after the database was migrated;
 - every accepted TCP connection gets ``TCP_NODELAY``, whatever the event loop and worker count;
 - a response's status line and headers leave in the same write as its body (one TCP segment,
   one system call), where uvicorn writes them separately;
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import errno
 import importlib.util
 import json
 import logging
@@ -36,7 +39,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..oauth import ConfigurationError
+from ..oauth import ConfigurationError, TokensmithError
 from ._app import TokensmithApp
 from ._settings import Settings
 
@@ -55,6 +58,7 @@ ORPHAN_GRACE = 10.0
 #: The application factory every worker process calls (an import string, as uvicorn takes it).
 APP = "tokensmith.server._serve:app_from_env"
 STARTUP_FAILURE = 3  # uvicorn's exit status of a server whose startup failed
+BACKLOG = 2048  # uvicorn's default: connections the kernel holds until a worker accepts them
 
 
 def app_from_env() -> TokensmithApp:
@@ -258,6 +262,7 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
     Raises:
         MasterKeyError: the master key does not match the database, or is missing for one that
             holds encrypted keys.
+        DatabaseError: the database cannot be reached, does not exist, or takes no writes.
     """
     from ..store import Database
     from ._admin import Admin
@@ -267,6 +272,7 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
     db = Database(settings.database_url)
     try:
         await db.migrate()
+        await db.check_writable()  # a read-only file would answer 503 at every write, for ever
         master = await open_master_key(db, settings.master_key, settings.key_file())
         assert master is not None  # required: made when the database has none
         if demo:
@@ -311,6 +317,46 @@ def uvicorn_options(
     }
 
 
+class CannotListen(TokensmithError):
+    """The address and port ``serve`` was given cannot be listened on; the message says why and
+    what to change."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` as uvicorn binds one (``SO_REUSEADDR``, inherited by
+    the workers), not yet listening: until :meth:`socket.socket.listen`, connections to it are
+    refused.
+
+    Raises:
+        CannotListen: the port is taken, privileged, or the host is no address of this machine.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(f"cannot listen on {where}: {_bind_failure(host, exc)}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_failure(host: str, exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"{host!r} is not an address or a name this machine resolves ({exc.strerror})"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            "another process listens there already (a tokensmith started before?); stop it, or "
+            "choose another port with --port or TOKENSMITH_PORT"
+        )
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges); choose a port above 1023"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine; use one of its addresses, or 0.0.0.0"
+    return exc.strerror or str(exc)
+
+
 def serve(
     settings: Settings,
     *,
@@ -323,14 +369,20 @@ def serve(
     loop: str = "auto",
     http: str = "auto",
 ) -> None:
-    """Prepare the database and serve until interrupted.
+    """Bind the address, prepare the database, then listen and serve until interrupted.
 
-    With ``workers`` > 1 on a POSIX system this process then becomes the workers' supervisor
-    (see :func:`supervise`) and this function does not return.
+    The address is bound before the database is touched, so that a taken port changes nothing;
+    the demo's commands are printed only once the socket listens (connections made from then
+    on wait for the service instead of failing). With ``workers`` > 1 on a POSIX system this
+    process then becomes the workers' supervisor (see :func:`supervise`) and this function does
+    not return; with one worker, it exits with :data:`STARTUP_FAILURE` when the application
+    does not start.
 
     Raises:
         ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
             is not installed.
+        CannotListen: the address cannot be bound.
+        DatabaseError, MasterKeyError: see :func:`prepare`.
     """
     choices: dict[str, Any] = {
         "host": host,
@@ -341,7 +393,14 @@ def serve(
         "http": http,
     }
     options = uvicorn_options(**choices)
-    asyncio.run(prepare(settings, demo=demo))
+    sock = listening_socket(host, port)
+    try:
+        asyncio.run(prepare(settings, demo=demo))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    port = sock.getsockname()[1]  # the port chosen when asked for port 0
     if host not in ("127.0.0.1", "localhost", "::1") and not (
         settings.public_url or settings.allowed_hosts
     ):
@@ -357,25 +416,31 @@ def serve(
         from ._demo import demo_instructions
 
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        print(demo_instructions(settings.public_url or f"http://{shown}:{port}"), flush=True)
+        shown = f"[{shown}]" if ":" in shown else shown
+        base_url = settings.public_url or f"http://{shown}:{port}"
+        print(demo_instructions(base_url, settings), flush=True)
     if workers > 1:
         os.environ.update(settings.to_env())
         if os.name == "posix" and sys.executable:
-            supervise(workers, choices, options)
-        uvicorn.run(APP, factory=True, workers=workers, **options)  # uvicorn's own supervisor
-    else:
-        uvicorn.run(TokensmithApp(settings, migrate=False), **options)  # prepare() migrated
+            supervise(workers, choices, sock)
+        sock.close()  # uvicorn's own supervisor binds its own
+        uvicorn.run(APP, factory=True, workers=workers, **options)
+        return
+    server = uvicorn.Server(uvicorn.Config(TokensmithApp(settings, migrate=False), **options))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])  # prepare() migrated
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
-def supervise(workers: int, choices: dict[str, Any], options: dict[str, Any]) -> NoReturn:
-    """Bind the listening socket, then replace this process with the supervisor of ``workers``
-    worker processes (``python -m tokensmith.server._supervisor``); never returns.
+def supervise(workers: int, choices: dict[str, Any], sock: socket.socket) -> NoReturn:
+    """Replace this process with the supervisor of ``workers`` worker processes (``python -m
+    tokensmith.server._supervisor``), which pass on the listening socket ``sock``; never returns.
 
     The process keeps its id, standard streams and environment (``TOKENSMITH_*`` carries the
     settings to the workers); what this process imported to prepare the database (SQLAlchemy,
-    Alembic, the application) is gone. Exits (uvicorn logs why) when the address is taken.
+    Alembic, the application) is gone.
     """
-    sock = uvicorn.Config(APP, factory=True, **options).bind_socket()
     worker = {**choices, "fd": sock.fileno()}
     argv = [sys.executable, "-m", "tokensmith.server._supervisor", "--workers", str(workers)]
     argv += ["--fd", str(sock.fileno()), "--log-level", choices["log_level"], "--"]

@@ -1,16 +1,23 @@
-"""Service settings: a frozen value, read from the environment in one place (``TOKENSMITH_*``)."""
+"""Service settings: a frozen value, read from the environment in one place (``TOKENSMITH_*``).
+
+Two tables name every variable the service reads: :data:`SETTINGS_VARIABLES` give
+:class:`Settings` (what every command and every worker needs), :data:`SERVE_VARIABLES` the options
+of the ``serve`` process itself (address, workers, logging, event loop). A malformed value is
+refused with a message that names its variable.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..oauth import ConfigurationError
 from ..store import DEFAULT_URL, sqlite_path
+from ._options import HTTP_PARSERS, LOG_LEVELS, LOOPS, boolean, one_of, port, positive
 from ._ratelimit import (
     DEFAULT_ADDRESS_LIMIT,
     DEFAULT_CLIENT_LIMIT,
@@ -30,7 +37,7 @@ def _poll_interval(text: str) -> float:
     except ValueError:
         interval = 0.0
     if not interval > 0:  # also refuses nan
-        raise ConfigurationError("TOKENSMITH_POLL_INTERVAL must be a positive number of seconds")
+        raise ValueError(f"{text!r} is not a positive number of seconds")
     return interval
 
 
@@ -40,7 +47,7 @@ def _realm_cache_size(text: str) -> int:
     except ValueError:
         size = 0
     if size < 1:
-        raise ConfigurationError("TOKENSMITH_REALM_CACHE_SIZE must be a positive whole number")
+        raise ValueError(f"{text!r} is not a positive whole number of realms")
     return size
 
 
@@ -48,8 +55,10 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.replace(",", " ").split())
 
 
-# Each TOKENSMITH_* variable: the setting it gives, and how its text becomes the value.
-_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+Reader = Callable[[str], object]
+"""How a variable's text becomes its value; raises ValueError for text it refuses."""
+
+SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "DATABASE_URL": ("database_url", str),
     "PUBLIC_URL": ("public_url", str),
     "MASTER_KEY": ("master_key", str),
@@ -62,6 +71,49 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "TRUSTED_PROXIES": ("trusted_proxies", _words),
     "ALLOWED_HOSTS": ("allowed_hosts", _words),
 }
+"""Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
+how its text becomes the value."""
+
+SERVE_VARIABLES: dict[str, tuple[str, Reader]] = {
+    "HOST": ("host", str),
+    "PORT": ("port", port),
+    "WORKERS": ("workers", positive),
+    "DEMO": ("demo", boolean),
+    "ACCESS_LOG": ("access_log", boolean),
+    "LOG_LEVEL": ("log_level", one_of(LOG_LEVELS)),
+    "LOOP": ("loop", one_of(LOOPS)),
+    "HTTP": ("http", one_of(HTTP_PARSERS)),
+}
+"""Each ``TOKENSMITH_*`` variable of the ``serve`` process (without the prefix): the keyword of
+:func:`tokensmith.server._serve.serve` it sets, and how its text becomes the value."""
+
+
+def _read(env: Mapping[str, str], variables: Mapping[str, tuple[str, Reader]]) -> dict[str, Any]:
+    """The values of the ``variables`` that ``env`` sets to a non-empty text, by field.
+
+    Raises:
+        ConfigurationError: a value is malformed; the message names its variable.
+    """
+    values: dict[str, Any] = {}
+    for variable, (name, read) in variables.items():
+        text = env.get(ENV_PREFIX + variable)
+        if text:
+            try:
+                values[name] = read(text)
+            except ValueError as exc:
+                raise ConfigurationError(f"{ENV_PREFIX}{variable}: {exc}") from None
+    return values
+
+
+def serve_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The options of ``serve`` that ``TOKENSMITH_HOST``, ``_PORT``, ``_WORKERS``, ``_DEMO``,
+    ``_ACCESS_LOG``, ``_LOG_LEVEL``, ``_LOOP`` and ``_HTTP`` set, as keywords of ``serve()``; a
+    variable that is unset or empty gives none.
+
+    Raises:
+        ConfigurationError: a value is malformed; the message names its variable.
+    """
+    return _read(os.environ if environ is None else environ, SERVE_VARIABLES)
 
 
 @dataclass(frozen=True)
@@ -124,23 +176,27 @@ class Settings:
         ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces) and
         ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
 
+        A variable that is unset or empty gives the default.
+
         Raises:
             ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number,
-                ``TOKENSMITH_REALM_CACHE_SIZE`` not a positive whole number, or a rate
-                limit, the rate-limit storage or a trusted proxy is malformed.
+                ``TOKENSMITH_REALM_CACHE_SIZE`` not a positive whole number, or the public URL, a
+                rate limit, the rate-limit storage or a trusted proxy is malformed; the message
+                names the variable.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {
-            name: read(text)
-            for variable, (name, read) in _VARIABLES.items()
-            if (text := env.get(ENV_PREFIX + variable))
-        }
-        return replace(cls(), **values)
+        values = _read(os.environ if environ is None else environ, SETTINGS_VARIABLES)
+        for variable, (name, _) in SETTINGS_VARIABLES.items():
+            if name in values:  # each checked alone, so that a refusal names its variable
+                try:
+                    cls(**{name: values[name]})
+                except ConfigurationError as exc:
+                    raise ConfigurationError(f"{ENV_PREFIX}{variable}: {exc}") from None
+        return cls(**values)
 
     def to_env(self) -> dict[str, str]:
         """The environment under which :meth:`from_env` gives these settings (for workers)."""
         env = {}
-        for variable, (name, _) in _VARIABLES.items():
+        for variable, (name, _) in SETTINGS_VARIABLES.items():
             value = self.key_file() if name == "master_key_file" else getattr(self, name)
             if value is not None:
                 env[ENV_PREFIX + variable] = (

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, false, text
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
@@ -35,6 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ..oauth import TokensmithError
 from . import _schema
+from ._faults import permanent_fault, sqlite_url_problem
+from ._tables import service_meta
 
 DEFAULT_URL = "sqlite:///./tokensmith.db"
 Connection = AsyncConnection
@@ -71,7 +73,7 @@ def async_url(url: str) -> str:
     """Map a plain URL to its async driver: ``sqlite://`` → aiosqlite, ``postgresql://`` → asyncpg.
 
     Raises:
-        DatabaseError: the URL is not a SQLite or PostgreSQL URL.
+        DatabaseError: the URL is not a SQLite or PostgreSQL URL, or a SQLite URL names no file.
     """
     try:
         parsed = make_url(url)
@@ -79,6 +81,9 @@ def async_url(url: str) -> str:
         raise DatabaseError(f"cannot parse database URL {url!r}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        why = sqlite_url_problem(url, parsed)
+        if why is not None:
+            raise DatabaseError(why)
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     elif backend in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
@@ -174,13 +179,18 @@ class Database:
 
     async def _found(self) -> _schema.Found:
         if self._path is None:
-            async with self.read() as conn:
-                return await conn.run_sync(_schema.read)
+            try:
+                async with self.read() as conn:
+                    return await conn.run_sync(_schema.read)
+            except DatabaseUnavailable as exc:
+                self._refuse_permanent(exc)
+                raise
         try:
             return await asyncio.to_thread(_schema.read_sqlite, self._path, self.timeout)
         except _schema.NotADatabase:
             raise SchemaError(f"{self._path} is not a SQLite database") from None
         except sqlite3.Error as exc:
+            self._refuse_permanent(exc)
             raise DatabaseError(f"cannot read the database file {self._path}: {exc}") from None
 
     async def migrate(self) -> None:
@@ -209,6 +219,9 @@ class Database:
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK}
                     )
                 await conn.run_sync(_upgrade)
+        except DatabaseUnavailable as exc:
+            self._refuse_permanent(exc)
+            raise
         except OSError as exc:
             raise DatabaseError(f"cannot reach the database: {exc.strerror or exc}") from None
         finally:
@@ -249,6 +262,35 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+    # --- Faults no retry mends, found when a command or the service starts (see _faults) -------
+
+    async def check_writable(self) -> None:
+        """Make sure the database takes writes, changing nothing: a write of no row, rolled back.
+
+        Raises:
+            DatabaseError: the database takes no writes (a read-only SQLite file, a read-only
+                PostgreSQL replica); the message says what to change.
+            DatabaseUnavailable: the database cannot be reached.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(tokensmith_write=True)
+                async with conn.begin() as transaction:
+                    await conn.execute(
+                        service_meta.update().where(false()).values(name=service_meta.c.name)
+                    )
+                    await transaction.rollback()
+        except _UNAVAILABLE as exc:
+            self._refuse_permanent(exc)
+            raise _unavailable(exc) from exc
+
+    def _refuse_permanent(self, exc: BaseException) -> None:
+        """Raise :class:`DatabaseError` saying what to do if ``exc`` is a fault no retry mends
+        (a missing PostgreSQL database, a read-only file); return for any other."""
+        why = permanent_fault(exc, make_url(self.url))
+        if why is not None:
+            raise DatabaseError(why) from None
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:
