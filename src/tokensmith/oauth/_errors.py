@@ -34,7 +34,9 @@ here; ``tests/oauth/test_errors.py`` keeps this drawing complete)::
     │   ├── DatabaseUnavailable         the database cannot be reached                     store
     │   └── SchemaError                 no tokensmith schema, or not the newest            store
     ├── MasterKeyError                  the master key is malformed or does not fit        server
+    ├── CannotListen                    serve cannot bind its address (taken, privileged…) server
     └── AdminError                      an administrative request is invalid; a ValueError server
+        └── RealmNotEmpty               realm delete without --force; it has clients       server
 
 Catching ``TokensmithError`` catches everything tokensmith raises on purpose. The errors that
 check arguments also derive from ``ValueError``, as Python code expects of a bad argument.
