@@ -122,7 +122,10 @@ async def populate(settings: Settings, n: int, per_realm: int) -> Population:
             names = [realm_name(i) for i in range(first, min(first + BATCH, n))]
             async with db.write() as conn:
                 started = time.perf_counter()
-                await conn.execute(insert(realms), [_without(realm_row, name=nm) for nm in names])
+                await conn.execute(
+                    insert(realms),
+                    [_without(realm_row, name=nm, name_folded=nm.lower()) for nm in names],
+                )
                 ids = dict(
                     (
                         await conn.execute(
