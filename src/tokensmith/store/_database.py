@@ -153,7 +153,7 @@ class Database:
                 _private_file(path)
                 pragmas = _sqlite_pragmas(busy_ms)
                 self._sqlite_writer = SQLiteWriter(
-                    path, self.engine.dialect, pragmas=pragmas, busy_ms=busy_ms
+                    path, self.engine.dialect, pragmas=pragmas, timeout=statement_timeout
                 )
             _configure_sqlite(self.engine, busy_ms=busy_ms)
 
@@ -241,13 +241,12 @@ class Database:
                 or failed mid-transaction.
         """
         if self._sqlite_writer is not None:
-            async with self._turn():
-                try:
-                    return await self._sqlite_writer.run(plan)
-                except _SQLITE_OUR_FAULT:
-                    raise
-                except sqlite3.Error as exc:
-                    raise _unavailable(exc) from exc
+            try:
+                return await self._sqlite_writer.run(plan)
+            except _SQLITE_OUR_FAULT:
+                raise
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from exc
         if self.is_sqlite:  # in memory: only the engine's connection sees the database
             async with self.write() as conn:
                 return await drive_async(plan, _first_row(conn))
@@ -264,7 +263,7 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         if self._sqlite_writer is not None:
-            await self._sqlite_writer.close()
+            self._sqlite_writer.close()
         await self.engine.dispose()
 
 
