@@ -1,13 +1,15 @@
 """Running the service under uvicorn: the one module that knows uvicorn.
 
-Four things here go beyond handing the app to uvicorn:
+Five things here go beyond handing the app to uvicorn:
 
 - every accepted TCP connection gets ``TCP_NODELAY``, whatever the event loop and worker count;
 - a response's status line and headers leave in the same write as its body (one TCP segment,
   one system call), where uvicorn writes them separately;
 - worker processes of ``--workers N`` stop when the process that supervises them dies;
 - uvicorn's access log and trace log never write a query string (a client may put its secret
-  there; the service never reads credentials from it).
+  there; the service never reads credentials from it);
+- what the application holds once started is frozen out of the garbage collector's full
+  collections (:class:`ServedApp`), which would otherwise stop every request for ~40 ms.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import copy
 import ctypes
+import gc
 import importlib.util
 import logging
 import multiprocessing
@@ -55,11 +58,27 @@ ORPHAN_GRACE = 10.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+class ServedApp(TokensmithApp):
+    """The application as ``serve`` runs it: once started, everything the process holds so far
+    (modules, the realm cache, the database engine: ~100,000 objects) is moved out of the
+    garbage collector's sight with :func:`gc.freeze`. A full collection then looks only at what
+    was made since, and takes a few milliseconds instead of ~40 ms during which no request is
+    answered (measured: p99 at half load 40-150 ms without, bench/half_load.py)."""
+
+    async def startup(self) -> None:
+        """Start as :meth:`TokensmithApp.startup`, then freeze what startup made."""
+        started = self._registry is not None
+        await super().startup()
+        if not started:
+            gc.collect()  # what is garbage now must not be frozen
+            gc.freeze()
+
+
 def app_from_env() -> TokensmithApp:
     """The application configured from ``TOKENSMITH_*`` (the factory each worker process calls);
     the worker stops when its supervising process dies."""
     exit_with_parent()
-    return TokensmithApp(Settings.from_env(), migrate=False)  # serve() migrated before
+    return ServedApp(Settings.from_env(), migrate=False)  # serve() migrated before
 
 
 def exit_with_parent() -> None:
@@ -329,4 +348,4 @@ def serve(
             "tokensmith.server._serve:app_from_env", factory=True, workers=workers, **options
         )
     else:
-        uvicorn.run(TokensmithApp(settings, migrate=False), **options)  # prepare() migrated
+        uvicorn.run(ServedApp(settings, migrate=False), **options)  # prepare() migrated
