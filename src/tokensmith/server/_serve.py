@@ -1,6 +1,6 @@
 """Running the service under uvicorn: the one module that knows uvicorn.
 
-Six things here go beyond handing the app to uvicorn:
+Seven things here go beyond handing the app to uvicorn:
 
 - the service binds its address itself, before it touches the database, and says plainly why it
   cannot (a taken port above all) instead of uvicorn's log line after the database was migrated;
@@ -12,7 +12,9 @@ Six things here go beyond handing the app to uvicorn:
   interpreter importing only what serving needs (:func:`run_worker`), on POSIX systems;
 - worker processes of ``--workers N`` stop when the process that supervises them dies;
 - uvicorn's access log and trace log never write a query string (a client may put its secret
-  there; the service never reads credentials from it).
+  there; the service never reads credentials from it);
+- what the application holds once started is frozen out of the garbage collector's full
+  collections (:class:`ServedApp`), which would otherwise stop every request for ~40 ms.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import copy
 import errno
+import gc
 import importlib.util
 import json
 import logging
@@ -61,11 +64,27 @@ STARTUP_FAILURE = 3  # uvicorn's exit status of a server whose startup failed
 BACKLOG = 2048  # uvicorn's default: connections the kernel holds until a worker accepts them
 
 
+class ServedApp(TokensmithApp):
+    """The application as ``serve`` runs it: once started, everything the process holds so far
+    (modules, the realm cache, the database engine: ~100,000 objects) is moved out of the
+    garbage collector's sight with :func:`gc.freeze`. A full collection then looks only at what
+    was made since, and takes a few milliseconds instead of ~40 ms during which no request is
+    answered (measured: p99 at half load 40-150 ms without, bench/half_load.py)."""
+
+    async def startup(self) -> None:
+        """Start as :meth:`TokensmithApp.startup`, then freeze what startup made."""
+        started = self._registry is not None
+        await super().startup()
+        if not started:
+            gc.collect()  # what is garbage now must not be frozen
+            gc.freeze()
+
+
 def app_from_env() -> TokensmithApp:
     """The application configured from ``TOKENSMITH_*`` (the factory each worker process calls);
     the worker stops when its supervising process dies."""
     exit_with_parent()
-    return TokensmithApp(Settings.from_env(), migrate=False)  # serve() migrated before
+    return ServedApp(Settings.from_env(), migrate=False)  # serve() migrated before
 
 
 def exit_with_parent(lifeline: int | None = None) -> None:
@@ -426,7 +445,7 @@ def serve(
         sock.close()  # uvicorn's own supervisor binds its own
         uvicorn.run(APP, factory=True, workers=workers, **options)
         return
-    server = uvicorn.Server(uvicorn.Config(TokensmithApp(settings, migrate=False), **options))
+    server = uvicorn.Server(uvicorn.Config(ServedApp(settings, migrate=False), **options))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])  # prepare() migrated
     if not server.started:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..oauth import (
@@ -25,7 +25,6 @@ from ..oauth import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
-    InvalidTarget,
     InvalidToken,
     OAuthError,
     ResponseStyle,
@@ -135,9 +134,12 @@ class TokenEndpoint:
         subject: str | None = None,
         extra: dict[str, Any] | None = None,
         issued_token_type: str | None = None,
+        successor: _Successor | None = None,
     ) -> Issued:
         """The access token for ``resources`` (none: the default audience), and the refresh
-        token, if the client gets one, for ``kept`` (default: the same resources)."""
+        token, if the client gets one, for ``kept`` (default: the same resources); or, for a
+        rotation, the refresh token made already (``successor``, stored with ``refresh_record``
+        None)."""
         realm = state.realm
         ttl = client.access_token_ttl or realm.access_token_ttl
         scope_text = format_scope(scope)
@@ -158,25 +160,21 @@ class TokenEndpoint:
             claims["scope"] = scope_text
         access_token = state.signer.sign(claims)
         refresh_token: str | None = None
-        refresh_ttl: int | None = None
         pending: RefreshTokenRecord | None = None
+        if successor is not None:
+            refresh_token = successor.token
         # A refresh token remembers only the client, scope and resources, so tokens for an
         # external subject (id_auth, exchange, jwt-bearer) come without one.
-        if client.refresh_tokens and subject is None:
-            refresh_token = secrets.token_urlsafe(32)
-            refresh_ttl = realm.refresh_token_ttl
-            pending = RefreshTokenRecord(
-                digest=refresh.digest(refresh_token),
+        elif client.refresh_tokens and subject is None:
+            refresh_token, pending = _new_refresh_token(
+                state,
+                client,
+                scope_text,
+                now,
                 family=family or secrets.token_urlsafe(16),
-                realm_id=realm.id,
-                client_pk=client.id,
-                scope=scope_text,
-                issued_at=now,
-                expires_at=now + refresh_ttl,
-                used_at=None,
-                revoked=False,
-                resources=" ".join(resources if kept is None else kept),
+                resources=resources if kept is None else kept,
             )
+        refresh_ttl = realm.refresh_token_ttl if refresh_token is not None else None
         style = client.style or state.style
         response = TokenResponse(
             access_token=access_token,
@@ -264,78 +262,206 @@ class TokenEndpoint:
         except a retry by the same client within the realm's reuse grace period while the used
         token's replacement is still unused (its answer was lost): the retry gets a new pair and
         the replacement it never received is revoked, so the family keeps one live token.
+
+        The common case, a live token of this client, is one short transaction of two statements
+        (claim the token, store its successor) run by the driver itself; a refusal decided in it
+        (a widened scope or resource) rolls the claim back, so the token stays good. Any other
+        token is then read, locked, and looked at to tell which refusal or retry it is. The
+        access token is signed after the transaction.
         """
         presented = form.get("refresh_token")
         if presented is None:
             raise InvalidRequest("refresh_token is missing")
         asked = _resources.requested(form.get("resource"))
+        digest = refresh.digest(presented)
+        made: list[_Successor] = []
+
+        def successor(used: RefreshTokenRecord) -> RefreshTokenRecord:
+            made.append(_successor(state, client, used, form, asked, now))
+            return made[-1].record
+
+        plan = refresh.rotate(
+            digest, realm_id=state.realm.id, client_pk=client.id, now=now, successor=successor
+        )
+        if await self.db.run(plan) is None:
+            return await self._refresh_other(state, client, form, issuer, now, presented, asked)
+        return self._issue_successor(state, client, issuer, now, made[-1])
+
+    async def _refresh_other(
+        self,
+        state: RealmState,
+        client: Client,
+        form: dict[str, str],
+        issuer: str,
+        now: int,
+        presented: str,
+        asked: tuple[str, ...],
+    ) -> Issued:
+        """The refresh grant for a token that could not be claimed: unknown, another client's,
+        revoked, used (a reuse, or a retry within the grace period) or expired."""
         failure: OAuthError | None = None
-        issued: Issued | None = None
+        made: _Successor | None = None
         async with self.db.write() as conn:
             record = await refresh.get_refresh_token(
                 conn, refresh.digest(presented), for_update=True
             )
-            if record is None or record.realm_id != state.realm.id:
-                failure = InvalidGrant(_unknown_refresh_token(presented))
-            elif record.client_pk != client.id:
-                failure = InvalidGrant("the refresh token was issued to another client")
-            elif record.revoked:
-                await refresh.revoke_family(conn, record.family)  # a replaced token came back
-                failure = InvalidGrant("the refresh token has been revoked")
-            elif record.used_at is not None and not await _retry_in_grace(
-                conn, record, state.realm.reuse_grace, now
-            ):
-                failure = await _reused(conn, record)
-            elif record.expires_at <= now:
-                failure = InvalidGrant("the refresh token has expired")
-            else:
-                granted = parse_scope(record.scope) & (client.scopes | ALWAYS_ALLOWED_SCOPES)
-                requested = parse_scope(form.get("scope"))
-                widened = requested - granted - ALWAYS_ALLOWED_SCOPES
-                targets: tuple[str, ...] = ()
-                kept: tuple[str, ...] = ()
-                try:
-                    targets, kept = _resources.for_refresh(
-                        tuple(record.resources.split()),
-                        asked,
-                        _resources.allowed(state, client),
-                        _resources.default_audience(state, client),
-                    )
-                except InvalidTarget as exc:
-                    failure = exc
-                if failure is not None:
-                    pass  # decided before the token is used: it stays good
-                elif widened:
-                    failure = InvalidScope(
-                        "a refresh may narrow the scope, never widen it; not granted: "
-                        + echo(format_scope(widened))
-                    )
-                elif record.used_at is not None:
-                    if not await refresh.supersede_child(conn, record.digest):
-                        failure = await _reused(conn, record)  # its child moved on meanwhile
-                elif not await refresh.claim_refresh_token(conn, record.digest, now):
-                    failure = await _reused(conn, record)
+            failure = await _refusal(conn, state, client, record, presented, now)
+            if failure is None:
+                assert record is not None  # _refusal refuses an unknown token
+                # Decided before the token is used: a refused rotation leaves it good.
+                made = _successor(state, client, record, form, asked, now)
+                failure = await _use(conn, record, now)
                 if failure is None:
-                    issued = self._mint(
-                        state,
-                        client,
-                        _or_default(requested, granted),
-                        issuer,
-                        now,
-                        family=record.family,
-                        resources=targets,
-                        kept=kept,
-                    )
-                    if issued.refresh_record is not None:
-                        child = dataclasses.replace(issued.refresh_record, parent=record.digest)
-                        issued = dataclasses.replace(issued, refresh_record=child)
-                        await refresh.insert_refresh_token(conn, child)
+                    await refresh.insert_refresh_token(conn, made.record)
         # Raised only now, outside the transaction: raising inside would roll back the family
         # revocation that a reused or replaced token has just written.
         if failure is not None:
             raise failure
-        assert issued is not None
-        return issued
+        assert made is not None
+        return self._issue_successor(state, client, issuer, now, made)
+
+    def _issue_successor(
+        self, state: RealmState, client: Client, issuer: str, now: int, made: _Successor
+    ) -> Issued:
+        """The token response of a rotation whose successor is stored."""
+        issued = self._mint(
+            state,
+            client,
+            made.scope,
+            issuer,
+            now,
+            family=made.record.family,
+            resources=made.targets,
+            successor=made,
+        )
+        return dataclasses.replace(issued, refresh_record=made.record)
+
+
+@dataclass(frozen=True)
+class _Successor:
+    """What a rotation grants, decided in its transaction: the new refresh token (value and
+    record) and the scope and resources of the access token that comes with it."""
+
+    scope: frozenset[str]
+    targets: tuple[str, ...]
+    token: str = field(repr=False)
+    record: RefreshTokenRecord
+
+
+def _successor(
+    state: RealmState,
+    client: Client,
+    used: RefreshTokenRecord,
+    form: dict[str, str],
+    asked: tuple[str, ...],
+    now: int,
+) -> _Successor:
+    """The refresh token that replaces ``used``, in its family, and what it grants.
+
+    Raises:
+        InvalidTarget: a resource asked for (or kept) is not allowed.
+        InvalidScope: the request widens the scope.
+    """
+    scope, targets, kept = _rotation(state, client, used, form, asked)
+    token, record = _new_refresh_token(
+        state, client, format_scope(scope), now, family=used.family, resources=kept
+    )
+    return _Successor(scope, targets, token, dataclasses.replace(record, parent=used.digest))
+
+
+def _new_refresh_token(
+    state: RealmState,
+    client: Client,
+    scope: str,
+    now: int,
+    *,
+    family: str,
+    resources: tuple[str, ...],
+) -> tuple[str, RefreshTokenRecord]:
+    """A new refresh token of ``family`` for ``scope`` and ``resources``, and its record."""
+    token = secrets.token_urlsafe(32)
+    record = RefreshTokenRecord(
+        digest=refresh.digest(token),
+        family=family,
+        realm_id=state.realm.id,
+        client_pk=client.id,
+        scope=scope,
+        issued_at=now,
+        expires_at=now + state.realm.refresh_token_ttl,
+        used_at=None,
+        revoked=False,
+        resources=" ".join(resources),
+    )
+    return token, record
+
+
+def _rotation(
+    state: RealmState,
+    client: Client,
+    record: RefreshTokenRecord,
+    form: dict[str, str],
+    asked: tuple[str, ...],
+) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """What the token that replaces ``record`` grants: the scope, the access token's resources
+    and the refresh token's.
+
+    Raises:
+        InvalidTarget: a resource asked for (or kept) is not allowed.
+        InvalidScope: the request widens the scope.
+    """
+    granted = parse_scope(record.scope) & (client.scopes | ALWAYS_ALLOWED_SCOPES)
+    requested = parse_scope(form.get("scope"))
+    targets, kept = _resources.for_refresh(
+        tuple(record.resources.split()),
+        asked,
+        _resources.allowed(state, client),
+        _resources.default_audience(state, client),
+    )
+    widened = requested - granted - ALWAYS_ALLOWED_SCOPES
+    if widened:
+        raise InvalidScope(
+            "a refresh may narrow the scope, never widen it; not granted: "
+            + echo(format_scope(widened))
+        )
+    return _or_default(requested, granted), targets, kept
+
+
+async def _refusal(
+    conn: Connection,
+    state: RealmState,
+    client: Client,
+    record: RefreshTokenRecord | None,
+    presented: str,
+    now: int,
+) -> InvalidGrant | None:
+    """Why a token that could not be claimed is refused (revoking its family when it is a
+    replaced or reused one), or None for a retry within the reuse grace period."""
+    if record is None or record.realm_id != state.realm.id:
+        return InvalidGrant(_unknown_refresh_token(presented))
+    if record.client_pk != client.id:
+        return InvalidGrant("the refresh token was issued to another client")
+    if record.revoked:
+        await refresh.revoke_family(conn, record.family)  # a replaced token came back
+        return InvalidGrant("the refresh token has been revoked")
+    if record.used_at is not None and not await _retry_in_grace(
+        conn, record, state.realm.reuse_grace, now
+    ):
+        return await _reused(conn, record)
+    if record.expires_at <= now:
+        return InvalidGrant("the refresh token has expired")
+    return None
+
+
+async def _use(conn: Connection, record: RefreshTokenRecord, now: int) -> InvalidGrant | None:
+    """Use the locked ``record`` for a rotation: a retry within the grace period supersedes the
+    replacement whose answer was lost; a live token (which the one-statement claim would have
+    taken) is claimed. The refusal, with the family revoked, when that fails."""
+    if record.used_at is not None:
+        if not await refresh.supersede_child(conn, record.digest):
+            return await _reused(conn, record)  # its child moved on meanwhile
+    elif not await refresh.claim_refresh_token(conn, record.digest, now):
+        return await _reused(conn, record)
+    return None
 
 
 def _requested_scope(client: Client, value: str | None) -> frozenset[str]:

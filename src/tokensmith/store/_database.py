@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, false, text
 from sqlalchemy.engine import Connection as SyncConnection
@@ -32,11 +32,15 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.expression import Executable
 
 from ..oauth import TokensmithError
 from . import _schema
+from ._direct import Compiled, Plan, SQLiteWriter, drive_async, is_asyncpg_error, run_on_asyncpg
 from ._faults import permanent_fault, sqlite_url_problem
 from ._tables import service_meta
+
+T = TypeVar("T")
 
 DEFAULT_URL = "sqlite:///./tokensmith.db"
 Connection = AsyncConnection
@@ -61,12 +65,17 @@ class SchemaError(DatabaseError):
 
 DEFAULT_TIMEOUT = 3.0
 """Seconds any one wait on the database may last (connect, statement, pool, SQLite lock)."""
+POOL_SIZE = 10
+"""Connections each process keeps open; requests beyond it wait for a free one. The pool never
+opens extra connections to close them again after a burst: a new PostgreSQL connection costs
+the server a process."""
 _MIGRATION_WAIT = 120.0
 
 # SQLAlchemy's pool TimeoutError is not Python's TimeoutError (asyncpg's command timeout).
 _UNAVAILABLE = (DBAPIError, OSError, TimeoutError, PoolTimeout)
 # Errors in what we asked, not in reaching the database: bugs, never reported as an outage.
 _OUR_FAULT = (IntegrityError, ProgrammingError, DataError)
+_SQLITE_OUR_FAULT = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.DataError)
 
 
 def async_url(url: str) -> str:
@@ -140,13 +149,32 @@ class Database:
             # asyncpg: "timeout" bounds connecting, "command_timeout" every statement.
             connect_args = {"timeout": timeout, "command_timeout": statement_timeout}
         self.engine: AsyncEngine = create_async_engine(
-            driver_url, echo=echo, pool_timeout=timeout, connect_args=connect_args
+            driver_url,
+            echo=echo,
+            pool_timeout=timeout,
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+            connect_args=connect_args,
         )
         self._path = sqlite_path(url) if self.is_sqlite else None
+        # SQLite lets one transaction write at a time: this process's writers take turns here
+        # (waking as soon as the one before commits) rather than in SQLite's busy wait, which
+        # sleeps 1, 2, 5, 10… ms between tries.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
+        self._compiled = Compiled(self.engine.dialect)
+        self._sqlite_writer: SQLiteWriter | None = None
         if self.is_sqlite:
-            if self._path is not None and create:
-                _private_file(self._path)
-            _configure_sqlite(self.engine, busy_ms=max(1, int(statement_timeout * 1000)))
+            busy_ms = max(1, int(statement_timeout * 1000))
+            if self._path is not None:
+                if create:
+                    _private_file(self._path)
+                self._sqlite_writer = SQLiteWriter(
+                    self._path,
+                    self.engine.dialect,
+                    pragmas=_sqlite_pragmas(busy_ms),
+                    timeout=statement_timeout,
+                )
+            _configure_sqlite(self.engine, busy_ms=busy_ms)
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -249,18 +277,66 @@ class Database:
         Raises:
             DatabaseUnavailable: the database cannot be reached or failed mid-transaction.
         """
+        async with self._turn():
+            try:
+                async with self.engine.connect() as conn:
+                    conn = await conn.execution_options(tokensmith_write=True)
+                    async with conn.begin():
+                        yield conn
+            except _OUR_FAULT:
+                raise
+            except _UNAVAILABLE as exc:
+                raise _unavailable(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """This process's turn to write to SQLite (nothing to wait for on PostgreSQL)."""
+        if self._writer is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._writer.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailable("the database is unavailable (busy)") from None
+        try:
+            yield
+        finally:
+            self._writer.release()
+
+    async def run(self, plan: Plan[T]) -> T:
+        """Run ``plan`` (statements, see :mod:`tokensmith.store._direct`) in one write
+        transaction, by the driver itself: for the hot path, where SQLAlchemy's own work per
+        statement would cost more than the database's.
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached, stayed locked past the timeout,
+                or failed mid-transaction.
+        """
+        if self._sqlite_writer is not None:
+            try:
+                return await self._sqlite_writer.run(plan)
+            except _SQLITE_OUR_FAULT:
+                raise
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from exc
+        if self.is_sqlite:  # in memory: only the engine's connection sees the database
+            async with self.write() as conn:
+                return await drive_async(plan, _first_row(conn))
         try:
             async with self.engine.connect() as conn:
-                conn = await conn.execution_options(tokensmith_write=True)
-                async with conn.begin():
-                    yield conn
-        except _OUR_FAULT:
-            raise
+                return await run_on_asyncpg(conn, self._compiled, plan)
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from exc
+        except Exception as exc:
+            if is_asyncpg_error(exc) and not _asyncpg_our_fault(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
         await self.engine.dispose()
 
     # --- Faults no retry mends, found when a command or the service starts (see _faults) -------
@@ -293,6 +369,24 @@ class Database:
             raise DatabaseError(why) from None
 
 
+def _first_row(conn: AsyncConnection) -> Any:
+    async def run(statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        row = (await conn.execute(statement, params)).mappings().first()
+        return None if row is None else dict(row)
+
+    return run
+
+
+def _asyncpg_our_fault(exc: BaseException) -> bool:
+    import asyncpg
+
+    errors = asyncpg.exceptions
+    return isinstance(
+        exc,
+        errors.IntegrityConstraintViolationError | errors.SyntaxOrAccessError | errors.DataError,
+    )
+
+
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:
     # The driver's message may quote SQL parameters; name only the kind of failure.
     return DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__})")
@@ -314,6 +408,18 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _sqlite_pragmas(busy_ms: int) -> list[str]:
+    """How every connection to a SQLite file is set up. ``synchronous=NORMAL`` in WAL mode: a
+    commit is written to the WAL without waiting for the disk; a crash of the process loses
+    nothing, a power loss may lose the last commits (never the file's consistency)."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={busy_ms}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+    ]
+
+
 def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -321,10 +427,8 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
         # BEGIN is emitted by us, IMMEDIATE for writers.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in _sqlite_pragmas(busy_ms):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

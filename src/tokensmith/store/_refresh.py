@@ -1,15 +1,40 @@
-"""Refresh tokens: stored as digests, grouped in families, used once."""
+"""Refresh tokens: stored as digests, grouped in families, used once.
+
+The statements of a rotation (claim, insert) are built once, with bound parameters, and run as a
+plan (:mod:`._direct`) by the driver itself.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..oauth import sha256_hex
+from ._direct import Plan
 from ._models import RefreshTokenRecord
 from ._tables import clients, refresh_tokens
+
+_c = refresh_tokens.c
+_INSERT = insert(refresh_tokens)
+_GET = select(refresh_tokens).where(_c.digest == bindparam("d"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_CLAIM_LIVE = (
+    update(refresh_tokens)
+    .where(
+        _c.digest == bindparam("d"),
+        _c.used_at.is_(None),
+        _c.revoked.is_(False),
+        _c.expires_at > bindparam("now"),
+        _c.realm_id == bindparam("realm"),
+        _c.client_pk == bindparam("client"),
+    )
+    .values(used_at=bindparam("used"))
+    .returning(*refresh_tokens.c)
+)
 
 
 def digest(token: str) -> str:
@@ -19,7 +44,7 @@ def digest(token: str) -> str:
 
 async def insert_refresh_token(conn: AsyncConnection, record: RefreshTokenRecord) -> None:
     """Store a new refresh token."""
-    await conn.execute(insert(refresh_tokens).values(**dataclasses.asdict(record)))
+    await conn.execute(_INSERT, _values(record))
 
 
 async def get_refresh_token(
@@ -29,11 +54,46 @@ async def get_refresh_token(
     transaction ends (PostgreSQL; SQLite writers hold the whole database already), so that two
     requests presenting one token are decided one after the other, each seeing the other's
     outcome."""
-    query = select(refresh_tokens).where(refresh_tokens.c.digest == digest)
-    row = (await conn.execute(query.with_for_update() if for_update else query)).first()
+    query = _GET_FOR_UPDATE if for_update else _GET
+    row = (await conn.execute(query, {"d": digest})).mappings().first()
+    return None if row is None else _record(row)
+
+
+def rotate(
+    digest: str,
+    *,
+    realm_id: int,
+    client_pk: int,
+    now: int,
+    successor: Callable[[RefreshTokenRecord], RefreshTokenRecord],
+) -> Plan[RefreshTokenRecord | None]:
+    """Use the token ``digest`` and store the one ``successor`` makes to replace it, as one
+    transaction (run it with :meth:`Database.run`): the stored successor, or None, with nothing
+    written, when the token is not a live (unused, unrevoked, unexpired) token of this client of
+    this realm. ``successor`` raising rolls the transaction back.
+
+    The token is claimed by one statement, so of requests presenting it at once exactly one
+    claims it: on PostgreSQL the others wait for its row lock and then find it used; SQLite runs
+    one writer at a time.
+    """
+    params = {"d": digest, "now": now, "used": now, "realm": realm_id, "client": client_pk}
+    row = yield _CLAIM_LIVE, params
     if row is None:
         return None
-    return RefreshTokenRecord(**{**row._mapping, "revoked": bool(row.revoked)})
+    child = successor(_record(row))
+    yield _INSERT, _values(child)
+    return child
+
+
+def _values(record: RefreshTokenRecord) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in _FIELDS}
+
+
+def _record(row: Mapping[Any, Any]) -> RefreshTokenRecord:
+    return RefreshTokenRecord(**{**row, "revoked": bool(row["revoked"])})
+
+
+_FIELDS = dataclasses.fields(RefreshTokenRecord)
 
 
 async def claim_refresh_token(conn: AsyncConnection, digest: str, now: int) -> bool:
