@@ -43,6 +43,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/token_load.py
 	$(BIN)/python bench/peer_load.py
+	$(BIN)/python bench/half_load.py
+	$(BIN)/python bench/refresh_load.py
+	$(BIN)/python bench/realms.py
 	$(BIN)/python -W ignore bench/client_overhead.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/verify.py
