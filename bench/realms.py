@@ -254,6 +254,10 @@ def is_worker(pid: int) -> bool:
             cmd = fh.read()
     except OSError:
         return False
+    # serve's own supervisor starts `python -m tokensmith.server._worker`; uvicorn's (where
+    # serve falls back to it) spawns multiprocessing children beside a resource tracker.
+    if b"tokensmith.server._worker" in cmd:
+        return True
     return b"spawn_main" in cmd and b"resource_tracker" not in cmd
 
 
