@@ -35,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.expression import Executable
 
 from ..oauth import TokensmithError
-from ._direct import Compiled, Plan, SQLiteWriter, drive_async, is_asyncpg_error, run_on_asyncpg
+from ._direct import Compiled, Plan, drive_async, is_asyncpg_error, run_on_asyncpg
+from ._sqlite_writer import SQLiteWriter
 
 T = TypeVar("T")
 
@@ -263,7 +264,7 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         if self._sqlite_writer is not None:
-            self._sqlite_writer.close()
+            await self._sqlite_writer.close()
         await self.engine.dispose()
 
 
