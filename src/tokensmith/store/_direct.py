@@ -9,17 +9,16 @@ runner only sends it:
   connection of its own, without yielding to the event loop, so that SQLite's write lock is held
   only for the time the statements take (:class:`._sqlite_writer.SQLiteWriter`);
 - PostgreSQL: on a pooled asyncpg connection, ``BEGIN``, the statements (which asyncpg prepares
-  once per connection) and ``COMMIT``;
-- in-memory SQLite (one connection sees it): through SQLAlchemy, as every other transaction.
+  once per connection) and ``COMMIT``.
 
 What SQLAlchemy adds per statement on an async engine (a greenlet, an execution context, a result
-object) costs ~150 µs of CPU here, several times what sqlite3 or asyncpg take; a refresh grant
-runs two statements and a transaction around them.
+object) measured 100-200 µs of CPU here, several times what sqlite3 or asyncpg take; a refresh
+grant runs two statements and a transaction around them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Dialect
@@ -56,7 +55,10 @@ class Compiled:
         return sql, [params[name] for name in names]
 
 
-def drive(plan: Plan[T], run: Any) -> T:
+Row = dict[str, Any] | None
+
+
+def drive(plan: Plan[T], run: Callable[[Executable, Mapping[str, Any]], Row]) -> T:
     """Run ``plan`` synchronously, ``run(statement, params)`` giving each statement's first
     row."""
     try:
@@ -68,7 +70,9 @@ def drive(plan: Plan[T], run: Any) -> T:
         return result
 
 
-async def drive_async(plan: Plan[T], run: Any) -> T:
+async def drive_async(
+    plan: Plan[T], run: Callable[[Executable, Mapping[str, Any]], Awaitable[Row]]
+) -> T:
     """Run ``plan``, ``await run(statement, params)`` giving each statement's first row."""
     try:
         step = next(plan)
