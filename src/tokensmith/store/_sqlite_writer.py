@@ -203,8 +203,12 @@ class SQLiteWriter:
             self._since_restart = 0
 
     async def close(self) -> None:
-        """Close the connections, once a running checkpoint is done (a later plan opens them
-        again)."""
+        """Fail the plans still queued, and close the connections once a running checkpoint is
+        done (a later plan opens them again)."""
+        if self._retrying is not None:
+            self._retrying.cancel()
+        while self._queue:
+            self._queue.popleft().settle(exc=sqlite3.OperationalError("database closed"))
         if self._conn is not None:
             self._conn.close()
             self._conn = None
