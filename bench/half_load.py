@@ -50,13 +50,14 @@ def bare_request(port: int) -> bytes:
     return f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
 
 
-def start(cmd: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+def start(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         cmd,
+        cwd=cwd,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        **kwargs,  # type: ignore[call-overload]
     )
 
 

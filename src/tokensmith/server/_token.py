@@ -265,9 +265,10 @@ class TokenEndpoint:
 
         The common case, a live token of this client, is one short transaction of two statements
         (claim the token, store its successor) run by the driver itself; a refusal decided in it
-        (a widened scope or resource) rolls the claim back, so the token stays good. Any other
-        token is then read, locked, and looked at to tell which refusal or retry it is. The
-        access token is signed after the transaction.
+        (a widened scope or resource) rolls the claim back, so the token stays good. For any
+        other token that claim writes nothing, and a transaction of its own reads and locks the
+        token to tell which refusal or retry it is. The access token is signed after the
+        transaction.
         """
         presented = form.get("refresh_token")
         if presented is None:

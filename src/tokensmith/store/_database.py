@@ -1,8 +1,11 @@
 """The database: engine set-up for SQLite (the embedded default) and PostgreSQL, and migrations.
 
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` so
-that two processes never deadlock upgrading a read lock. The SQLite file (and so its ``-wal`` and
-``-shm`` files, which SQLite creates with the database file's mode) is readable by its owner only.
+that two processes never deadlock upgrading a read lock, and a process's own ``write()``
+transactions take turns on a lock of the process. Plans (:meth:`Database.run`, the refresh
+grant's rotation) are run by the driver itself, on SQLite by :mod:`._sqlite_writer`. The SQLite
+file (and so its ``-wal`` and ``-shm`` files, which SQLite creates with the database file's mode)
+is readable by its owner only.
 PostgreSQL migrations run under an advisory lock so that a fleet starting together migrates once.
 
 Every wait on the database is bounded: connecting, each statement, a free pooled connection and
@@ -16,7 +19,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,12 +35,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql.expression import Executable
 
 from ..oauth import TokensmithError
 from . import _schema
-from ._direct import Compiled, Plan, SQLiteWriter, drive_async, is_asyncpg_error, run_on_asyncpg
+from ._direct import Compiled, Plan, is_asyncpg_error, run_on_asyncpg
 from ._faults import permanent_fault, sqlite_url_problem
+from ._sqlite_writer import SQLiteWriter
 from ._tables import service_meta
 
 T = TypeVar("T")
@@ -157,10 +160,10 @@ class Database:
             connect_args=connect_args,
         )
         self._path = sqlite_path(url) if self.is_sqlite else None
-        # SQLite lets one transaction write at a time: this process's writers take turns here
-        # (waking as soon as the one before commits) rather than in SQLite's busy wait, which
-        # sleeps 1, 2, 5, 10… ms between tries.
-        self._writer = asyncio.Lock() if self.is_sqlite else None
+        # SQLite lets one transaction write at a time: this process's write() transactions take
+        # turns here (waking as soon as the one before commits) rather than in SQLite's busy
+        # wait, which sleeps 1, 2, 5, 10… ms between tries.
+        self._turns = asyncio.Lock() if self.is_sqlite else None
         self._compiled = Compiled(self.engine.dialect)
         self._sqlite_writer: SQLiteWriter | None = None
         if self.is_sqlite:
@@ -291,23 +294,24 @@ class Database:
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
         """This process's turn to write to SQLite (nothing to wait for on PostgreSQL)."""
-        if self._writer is None:
+        if self._turns is None:
             yield
             return
         try:
             async with asyncio.timeout(self.timeout):
-                await self._writer.acquire()
+                await self._turns.acquire()
         except TimeoutError:
             raise DatabaseUnavailable("the database is unavailable (busy)") from None
         try:
             yield
         finally:
-            self._writer.release()
+            self._turns.release()
 
     async def run(self, plan: Plan[T]) -> T:
         """Run ``plan`` (statements, see :mod:`tokensmith.store._direct`) in one write
         transaction, by the driver itself: for the hot path, where SQLAlchemy's own work per
-        statement would cost more than the database's.
+        statement would cost more than the database's. What the plan raises is raised (after
+        rolling back).
 
         Raises:
             DatabaseUnavailable: the database cannot be reached, stayed locked past the timeout,
@@ -320,9 +324,6 @@ class Database:
                 raise
             except sqlite3.Error as exc:
                 raise _unavailable(exc) from exc
-        if self.is_sqlite:  # in memory: only the engine's connection sees the database
-            async with self.write() as conn:
-                return await drive_async(plan, _first_row(conn))
         try:
             async with self.engine.connect() as conn:
                 return await run_on_asyncpg(conn, self._compiled, plan)
@@ -336,7 +337,7 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         if self._sqlite_writer is not None:
-            self._sqlite_writer.close()
+            await self._sqlite_writer.close()
         await self.engine.dispose()
 
     # --- Faults no retry mends, found when a command or the service starts (see _faults) -------
@@ -367,14 +368,6 @@ class Database:
         why = permanent_fault(exc, make_url(self.url))
         if why is not None:
             raise DatabaseError(why) from None
-
-
-def _first_row(conn: AsyncConnection) -> Any:
-    async def run(statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        row = (await conn.execute(statement, params)).mappings().first()
-        return None if row is None else dict(row)
-
-    return run
 
 
 def _asyncpg_our_fault(exc: BaseException) -> bool:

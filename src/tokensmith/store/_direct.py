@@ -7,22 +7,18 @@ runner only sends it:
 
 - SQLite, a database file: ``BEGIN IMMEDIATE``, the statements and ``COMMIT`` back to back on a
   connection of its own, without yielding to the event loop, so that SQLite's write lock is held
-  only for the time the statements take (see :class:`SQLiteWriter`);
+  only for the time the statements take (:class:`._sqlite_writer.SQLiteWriter`);
 - PostgreSQL: on a pooled asyncpg connection, ``BEGIN``, the statements (which asyncpg prepares
-  once per connection) and ``COMMIT``;
-- in-memory SQLite (one connection sees it): through SQLAlchemy, as every other transaction.
+  once per connection) and ``COMMIT``.
 
 What SQLAlchemy adds per statement on an async engine (a greenlet, an execution context, a result
-object) costs ~150 µs of CPU here, several times what sqlite3 or asyncpg take; a refresh grant
-runs two statements and a transaction around them.
+object) measured 100-200 µs of CPU here, several times what sqlite3 or asyncpg take; a refresh
+grant runs two statements and a transaction around them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import Generator, Mapping
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Dialect
@@ -59,7 +55,10 @@ class Compiled:
         return sql, [params[name] for name in names]
 
 
-def drive(plan: Plan[T], run: Any) -> T:
+Row = dict[str, Any] | None
+
+
+def drive(plan: Plan[T], run: Callable[[Executable, Mapping[str, Any]], Row]) -> T:
     """Run ``plan`` synchronously, ``run(statement, params)`` giving each statement's first
     row."""
     try:
@@ -71,7 +70,9 @@ def drive(plan: Plan[T], run: Any) -> T:
         return result
 
 
-async def drive_async(plan: Plan[T], run: Any) -> T:
+async def drive_async(
+    plan: Plan[T], run: Callable[[Executable, Mapping[str, Any]], Awaitable[Row]]
+) -> T:
     """Run ``plan``, ``await run(statement, params)`` giving each statement's first row."""
     try:
         step = next(plan)
@@ -80,89 +81,6 @@ async def drive_async(plan: Plan[T], run: Any) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
-
-
-class SQLiteWriter:
-    """Runs plans on a SQLite file, on the event loop's own thread, with a connection of its own.
-
-    A plan is a few statements on rows found by their keys: tens of microseconds of work, less
-    than handing it to another thread and back, and on this thread SQLite's write lock is never
-    held while the thread waits for the GIL. The connection never waits inside SQLite (its busy
-    timeout is 0): while another connection holds the write lock, the plan waits here, off the
-    thread (0, 1, 2, 4… up to 20 ms between tries), for at most ``timeout`` seconds.
-    ``pragmas`` are run on the connection when it opens.
-    """
-
-    def __init__(self, path: Path, dialect: Dialect, *, pragmas: list[str], timeout: float) -> None:
-        self._path = path
-        self._pragmas = pragmas
-        self._timeout = timeout
-        self._compiled = Compiled(dialect)
-        self._conn: sqlite3.Connection | None = None
-
-    async def run(self, plan: Plan[T]) -> T:
-        """Run ``plan`` in one ``BEGIN IMMEDIATE`` transaction.
-
-        Raises:
-            sqlite3.Error: as sqlite3 raised it (the caller sorts outages from bugs); a database
-                still locked after ``timeout`` seconds raises ``OperationalError``.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        pause = 0.0
-        while True:
-            try:
-                return self._run(plan)
-            except _Locked:
-                if loop.time() >= deadline:
-                    raise sqlite3.OperationalError("database is locked") from None
-            await asyncio.sleep(pause)
-            pause = min(max(2 * pause, 0.001), 0.02)
-
-    def _run(self, plan: Plan[T]) -> T:
-        conn = self._conn or self._open()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
-                raise _Locked from None
-            raise
-        try:
-            result = drive(plan, lambda statement, params: self._execute(conn, statement, params))
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
-
-    def _execute(
-        self, conn: sqlite3.Connection, statement: Executable, params: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        sql, args = self._compiled(statement, params)
-        cursor = conn.execute(sql, args)
-        rows = cursor.fetchall()  # steps the statement to its end before COMMIT
-        if not rows:
-            return None
-        return dict(zip([c[0] for c in cursor.description], rows[0], strict=True))
-
-    def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=0, isolation_level=None)
-        for pragma in self._pragmas:
-            conn.execute(pragma)
-        conn.execute("PRAGMA busy_timeout=0")
-        self._conn = conn
-        return conn
-
-    def close(self) -> None:
-        """Close the connection (a later plan opens it again)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-class _Locked(Exception):
-    """Another connection holds SQLite's write lock."""
 
 
 async def run_on_asyncpg(conn: AsyncConnection, compiled: Compiled, plan: Plan[T]) -> T:
@@ -205,4 +123,13 @@ def is_asyncpg_error(exc: BaseException) -> bool:
     """Whether ``exc`` came from asyncpg: the server, the connection or a timeout."""
     import asyncpg  # only on PostgreSQL, where SQLAlchemy imported it already
 
-    return isinstance(exc, OSError | TimeoutError | asyncpg.PostgresError | asyncpg.InterfaceError)
+    errors = asyncpg.exceptions
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | errors.PostgresError
+        | errors.InterfaceError
+        # e.g. a connection the server ended while it sat in the pool
+        | errors.InternalClientError,
+    )
