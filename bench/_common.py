@@ -1,4 +1,4 @@
-"""What the benchmarks that start `tokensmith serve` share: a free port and waiting for it."""
+"""What the benchmarks that start `tokensmith serve` share: a free port, waiting, stopping."""
 
 from __future__ import annotations
 
@@ -29,3 +29,15 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise SystemExit(f"server at {url} did not come up")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate every process, then wait for each (killing one still there after 10 s)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

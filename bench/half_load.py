@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 import _rate
-from _common import free_port, wait_up
+from _common import free_port, stop, wait_up
 from peer_load import BODY, SCRIPT, basic, check, run_wrk, setup
 
 from tokensmith.server import Settings
@@ -138,14 +138,7 @@ def main() -> None:
                 results[name].append(result)
                 print(f"round {i + 1} {name:<10}: {result.summary()}", flush=True)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print()

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from _common import free_port, wait_up
+from _common import free_port, stop, wait_up
 from token_load import wrk
 
 from tokensmith.server import Admin, Settings, open_master_key
@@ -159,14 +159,7 @@ def main() -> None:
             ratio = results["tokensmith"][-1]["rps"] / results["oidc-provider"][-1]["rps"]
             print(f"round {i + 1}: {line}, ratio {ratio:.2f}", flush=True)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
     def med(name: str, key: str) -> float:
