@@ -336,13 +336,17 @@ MAKE_RUN = ["make", "-f", str(ROOT / "Makefile"), "-o", ".venv/.installed", "run
 
 
 def make_run(tmp_path: Path, *assignments: str, env: dict[str, str] | None = None) -> str:
-    """The command `make run ASSIGNMENTS` runs (make -n), the venv taken as installed."""
+    """The command `make run ASSIGNMENTS` runs (make -n), the venv taken as installed. Under
+    `make test` the outer make's variables are dropped: with them this make is a sub-make, which
+    prints "Entering directory" lines and inherits the outer command line's assignments."""
+    outer = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    clean = {k: v for k, v in (os.environ if env is None else env).items() if k not in outer}
     result = subprocess.run(
         [*MAKE_RUN, "-n", *assignments],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=env,
+        env=clean,
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
