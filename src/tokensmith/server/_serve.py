@@ -176,8 +176,9 @@ class CoalescingTransport:
 
 def _accepted(transport: asyncio.Transport) -> asyncio.Transport:
     # asyncio sets TCP_NODELAY only on sockets whose listener was created with
-    # proto=IPPROTO_TCP; uvicorn's --workers N listener is created with proto 0 and handed to the
-    # workers as such, so without this the response waits ~40 ms for the client's delayed ACK.
+    # proto=IPPROTO_TCP; the listener serve binds (listening_socket, as uvicorn binds one for
+    # --workers N) has proto 0 and is handed to uvicorn as such, so without this a response could
+    # wait ~40 ms for the client's delayed ACK.
     sock = transport.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):  # the peer already went away
