@@ -137,13 +137,19 @@ def test_each_printed_command_works_in_a_fresh_shell(tmp_path: Path, launch: str
     assert "Traceback" not in log.read_text()
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_taken_port_prints_no_commands_and_touches_nothing(tmp_path: Path, workers: str) -> None:
+@pytest.mark.parametrize(("workers", "reuse_port"), [("1", False), ("2", False), ("2", True)])
+def test_a_taken_port_prints_no_commands_and_touches_nothing(
+    tmp_path: Path, workers: str, reuse_port: bool
+) -> None:
     """With the port taken by another process, `serve --demo` says so in one line and exits 1,
-    printing no commands (they would reach the other service) and creating no database."""
+    printing no commands (they would reach the other service) and creating no database. That
+    holds when the other process listens with SO_REUSEPORT, as `serve --workers 2` does on Linux:
+    a second tokensmith must not join its group and take some of its connections."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
 
     with socket.socket() as other:
+        if reuse_port:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = other.getsockname()[1]

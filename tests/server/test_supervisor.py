@@ -19,7 +19,8 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="the supervisor runs 
 
 # A worker: notes "<pid>.started" in the directory given, "<pid>.stopped" on SIGTERM and
 # "<pid>.orphaned" when its lifeline (argv[-1]) ends; exits at once with the status in the file
-# "status" if there is one.
+# "status" if there is one. It writes the inherited descriptors it was given (the arguments before
+# its lifeline) that are open in it to "<pid>.argv".
 WORKER = """
 import os, signal, sys, threading, time
 here = sys.argv[1]
@@ -34,6 +35,9 @@ def watch():
 signal.signal(signal.SIGTERM, stop)
 threading.Thread(target=watch, daemon=True).start()
 note("started")
+with open(os.path.join(here, f"{os.getpid()}.argv"), "w") as f:
+    opened = [fd for fd in sys.argv[2:-1] if os.path.exists(f"/proc/self/fd/{fd}")]
+    f.write(" ".join(opened))
 status = os.path.join(here, "status")
 if os.path.exists(status):
     sys.exit(int(open(status).read()))
@@ -55,13 +59,17 @@ def pids(here: Path, what: str) -> set[int]:
 
 
 @contextmanager
-def supervising(here: Path, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m tokensmith.server._supervisor`` running ``workers`` copies of WORKER, its
-    standard error in ``here/supervisor.log``."""
+def supervising(
+    here: Path, workers: int = 2, fds: tuple[int, ...] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m tokensmith.server._supervisor`` running ``workers`` copies of WORKER, passing
+    on ``fds``, its standard error in ``here/supervisor.log``."""
     command = [sys.executable, "-m", "tokensmith.server._supervisor", "--workers", str(workers)]
+    for fd in fds:
+        command += ["--fd", str(fd)]
     with (here / "supervisor.log").open("wb") as log:
         proc = subprocess.Popen(
-            [*command, "--", sys.executable, "-c", WORKER, str(here)], stderr=log
+            [*command, "--", sys.executable, "-c", WORKER, str(here)], stderr=log, pass_fds=fds
         )
     try:
         yield proc
@@ -130,3 +138,33 @@ def test_each_worker_gets_a_lifeline_that_ends_with_the_supervisor(tmp_path: Pat
         wait_for(lambda: pids(tmp_path, "orphaned") == pids(tmp_path, "started"))
 
     assert orphaned_before == set()
+
+
+@pytest.mark.parametrize("given", [1, 2])
+def test_workers_get_the_sockets_given_one_each_when_there_is_one_per_worker(
+    tmp_path: Path, given: int
+) -> None:
+    """One ``--fd`` is passed to every worker; as many ``--fd`` as workers, one to each (the
+    per-worker SO_REUSEPORT sockets of ``serve``). Each worker gets the numbers before its
+    lifeline, and the descriptors are open in it."""
+    pipes = [os.pipe() for _ in range(given)]
+    fds = tuple(read for read, _ in pipes)
+    try:
+        with supervising(tmp_path, fds=fds):
+            wait_for(lambda: len(pids(tmp_path, "started")) == 2)
+            wait_for(
+                lambda: all(
+                    (tmp_path / f"{pid}.argv").exists() for pid in pids(tmp_path, "started")
+                )
+            )
+            time.sleep(0.1)
+            got = sorted(
+                (tmp_path / f"{pid}.argv").read_text() for pid in pids(tmp_path, "started")
+            )
+    finally:
+        for read, write in pipes:
+            os.close(read)
+            os.close(write)
+
+    expected = [str(fds[0])] * 2 if given == 1 else sorted(map(str, fds))
+    assert got == expected

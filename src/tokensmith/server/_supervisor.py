@@ -5,8 +5,11 @@ with this module, so that the parent living as long as the service carries no ap
 database driver or event loop: about 12 MB of RSS instead of 80, and no ``multiprocessing``
 resource tracker beside it.
 
-It runs N copies of the worker command, each inheriting the listening socket and given, as its
-last argument, the number of a file descriptor (its lifeline) that reaches end of file when the
+It runs N copies of the worker command. Each inherits the listening sockets given with ``--fd``:
+every one of them when the number of ``--fd`` differs from N, else only its own (the i-th worker
+the i-th socket: ``serve`` binds one ``SO_REUSEPORT`` socket per worker so that the kernel spreads
+connections evenly). The numbers of the worker's sockets follow the command, then, as its last
+argument, the number of a file descriptor (its lifeline) that reaches end of file when the
 supervisor dies, so that workers stop by themselves even after a SIGKILL of the supervisor
 (:func:`tokensmith.server._serve.exit_with_parent`). A worker that dies is replaced (at most one
 start per second and slot). The supervisor stops when a worker exits with
@@ -39,8 +42,9 @@ _LEVELS = {"trace": 5, "debug": 10, "info": 20, "warning": 30, "error": 40, "cri
 
 
 class Supervisor:
-    """Runs ``workers`` copies of ``command``, each inheriting the file descriptors ``fds`` and
-    given the number of its lifeline as its last argument.
+    """Runs ``workers`` copies of ``command``, each inheriting the file descriptors ``fds`` (or,
+    when there are as many as workers, its own one of them), given their numbers as arguments and
+    then the number of its lifeline as its last argument.
 
     Log lines go to standard error in uvicorn's default format, from ``log_level`` up.
     """
@@ -123,10 +127,10 @@ class Supervisor:
 
     def _start(self, slot: int) -> None:
         self.started_at[slot] = time.monotonic()
+        fds = (self.fds[slot],) if len(self.fds) == len(self.procs) else self.fds
+        argv = [*self.command, *map(str, fds), str(self._lifeline)]
         try:
-            proc = subprocess.Popen(  # noqa: S603 (our own argv)
-                [*self.command, str(self._lifeline)], pass_fds=(*self.fds, self._lifeline)
-            )
+            proc = subprocess.Popen(argv, pass_fds=(*fds, self._lifeline))  # noqa: S603 (ours)
         except OSError as exc:  # tried again after RESTART_INTERVAL
             self._log(40, f"Cannot start a worker process: {exc}")
             return
