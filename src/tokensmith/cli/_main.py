@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..oauth import ConfigurationError, TokensmithError
-from ..server._options import HTTP_PARSERS, LOG_LEVELS, LOOPS
+from ..server._options import HTTP_PARSERS, LOG_FORMATS, LOG_LEVELS, LOOPS
 from ._args import port, positive
 
 SERVER_PACKAGES = frozenset(
@@ -41,6 +41,9 @@ OPTION_VARIABLES = {
     "rate_limit_storage": "TOKENSMITH_RATE_LIMIT_STORAGE",
     "trusted_proxy": "TOKENSMITH_TRUSTED_PROXIES",
     "log_level": "TOKENSMITH_LOG_LEVEL",
+    "log_format": "TOKENSMITH_LOG_FORMAT",
+    "metrics": "TOKENSMITH_METRICS",
+    "management_port": "TOKENSMITH_MANAGEMENT_PORT",
     "loop": "TOKENSMITH_LOOP",
     "http": "TOKENSMITH_HTTP",
 }
@@ -48,7 +51,17 @@ OPTION_VARIABLES = {
 command), by the option's destination; an option given on the command line wins, and its
 variable is not read."""
 
-PROCESS_OPTIONS = ("host", "port", "workers", "demo", "access_log", "log_level", "loop", "http")
+PROCESS_OPTIONS = (
+    "host",
+    "port",
+    "workers",
+    "demo",
+    "access_log",
+    "log_level",
+    "log_format",
+    "loop",
+    "http",
+)
 """The options of ``serve`` that are keywords of ``serve()`` rather than :class:`Settings`."""
 
 SERVE_EPILOG = (
@@ -171,6 +184,25 @@ def build_parser() -> argparse.ArgumentParser:
         "writes secrets or tokens",
     )
     serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default: event=NAME key=value ... lines) or json (one object per line, "
+        "uvicorn's lines too) ($TOKENSMITH_LOG_FORMAT)",
+    )
+    serve.add_argument(
+        "--metrics",
+        action=argparse.BooleanOptionalAction,
+        help="serve Prometheus metrics at /metrics: on the management port when one is set, "
+        "else on the main port (default on; $TOKENSMITH_METRICS)",
+    )
+    serve.add_argument(
+        "--management-port",
+        type=port,
+        metavar="PORT",
+        help="a second port, on --host, serving only /metrics and /health* (default none; "
+        "Keycloak uses 9000; $TOKENSMITH_MANAGEMENT_PORT)",
+    )
+    serve.add_argument(
         "--loop",
         choices=LOOPS,
         help="event loop (default auto: uvloop, in [server] where a wheel exists, else asyncio; "
@@ -231,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _service_command(args: argparse.Namespace) -> int:
     """Run ``serve``, ``db`` or an admin command (each needs the ``[server]`` extra)."""
     from ..server import Settings
-    from ..server._settings import serve_options_from_env
+    from ..server._settings import log_options_from_env, serve_options_from_env
 
     # An option on the command line wins: its variable is not read, not even to be refused.
     given = {var for dest, var in OPTION_VARIABLES.items() if getattr(args, dest, None) is not None}
@@ -239,6 +271,7 @@ def _service_command(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env(environ)
         options = serve_options_from_env(environ) if args.command == "serve" else {}
+        log_options = log_options_from_env(environ)
     except ConfigurationError as exc:  # a malformed TOKENSMITH_* variable
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -256,11 +289,18 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, trusted_proxies=tuple(args.trusted_proxy))
             if args.allowed_host:
                 settings = replace(settings, allowed_hosts=tuple(args.allowed_host))
+            if args.metrics is not None:
+                settings = replace(settings, metrics=args.metrics)
+            if args.management_port is not None:
+                settings = replace(settings, management_port=args.management_port)
             for name in PROCESS_OPTIONS:
                 if getattr(args, name) is not None:
                     options[name] = getattr(args, name)
             serve(settings, **options)
             return 0
+        from ..server._events import log_to_stderr
+
+        log_to_stderr(**log_options)
         # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
         import asyncio
 

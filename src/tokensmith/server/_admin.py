@@ -43,6 +43,7 @@ from ._admin_checks import (
     check_ttl,
     missing_realm,
 )
+from ._events import emit
 from ._keys import MasterKey, new_key, published_until
 from ._secrets import SecretChecker, digest_generated, generate_secret
 
@@ -182,6 +183,7 @@ class Admin:
                     conn,
                     new_key(self.master, realm_id=realm.id, alg=algorithm, state=state, now=now),
                 )
+        emit("realm_created", realm=realm.name, alg=realm.alg)
         return realm
 
     async def realm(self, name: str) -> Realm:
@@ -213,6 +215,7 @@ class Admin:
                 if count:
                     raise RealmNotEmpty(name, count)
             await realms.delete_realm(conn, name)
+        emit("realm_deleted", realm=realm.name)
 
     async def create_client(
         self,
@@ -275,6 +278,12 @@ class Admin:
                 jwks_url=jwks_url,
                 resources=targets,
             )
+        emit(
+            "client_created",
+            realm=realm_name,
+            client_id=client_id,
+            method="private_key_jwt" if not digest else "client_secret",
+        )
         return NewClient(client, generated)
 
     async def client(self, realm_name: str, client_id: str) -> Client:
@@ -304,6 +313,11 @@ class Admin:
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.set_enabled(conn, client.id, enabled)
+        emit(
+            "client_enabled" if enabled else "client_disabled",
+            realm=realm_name,
+            client_id=client_id,
+        )
 
     async def delete_client(self, realm_name: str, client_id: str) -> None:
         """Delete a client with its secrets and refresh tokens.
@@ -314,6 +328,7 @@ class Admin:
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.delete_client(conn, client.id)
+        emit("client_deleted", realm=realm_name, client_id=client_id)
 
     async def rotate_secret(
         self, realm_name: str, client_id: str, *, grace: int = 0, secret: str | None = None
@@ -333,6 +348,7 @@ class Admin:
             await clients.expire_secrets(conn, client.id, at=now + grace, now=now)
             await clients.add_secret(conn, client.id, digest, now)
             client = await clients.require_client(conn, realm.id, client_id)
+        emit("secret_rotated", realm=realm_name, client_id=client_id, grace=grace)
         return NewClient(client, generated)
 
     def _new_secret(self, chosen: str | None) -> tuple[str | None, str]:
@@ -391,4 +407,8 @@ class Admin:
             await realms.add_key(
                 conn, new_key(self.master, realm_id=realm.id, alg=algorithm, state="next", now=now)
             )
-            return await realms.list_keys(conn, realm.id)
+            keys = await realms.list_keys(conn, realm.id)
+        current = next((k.kid for k in keys if k.state == "current"), None)
+        following = next((k.kid for k in keys if k.state == "next"), None)
+        emit("key_rotated", realm=realm_name, current_kid=current, next_kid=following)
+        return keys

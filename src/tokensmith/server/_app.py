@@ -13,10 +13,14 @@ token-path alias (``bench/routing.py``, two runs on a loaded two-core VM).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
@@ -39,7 +43,9 @@ from ..store import Database, DatabaseUnavailable
 from . import _routes as routes
 from ._clientauth import ClientAuthenticator
 from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
+from ._dbwatch import DatabaseWatch
 from ._discovery import metadata
+from ._events import observe
 from ._external import ExternalTokens
 from ._introspection import TokenInspector
 from ._keys import open_master_key
@@ -50,7 +56,12 @@ from ._state import RealmState, Registry
 from ._token import TokenEndpoint
 from ._verifiers import Verifiers
 
+if TYPE_CHECKING:
+    from ._metrics import Metrics
+
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
+MANAGEMENT_PATHS = frozenset({"/metrics", "/health", "/health/live", "/health/ready"})
+"""What the management port (``--management-port``) serves; any other path there is 404."""
 
 log = logging.getLogger("tokensmith.server")
 
@@ -104,6 +115,14 @@ class TokensmithApp:
         self._inspector: TokenInspector | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
+        self.watch = DatabaseWatch(self.db)
+        self._metrics: Metrics | None = None
+        self._unobserve: Callable[[], None] | None = None
+        self._tending: asyncio.Task[None] | None = None
+        if settings.metrics:
+            from ._metrics import metrics
+
+            self._metrics = metrics()
 
     def __repr__(self) -> str:
         return f"TokensmithApp({self.db!r})"
@@ -136,9 +155,29 @@ class TokensmithApp:
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
+        if self._metrics is not None and self._unobserve is None:
+            self._unobserve = observe(self._metrics.observe)
+        self._tending = asyncio.get_running_loop().create_task(self._tend())
+
+    async def _tend(self) -> None:
+        """Every poll interval: look whether a database reported away answers again, and set
+        the metrics' gauges."""
+        while True:
+            await self.watch.probe()
+            if self._metrics is not None and self._registry is not None:
+                self._metrics.sample(self._registry)
+            await asyncio.sleep(self.settings.poll_interval)
 
     async def shutdown(self) -> None:
         """Stop watching and close the database."""
+        if self._tending is not None:
+            self._tending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tending
+            self._tending = None
+        if self._unobserve is not None:
+            self._unobserve()
+            self._unobserve = None
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
@@ -175,16 +214,29 @@ class TokensmithApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            if self._metrics is not None:
+                endpoint = scope.get("tokensmith.endpoint", "other")
+                self._metrics.request(endpoint, time.perf_counter() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         reply = reply_for(send, scope)  # errors too carry CORS once the token endpoint allows it
         try:
             if self._registry is None:
                 await self.startup()
+            if self._management(scope) and path not in MANAGEMENT_PATHS:
+                raise InvalidRequest(
+                    f"there is no endpoint at {echo(path)} on the management port", status_code=404
+                )
             await self._route(path, scope, receive, reply)
         except OAuthError as err:
             await _error(reply, err, basic=_used_basic(scope))
-        except DatabaseUnavailable:
-            log.warning("database unavailable while answering %s", echo(path))
+        except DatabaseUnavailable as exc:
+            self.watch.failed(exc)
             await _error(
                 reply,
                 TemporarilyUnavailable(
@@ -199,12 +251,19 @@ class TokensmithApp:
         found = routes.match(path)
         if found is None:
             if path == "/health":
+                scope["tokensmith.endpoint"] = "health"
                 return await _send(send, 200, b'{"status":"ok"}', [_JSON])
+            if path == "/metrics" and self._serves_metrics(scope):
+                assert self._metrics is not None
+                scope["tokensmith.endpoint"] = "metrics"
+                body, content_type = self._metrics.exposition()
+                return await _send(send, 200, body, [(b"content-type", content_type.encode())])
             alias = await self.registry.realm_for_path(path)
             if alias is None:
                 raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
             found = routes.TOKEN, alias
         endpoint, realm = found
+        scope["tokensmith.endpoint"] = endpoint.name
         if endpoint is routes.TOKEN and isinstance(send, Reply):  # a page's request
             await admit_token_origin(send, self.registry, realm)
         if scope["method"] not in endpoint.methods:
@@ -215,6 +274,18 @@ class TokensmithApp:
                 allow=endpoint.allow,
             )
         await self._handlers[endpoint.name](realm, scope, receive, send)
+
+    def _management(self, scope: Scope) -> bool:
+        """Whether the request came in on the management port."""
+        port = self.settings.management_port
+        return port is not None and (scope.get("server") or ("", None))[1] == port
+
+    def _serves_metrics(self, scope: Scope) -> bool:
+        """Whether this request may read the metrics: they are on, and it came in on the
+        management port, or on the main port when there is no management port."""
+        if self._metrics is None:
+            return False
+        return self.settings.management_port is None or self._management(scope)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)

@@ -32,6 +32,7 @@ from ..oauth import (
 )
 from ..store import Client, Database, clients
 from ._admin_checks import CLIENT_ID
+from ._events import emit
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
@@ -153,8 +154,19 @@ class ClientAuthenticator:
             SlowDown: too many failures of this client or address, or a concurrent check of
                 another secret of this client is running.
         """
-        creds = credentials(form, authorization)
         address = REQUEST_ADDRESS.get()
+        try:
+            creds = credentials(form, authorization)
+        except InvalidClient:
+            emit(
+                "client_auth_failed",
+                realm=state.realm.name,
+                client_id=form.get("client_id"),
+                method="client_secret_basic" if authorization else "client_secret_post",
+                address=address,
+                reason="malformed_credentials",
+            )
+            raise
         await self.limiter.admit(state.realm, creds.client_id, address)
         if creds.raw is not None and creds.raw.client_id != creds.client_id:
             # A client id may hold '+', which only the reading as sent keeps: its limit must
@@ -167,6 +179,14 @@ class ClientAuthenticator:
                 (r.client_id for r in creds.readings if r.client_id in state.clients), None
             )
             await self.limiter.failed(state.realm, known, address)
+            emit(
+                "client_auth_failed",
+                realm=state.realm.name,
+                client_id=creds.client_id,
+                method=creds.method,
+                address=address,
+                reason=_failure_reason(state, creds, known),
+            )
             raise
 
     async def _authenticate(
@@ -299,6 +319,16 @@ class ClientAuthenticator:
         except ValueError:
             log.warning("client %s of a realm has a JWKS that is not usable", client.id)
             return None
+
+
+def _failure_reason(state: RealmState, creds: Credentials, known: str | None) -> str:
+    """Why an authentication failed, as the ``reason`` of its event and metric: one of
+    ``unknown_client``, ``client_disabled``, ``bad_assertion`` and ``bad_secret``."""
+    if known is None:
+        return "unknown_client"
+    if not state.clients[known].enabled:
+        return "client_disabled"
+    return "bad_assertion" if creds.method == "private_key_jwt" else "bad_secret"
 
 
 def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+LOG_FORMATS = ("text", "json")
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTP_PARSERS = ("auto", "h11", "httptools")
 

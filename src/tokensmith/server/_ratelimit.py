@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from ..oauth import ConfigurationError, SlowDown, sha256_hex
 from ..store import Realm
+from ._events import emit
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -209,8 +210,17 @@ class AuthLimiter:
             self._storage_failed(exc)
             return
         if refusal is not None:
+            error, limit = refusal
+            emit(
+                "rate_limited",
+                realm=realm.name,
+                client_id=client_id,
+                address=address,
+                limit=limit,
+                retry_after=error.retry_after,
+            )
             await asyncio.sleep(self.refusal_delay)
-            raise refusal
+            raise error
 
     async def clean(self, realm: Realm, client_id: str, address: str) -> bool:
         """Whether ``address`` has not failed for ``client_id`` lately (such an attempt is the
@@ -221,7 +231,11 @@ class AuthLimiter:
             self._storage_failed(exc)
             return True
 
-    async def _refusal(self, realm: Realm, client_id: str, source: str) -> SlowDown | None:
+    async def _refusal(
+        self, realm: Realm, client_id: str, source: str
+    ) -> tuple[SlowDown, str] | None:
+        """The refusal of an attempt and the limit that refuses it (``address`` or
+        ``client``), or None to let it go ahead."""
         client = _client_key(client_id)
         by_address, by_client = self._address_items(realm), self._client_items(realm)
         tests = [(item, "address", source) for item in by_address]
@@ -238,7 +252,7 @@ class AuthLimiter:
                 return SlowDown(
                     f"too many failed client authentications from this address; retry in {retry} s",
                     retry_after=retry,
-                )
+                ), "address"
         for item, ok in zip(by_client, passed[len(by_address) :], strict=True):
             if ok:
                 continue
@@ -249,7 +263,7 @@ class AuthLimiter:
                 "too many failed authentications of this client; "
                 f"retry in {retry} s from this address",
                 retry_after=retry,
-            )
+            ), "client"
         return None
 
     async def failed(self, realm: Realm, client_id: str | None, address: str) -> None:

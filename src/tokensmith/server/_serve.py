@@ -22,17 +22,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import errno
 import gc
 import importlib.util
 import json
 import logging
+import logging.config
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -44,6 +48,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..oauth import ConfigurationError, TokensmithError
 from ._app import TokensmithApp
+from ._events import emit
+from ._metrics import MULTIPROC_DIR
+from ._options import LOG_FORMATS
 from ._settings import Settings
 
 log = logging.getLogger("tokensmith.server")
@@ -237,10 +244,15 @@ def _without_query(arg: object) -> object:
     return arg
 
 
-def log_config(level: str) -> dict[str, Any]:
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging configuration with query strings hidden, plus the service's own
-    ``tokensmith`` loggers on the same output at ``level``."""
+    ``tokensmith`` loggers (events included) on the same output at ``level``; with
+    ``log_format`` ``json``, every line (uvicorn's too) is a JSON object
+    (:class:`~tokensmith.server._events.JsonFormatter`)."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    if log_format == "json":
+        json_formatter = {"()": "tokensmith.server._events.JsonFormatter"}
+        config["formatters"] = {"default": json_formatter, "access": dict(json_formatter)}
     hide = f"{__name__}.HideQueryStrings"
     config["filters"] = {"hide_query_strings": {"()": hide}}
     loggers = config["loggers"]
@@ -307,18 +319,23 @@ def uvicorn_options(
     port: int = 8080,
     access_log: bool = False,
     log_level: str = "info",
+    log_format: str = "text",
     loop: str = "auto",
     http: str = "auto",
 ) -> dict[str, Any]:
     """What ``serve`` hands uvicorn, in the supervising process and in every worker.
 
     Raises:
-        ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
-            is not installed.
+        ConfigurationError: ``log_level`` or ``log_format`` is unknown, or ``loop``/``http``
+            names a package that is not installed.
     """
     if log_level not in LOG_LEVELS:
         raise ConfigurationError(
             f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}"
+        )
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"unknown log format {log_format!r}; use one of {', '.join(LOG_FORMATS)}"
         )
     return {
         "host": host,
@@ -327,7 +344,7 @@ def uvicorn_options(
         "http": _http_protocol(http),
         "access_log": access_log,
         "log_level": log_level,
-        "log_config": log_config(log_level),
+        "log_config": log_config(log_level, log_format),
         "server_header": False,
         # The application reads X-Forwarded-For itself, from configured trusted proxies only
         # (Settings.trusted_proxies); uvicorn's own rewrite would trust any loopback peer.
@@ -422,22 +439,25 @@ def serve(
     demo: bool = False,
     access_log: bool = False,
     log_level: str = "info",
+    log_format: str = "text",
     loop: str = "auto",
     http: str = "auto",
 ) -> None:
-    """Bind the address, prepare the database, then listen and serve until interrupted.
+    """Bind the address (and the management port, when ``settings`` sets one), prepare the
+    database, then listen and serve until interrupted.
 
-    The address is bound before the database is touched, so that a taken port changes nothing;
-    the demo's commands are printed only once the socket listens (connections made from then
-    on wait for the service instead of failing). With ``workers`` > 1 on a POSIX system this
-    process then becomes the workers' supervisor (see :func:`supervise`) and this function does
-    not return; with one worker, it exits with :data:`STARTUP_FAILURE` when the application
-    does not start.
+    The addresses are bound before the database is touched, so that a taken port changes
+    nothing; the demo's commands are printed only once the socket listens (connections made from
+    then on wait for the service instead of failing). With ``workers`` > 1 the metrics of every
+    worker go to a fresh private directory (``PROMETHEUS_MULTIPROC_DIR``), removed when the
+    service stops; on a POSIX system this process then becomes the workers' supervisor (see
+    :func:`supervise`) and this function does not return; with one worker, it exits with
+    :data:`STARTUP_FAILURE` when the application does not start.
 
     Raises:
-        ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
-            is not installed.
-        CannotListen: the address cannot be bound.
+        ConfigurationError: ``log_level`` or ``log_format`` is unknown, ``loop``/``http`` names
+            a package that is not installed, or the management port is the main port.
+        CannotListen: an address cannot be bound.
         DatabaseError, MasterKeyError: see :func:`prepare`.
     """
     choices: dict[str, Any] = {
@@ -445,32 +465,34 @@ def serve(
         "port": port,
         "access_log": access_log,
         "log_level": log_level,
+        "log_format": log_format,
         "loop": loop,
         "http": http,
     }
     options = uvicorn_options(**choices)
+    logging.config.dictConfig(options["log_config"])
+    if settings.management_port is not None and settings.management_port == port != 0:
+        raise ConfigurationError(
+            f"the management port must differ from the main port ({port}); choose another "
+            "with --management-port or TOKENSMITH_MANAGEMENT_PORT"
+        )
     supervised = workers > 1 and os.name == "posix" and bool(sys.executable)
     socks = listening_sockets(host, port, workers if supervised else 1)
+    shared: list[socket.socket] = []
     try:
+        if settings.management_port is not None:
+            shared.append(_bound(host, settings.management_port, reuse_port=False))
         asyncio.run(prepare(settings, demo=demo))
-        for sock in socks:
+        for sock in (*socks, *shared):
             sock.listen(BACKLOG)
     except BaseException:
-        for sock in socks:
+        for sock in (*socks, *shared):
             sock.close()
         raise
     port = socks[0].getsockname()[1]  # the port chosen when asked for port 0
-    if host not in ("127.0.0.1", "localhost", "::1") and not (
-        settings.public_url or settings.allowed_hosts
-    ):
-        print(
-            f"warning: listening on {host} without --public-url or --allowed-host: requests are "
-            f"answered only for Host localhost:{port}, 127.0.0.1:{port} or [::1]:{port}; clients "
-            "reaching this service by another name get 400. Set --public-url to the URL clients "
-            "use (it fixes every realm's issuer).",
-            file=sys.stderr,
-            flush=True,
-        )
+    if shared:
+        settings = dataclasses.replace(settings, management_port=shared[0].getsockname()[1])
+    _announce(settings, host, port, workers, choices)
     if demo:
         from ._demo import demo_instructions
 
@@ -478,24 +500,94 @@ def serve(
         shown = f"[{shown}]" if ":" in shown else shown
         base_url = settings.public_url or f"http://{shown}:{port}"
         print(demo_instructions(base_url, settings), flush=True)
-    if workers > 1:
-        os.environ.update(settings.to_env())
-        if supervised:
-            supervise(workers, choices, socks)
-        socks[0].close()  # uvicorn's own supervisor binds its own
-        uvicorn.run(APP, factory=True, workers=workers, **options)
+    metrics_dir = None
+    if workers > 1 and settings.metrics:
+        metrics_dir = tempfile.mkdtemp(prefix="tokensmith-metrics-")
+        os.environ[MULTIPROC_DIR] = metrics_dir
+    try:
+        if workers > 1:
+            os.environ.update(settings.to_env())
+            if supervised:
+                supervise(workers, choices, socks, shared, metrics_dir)
+            for sock in (*socks, *shared):
+                sock.close()  # uvicorn's own supervisor binds its own (and no management port)
+            uvicorn.run(APP, factory=True, workers=workers, **options)
+            return
+        server = uvicorn.Server(uvicorn.Config(ServedApp(settings, migrate=False), **options))
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[*socks, *shared])  # prepare() migrated
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _announce(
+    settings: Settings, host: str, port: int, workers: int, choices: dict[str, Any]
+) -> None:
+    """Log the ``startup`` event (the configuration, without secrets) and warn about what a
+    service reachable from other hosts should configure."""
+    emit(
+        "startup",
+        host=host,
+        port=port,
+        workers=workers,
+        management_port=settings.management_port,
+        metrics=settings.metrics,
+        database=masked_url(settings.database_url),
+        public_url=settings.public_url,
+        rate_limit_storage=masked_url(settings.rate_limit_storage),
+        log_level=choices["log_level"],
+        log_format=choices["log_format"],
+        access_log=choices["access_log"],
+    )
+    if host in ("127.0.0.1", "localhost", "::1"):
         return
-    server = uvicorn.Server(uvicorn.Config(ServedApp(settings, migrate=False), **options))
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=socks)  # prepare() migrated
-    if not server.started:
-        sys.exit(STARTUP_FAILURE)
+    if not (settings.public_url or settings.allowed_hosts):
+        log.warning(
+            "listening on %s without --public-url or --allowed-host: requests are answered "
+            "only for Host localhost:%s, 127.0.0.1:%s or [::1]:%s; clients reaching this "
+            "service by another name get 400. Set --public-url to the URL clients use (it fixes "
+            "every realm's issuer).",
+            host,
+            port,
+            port,
+            port,
+        )
+    if settings.metrics and settings.management_port is None:
+        log.warning(
+            "listening on %s with /metrics on the main port: whoever reaches it reads realm "
+            "names and client ids; set --management-port (served only there) or --no-metrics",
+            host,
+        )
 
 
-def supervise(workers: int, choices: dict[str, Any], socks: Sequence[socket.socket]) -> NoReturn:
+def masked_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` and any query string by ``?…`` (a
+    database or Redis URL, for the log)."""
+    base, question, _ = url.partition("?")
+    scheme, sep, rest = base.partition("://")
+    where, slash, path = rest.partition("/")
+    if sep and "@" in where:
+        user, _, host = where.rpartition("@")
+        name, colon, _ = user.partition(":")
+        base = f"{scheme}://{name}{':***' if colon else ''}@{host}{slash}{path}"
+    return base + ("?…" if question else "")
+
+
+def supervise(
+    workers: int,
+    choices: dict[str, Any],
+    socks: Sequence[socket.socket],
+    shared: Sequence[socket.socket] = (),
+    metrics_dir: str | None = None,
+) -> NoReturn:
     """Replace this process with the supervisor of ``workers`` worker processes (``python -m
     tokensmith.server._supervisor``), which pass on the listening sockets ``socks`` (one shared
-    by all, or one per worker); never returns.
+    by all, or one per worker) and ``shared`` (every worker's: the management port); never
+    returns. The supervisor deletes a dead worker's gauges from ``metrics_dir``, and the
+    directory when it stops.
 
     The process keeps its id, standard streams and environment (``TOKENSMITH_*`` carries the
     settings to the workers); what this process imported to prepare the database (SQLAlchemy,
@@ -504,7 +596,11 @@ def supervise(workers: int, choices: dict[str, Any], socks: Sequence[socket.sock
     argv = [sys.executable, "-m", "tokensmith.server._supervisor", "--workers", str(workers)]
     for sock in socks:
         argv += ["--fd", str(sock.fileno())]
-    argv += ["--log-level", choices["log_level"], "--"]
+    for sock in shared:
+        argv += ["--shared-fd", str(sock.fileno())]
+    if metrics_dir is not None:
+        argv += ["--metrics-dir", metrics_dir]
+    argv += ["--log-level", choices["log_level"], "--log-format", choices["log_format"], "--"]
     argv += [sys.executable, "-m", "tokensmith.server._worker", json.dumps(choices)]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -17,7 +17,16 @@ from urllib.parse import urlsplit
 
 from ..oauth import ConfigurationError
 from ..store import DEFAULT_URL, sqlite_path
-from ._options import HTTP_PARSERS, LOG_LEVELS, LOOPS, boolean, one_of, port, positive
+from ._options import (
+    HTTP_PARSERS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    LOOPS,
+    boolean,
+    one_of,
+    port,
+    positive,
+)
 from ._ratelimit import (
     DEFAULT_ADDRESS_LIMIT,
     DEFAULT_CLIENT_LIMIT,
@@ -70,6 +79,8 @@ SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "ADDRESS_AUTH_LIMIT": ("address_auth_limit", str),
     "TRUSTED_PROXIES": ("trusted_proxies", _words),
     "ALLOWED_HOSTS": ("allowed_hosts", _words),
+    "METRICS": ("metrics", boolean),
+    "MANAGEMENT_PORT": ("management_port", port),
 }
 """Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
 how its text becomes the value."""
@@ -81,6 +92,7 @@ SERVE_VARIABLES: dict[str, tuple[str, Reader]] = {
     "DEMO": ("demo", boolean),
     "ACCESS_LOG": ("access_log", boolean),
     "LOG_LEVEL": ("log_level", one_of(LOG_LEVELS)),
+    "LOG_FORMAT": ("log_format", one_of(LOG_FORMATS)),
     "LOOP": ("loop", one_of(LOOPS)),
     "HTTP": ("http", one_of(HTTP_PARSERS)),
 }
@@ -107,13 +119,24 @@ def _read(env: Mapping[str, str], variables: Mapping[str, tuple[str, Reader]]) -
 
 def serve_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The options of ``serve`` that ``TOKENSMITH_HOST``, ``_PORT``, ``_WORKERS``, ``_DEMO``,
-    ``_ACCESS_LOG``, ``_LOG_LEVEL``, ``_LOOP`` and ``_HTTP`` set, as keywords of ``serve()``; a
-    variable that is unset or empty gives none.
+    ``_ACCESS_LOG``, ``_LOG_LEVEL``, ``_LOG_FORMAT``, ``_LOOP`` and ``_HTTP`` set, as keywords of
+    ``serve()``; a variable that is unset or empty gives none.
 
     Raises:
         ConfigurationError: a value is malformed; the message names its variable.
     """
     return _read(os.environ if environ is None else environ, SERVE_VARIABLES)
+
+
+def log_options_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``log_format`` and ``log_level`` as ``TOKENSMITH_LOG_FORMAT`` and ``_LOG_LEVEL`` set them
+    (for the commands other than ``serve``, which write their events to standard error).
+
+    Raises:
+        ConfigurationError: a value is malformed; the message names its variable.
+    """
+    wanted = {name: SERVE_VARIABLES[name] for name in ("LOG_FORMAT", "LOG_LEVEL")}
+    return _read(os.environ if environ is None else environ, wanted)
 
 
 @dataclass(frozen=True)
@@ -132,6 +155,8 @@ class Settings:
     process, or a Redis URL shared by a fleet); ``client_auth_limit`` and ``address_auth_limit``
     are the limits of realms that set none (see :mod:`tokensmith.server._ratelimit`).
     ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
+    With ``metrics``, Prometheus metrics are served at ``/metrics``: on ``management_port`` when
+    one is set (which serves only them and the health endpoints), else on the main port.
     Each process holds at most ``realm_cache_size`` realms in memory (the least recently used
     is dropped and read again when needed).
 
@@ -152,6 +177,8 @@ class Settings:
     address_auth_limit: str = DEFAULT_ADDRESS_LIMIT
     trusted_proxies: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    metrics: bool = True
+    management_port: int | None = None
 
     def __post_init__(self) -> None:
         if self.public_url is not None:
@@ -173,8 +200,9 @@ class Settings:
         ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE``, ``TOKENSMITH_POLL_INTERVAL``,
         ``TOKENSMITH_REALM_CACHE_SIZE``, ``TOKENSMITH_RATE_LIMIT_STORAGE``,
         ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
-        ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces) and
-        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
+        ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces),
+        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS`` (a
+        boolean) and ``TOKENSMITH_MANAGEMENT_PORT``.
 
         A variable that is unset or empty gives the default.
 

@@ -115,6 +115,7 @@ class RealmState:
     clients: dict[str, Client] = field(default_factory=dict)
     jwks_until: float = float("inf")  # when a stopped key leaves the JWKS: reload then
     load: int = 0  # which load of the realm this is: what its unknown client ids are kept under
+    key_created_at: float = 0.0  # when the current signing key was made (a metric shows its age)
 
     def verify_own(self, token: str, now: float) -> dict[str, Any]:
         """The claims of an access token this realm issued and that is still valid at ``now``.
@@ -177,6 +178,19 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry(realms={len(self._states)}, max_realms={self.max_realms})"
+
+    def held(self) -> dict[str, RealmState]:
+        """The realms held now, by name (a copy)."""
+        return dict(self._states)
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each cache holds: ``realms``, ``clients`` (of the realms held) and
+        ``unknown_client_ids``."""
+        return {
+            "realms": len(self._states),
+            "clients": sum(len(state.clients) for state in self._states.values()),
+            "unknown_client_ids": len(self.unknown_clients),
+        }
 
     async def realm_for_path(self, path: str) -> str | None:
         """The realm whose token endpoint has the alias ``path``, or None. The aliases of the
@@ -315,6 +329,7 @@ class Registry:
             issuers={t.issuer: t for t in trusted},
             jwks_until=min((t for t in until.values() if t > now), default=float("inf")),
             load=self._loads,
+            key_created_at=current.created_at,
         )
         if epoch == self._epoch:
             self._hold(state)

@@ -8,16 +8,19 @@ resource tracker beside it.
 It runs N copies of the worker command. Each inherits the listening sockets given with ``--fd``:
 every one of them when the number of ``--fd`` differs from N, else only its own (the i-th worker
 the i-th socket: ``serve`` binds one ``SO_REUSEPORT`` socket per worker so that the kernel spreads
-connections evenly). The numbers of the worker's sockets follow the command, then, as its last
+connections evenly), and every socket given with ``--shared-fd`` (the management port). The
+numbers of the worker's sockets follow the command, then, as its last
 argument, the number of a file descriptor (its lifeline) that reaches end of file when the
 supervisor dies, so that workers stop by themselves even after a SIGKILL of the supervisor
 (:func:`tokensmith.server._serve.exit_with_parent`). A worker that dies is replaced (at most one
 start per second and slot). The supervisor stops when a worker exits with
 :data:`STARTUP_FAILURE` (its startup failed and would fail again), and on SIGINT, SIGTERM or
 SIGHUP, after sending the workers SIGTERM and waiting for them (a second signal kills them).
+With ``--metrics-dir``, the gauges a dead worker left there are deleted (its counters stay: they
+are part of the totals), and the directory when the supervisor stops.
 
-    python -m tokensmith.server._supervisor --workers N [--fd FD]... [--log-level LEVEL] \\
-        -- COMMAND [ARG]...
+    python -m tokensmith.server._supervisor --workers N [--fd FD]... [--shared-fd FD]... \\
+        [--metrics-dir DIR] [--log-level LEVEL] [--log-format text|json] -- COMMAND [ARG]...
 
 The exit status is 0 after a stop signal, :data:`STARTUP_FAILURE` when a worker failed to start.
 """
@@ -25,15 +28,20 @@ The exit status is 0 after a stop signal, :data:`STARTUP_FAILURE` when a worker 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import math
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
+
+from ._events import json_line
 
 STARTUP_FAILURE = 3  # uvicorn's exit status of a server whose startup failed
 RESTART_INTERVAL = 1.0
@@ -46,7 +54,9 @@ class Supervisor:
     when there are as many as workers, its own one of them), given their numbers as arguments and
     then the number of its lifeline as its last argument.
 
-    Log lines go to standard error in uvicorn's default format, from ``log_level`` up.
+    Log lines go to standard error in uvicorn's default format (or as JSON objects with
+    ``log_format`` ``json``), from ``log_level`` up. ``shared_fds`` go to every worker;
+    ``metrics_dir`` is the workers' ``PROMETHEUS_MULTIPROC_DIR``.
     """
 
     def __init__(
@@ -55,13 +65,19 @@ class Supervisor:
         workers: int,
         fds: Sequence[int] = (),
         *,
+        shared_fds: Sequence[int] = (),
+        metrics_dir: str | None = None,
         log_level: str = "info",
+        log_format: str = "text",
     ) -> None:
         if workers < 1:
             raise ValueError("at least one worker")
         self.command = list(command)
         self.fds = tuple(fds)
+        self.shared_fds = tuple(shared_fds)
+        self.metrics_dir = metrics_dir
         self.level = _LEVELS[log_level]
+        self.json = log_format == "json"
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * workers
         self.started_at = [-math.inf] * workers
         self._signals: list[int] = []
@@ -89,6 +105,8 @@ class Supervisor:
             signal.set_wakeup_fd(previous_fd)
             for fd in (wakeup_r, wakeup_w, lifeline, held):
                 os.close(fd)
+            if self.metrics_dir is not None:
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals.append(signum)
@@ -115,6 +133,7 @@ class Supervisor:
                         self._log(40, f"Worker process [{proc.pid}] failed to start; stopping")
                         return STARTUP_FAILURE
                     self._log(30, f"Worker process [{proc.pid}] {_ended(proc.returncode)}")
+                    self._forget_gauges(proc.pid)
                     self.procs[slot] = None
                 since = time.monotonic() - self.started_at[slot]
                 if self.procs[slot] is None and since >= RESTART_INTERVAL:
@@ -128,6 +147,7 @@ class Supervisor:
     def _start(self, slot: int) -> None:
         self.started_at[slot] = time.monotonic()
         fds = (self.fds[slot],) if len(self.fds) == len(self.procs) else self.fds
+        fds += self.shared_fds
         argv = [*self.command, *map(str, fds), str(self._lifeline)]
         try:
             proc = subprocess.Popen(argv, pass_fds=(*fds, self._lifeline))  # noqa: S603 (ours)
@@ -152,10 +172,23 @@ class Supervisor:
                         proc.kill()
                         self._log(30, f"Killed child process [{proc.pid}]")
 
+    def _forget_gauges(self, pid: int) -> None:
+        """Delete the live gauges of dead worker ``pid`` (``prometheus_client``'s
+        ``mark_process_dead``, without importing it here)."""
+        if self.metrics_dir is None:
+            return
+        for path in glob.glob(os.path.join(self.metrics_dir, f"gauge_live*_{pid}.db")):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
     def _log(self, level: int, message: str) -> None:
         if level >= self.level:
             name = {10: "DEBUG", 20: "INFO", 30: "WARNING"}.get(level, "ERROR")
-            print(f"{name + ':':<9} {message}", file=sys.stderr, flush=True)
+            if self.json:
+                line = json_line(name.lower(), "tokensmith.supervisor", message)
+            else:
+                line = f"{name + ':':<9} {message}"
+            print(line, file=sys.stderr, flush=True)
 
 
 def _ended(status: int) -> str:
@@ -172,13 +205,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tokensmith.server._supervisor")
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--fd", type=int, action="append", default=[])
+    parser.add_argument("--shared-fd", type=int, action="append", default=[])
+    parser.add_argument("--metrics-dir")
     parser.add_argument("--log-level", choices=list(_LEVELS), default="info")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command or args.workers < 1:
         parser.error("give --workers N (N >= 1) and the worker command after --")
-    return Supervisor(command, args.workers, args.fd, log_level=args.log_level).run()
+    return Supervisor(
+        command,
+        args.workers,
+        args.fd,
+        shared_fds=args.shared_fd,
+        metrics_dir=args.metrics_dir,
+        log_level=args.log_level,
+        log_format=args.log_format,
+    ).run()
 
 
 if __name__ == "__main__":

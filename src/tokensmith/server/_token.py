@@ -39,6 +39,7 @@ from ..oauth import (
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
 from . import _resources
 from ._clientauth import ClientAuthenticator
+from ._events import emit
 from ._external import ExternalTokens
 from ._own import OwnTokens
 from ._state import RealmState
@@ -48,6 +49,13 @@ from ._state import RealmState
 # a scope (the client's default scopes, or on refresh the token's), with "openid" beside them.
 ALWAYS_ALLOWED_SCOPES = frozenset({"openid"})
 _REFRESH_TOKEN_LENGTH = 43
+_REVOKED = "the refresh token has been revoked"
+_REUSED = (
+    "the refresh token was already used; every token issued from it is now revoked, "
+    "so authenticate again with client_credentials"
+)
+_FAMILY_REVOKED = {_REUSED: "used", _REVOKED: "revoked"}
+"""The refusals that revoke a token's family, and the state of the token presented."""
 
 
 @dataclass(frozen=True)
@@ -103,22 +111,18 @@ class TokenEndpoint:
             if issued.refresh_record is not None:
                 async with self.db.write() as conn:
                     await refresh.insert_refresh_token(conn, issued.refresh_record)
-            return issued
-        if grant_type == "refresh_token":
+        elif grant_type == "refresh_token":
             if not client.refresh_tokens:
                 raise UnauthorizedClient(
                     f"client {client.client_id!r} is not allowed the refresh_token grant"
                 )
-            return await self._refresh(state, client, form, issuer, int(now))
-        if grant_type in EXTENSION_GRANTS:
-            return await self._external_grant(state, client, grant_type, form, issuer, int(now))
-        if grant_type in ("authorization_code", "password", "implicit"):
-            raise UnsupportedGrantType(
-                f"grant type {grant_type!r} is not offered: this service is for machine clients"
-            )
-        raise UnsupportedGrantType(
-            f"grant type {echo(grant_type)!r} is not supported; use one of {', '.join(GRANT_TYPES)}"
-        )
+            issued = await self._refresh(state, client, form, issuer, int(now))
+        elif grant_type in EXTENSION_GRANTS:
+            issued = await self._external_grant(state, client, grant_type, form, issuer, int(now))
+        else:
+            raise _unsupported(grant_type)
+        emit("token_issued", realm=state.realm.name, client_id=client.client_id, grant=grant_type)
+        return issued
 
     def _mint(
         self,
@@ -317,6 +321,14 @@ class TokenEndpoint:
         # Raised only now, outside the transaction: raising inside would roll back the family
         # revocation that a reused or replaced token has just written.
         if failure is not None:
+            if record is not None and failure.description in _FAMILY_REVOKED:
+                emit(
+                    "refresh_token_reused",
+                    realm=state.realm.name,
+                    client_id=client.client_id,
+                    family=record.family,
+                    token_state=_FAMILY_REVOKED[failure.description],
+                )
             raise failure
         assert made is not None
         return self._issue_successor(state, client, issuer, now, made)
@@ -443,7 +455,7 @@ async def _refusal(
         return InvalidGrant("the refresh token was issued to another client")
     if record.revoked:
         await refresh.revoke_family(conn, record.family)  # a replaced token came back
-        return InvalidGrant("the refresh token has been revoked")
+        return InvalidGrant(_REVOKED)
     if record.used_at is not None and not await _retry_in_grace(
         conn, record, state.realm.reuse_grace, now
     ):
@@ -505,9 +517,17 @@ async def _retry_in_grace(
 
 async def _reused(conn: Connection, record: RefreshTokenRecord) -> InvalidGrant:
     await refresh.revoke_family(conn, record.family)
-    return InvalidGrant(
-        "the refresh token was already used; every token issued from it is now revoked, "
-        "so authenticate again with client_credentials"
+    return InvalidGrant(_REUSED)
+
+
+def _unsupported(grant_type: str) -> UnsupportedGrantType:
+    """The refusal of a grant type this service does not offer."""
+    if grant_type in ("authorization_code", "password", "implicit"):
+        return UnsupportedGrantType(
+            f"grant type {grant_type!r} is not offered: this service is for machine clients"
+        )
+    return UnsupportedGrantType(
+        f"grant type {echo(grant_type)!r} is not supported; use one of {', '.join(GRANT_TYPES)}"
     )
 
 

@@ -22,6 +22,7 @@ from ..store import TrustedIssuer
 from ..store import issuers as issuer_rows  # the repository; Trust.issuers is the method
 from ._admin import Admin, changing, reading
 from ._admin_checks import AdminError, check_ttl
+from ._events import emit
 
 DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
 DEMO_AUDIENCE = "tokensmith-demo"
@@ -80,6 +81,7 @@ class Trust:
                 private_key=_private_key,
                 now=int(self.admin.clock()),
             )
+        emit("issuer_trusted", realm=realm_name, issuer=issuer)
 
     async def issuers(self, realm_name: str) -> list[TrustedIssuer]:
         """The realm's trusted issuers.
@@ -98,6 +100,7 @@ class Trust:
         """
         async with changing(self.admin.db, realm_name) as (conn, realm):
             await issuer_rows.remove_issuer(conn, realm.id, issuer)
+        emit("issuer_untrusted", realm=realm_name, issuer=issuer)
 
     async def add_demo(self, realm_name: str, issuer: str = DEMO_ISSUER) -> None:
         """Trust a demo issuer whose key tokensmith holds (encrypted), for :meth:`demo_token`.
