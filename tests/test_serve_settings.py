@@ -81,6 +81,9 @@ def test_every_serve_option_reads_its_variable(
         "TOKENSMITH_DEMO": "yes",
         "TOKENSMITH_ACCESS_LOG": "on",
         "TOKENSMITH_LOG_LEVEL": "debug",
+        "TOKENSMITH_LOG_FORMAT": "json",
+        "TOKENSMITH_METRICS": "off",
+        "TOKENSMITH_MANAGEMENT_PORT": "9001",
         "TOKENSMITH_LOOP": "asyncio",
         "TOKENSMITH_HTTP": "h11",
         "TOKENSMITH_PUBLIC_URL": "https://auth.example.com",
@@ -107,6 +110,7 @@ def test_every_serve_option_reads_its_variable(
         "demo": True,
         "access_log": True,
         "log_level": "debug",
+        "log_format": "json",
         "loop": "asyncio",
         "http": "h11",
     }
@@ -122,6 +126,8 @@ def test_every_serve_option_reads_its_variable(
         address_auth_limit="7/minute",
         trusted_proxies=("10.0.0.0/8", "192.168.1.1"),
         allowed_hosts=("a.example", "b.example:8443"),
+        metrics=False,
+        management_port=9001,
     )
     assert set(env) == every_variable()  # the test sets each variable there is
 
