@@ -298,19 +298,19 @@ def _service_command(args: argparse.Namespace) -> int:
                     options[name] = getattr(args, name)
             serve(settings, **options)
             return 0
-        from ..server._events import log_to_stderr
-
-        log_to_stderr(**log_options)
         # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
         import asyncio
 
-        if args.command == "db":
-            from ._db_commands import run as run_db
+        from ..server._events import log_to_stderr
 
-            return asyncio.run(run_db(args, settings))
-        from ._admin_commands import run
+        with log_to_stderr(**log_options):
+            if args.command == "db":
+                from ._db_commands import run as run_db
 
-        return asyncio.run(run(args, settings))
+                return asyncio.run(run_db(args, settings))
+            from ._admin_commands import run
+
+            return asyncio.run(run(args, settings))
     except TokensmithError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -26,12 +26,13 @@ The standard library only: ``_supervisor`` imports this module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 LOGGER_NAME = "tokensmith.events"
@@ -170,17 +171,21 @@ class _Stderr(logging.StreamHandler[TextIO]):
         pass
 
 
-def log_to_stderr(log_format: str = "text", level: str = "info") -> None:
-    """Write the events of this process (a CLI command) to standard error, in ``log_format``
-    (``text``: ``INFO: event=... key=value``; ``json``: as :class:`JsonFormatter`), from
-    ``level`` up; replaces what an earlier call set."""
-    for handler in [h for h in logger.handlers if isinstance(h, _Stderr)]:
-        logger.removeHandler(handler)
+@contextlib.contextmanager
+def log_to_stderr(log_format: str = "text", level: str = "info") -> Iterator[None]:
+    """While the block runs, write this process's events (a CLI command's) to standard error in
+    ``log_format`` (``text``: ``INFO: event=... key=value``; ``json``: as
+    :class:`JsonFormatter`), from ``level`` up."""
     handler = _Stderr()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    previous = logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.getLevelName(level.upper()) if level != "trace" else logging.DEBUG)
-    logger.propagate = False
+    logger.setLevel(logging.DEBUG if level == "trace" else level.upper())
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
