@@ -23,11 +23,13 @@ WRONG = "not-the-secret-0123456789"
     [
         pytest.param(("--workers", "1"), id="1-worker-default-stack"),
         pytest.param(("--workers", "2", "--loop", "asyncio", "--http", "h11"), id="2-workers-h11"),
+        pytest.param(("--workers", "2", "--log-format", "json"), id="2-workers-json"),
     ],
 )
 def test_serve_output_holds_no_secret_or_token(tmp_path: Path, args: tuple[str, ...]) -> None:
-    """`tokensmith serve --access-log --log-level trace` writes no secret or token to stdout or
-    stderr, whether it came in the body, a Basic header, a Bearer header or the query string."""
+    """`tokensmith serve --access-log --log-level trace` (every log option on, in either log
+    format) writes no secret or token to stdout or stderr, whether it came in the body, a Basic
+    header, a Bearer header or the query string."""
     settings = make_settings(f"sqlite:///{tmp_path / 'tokensmith.db'}")
     run_admin(settings, lambda a: a.create_realm("acme"))
     new = run_admin(settings, lambda a: a.create_client("acme", "svc", refresh_tokens=True))
@@ -77,8 +79,17 @@ def test_serve_output_holds_no_secret_or_token(tmp_path: Path, args: tuple[str, 
         )
 
     output = service.output()
-    assert '"POST /realms/acme/protocol/openid-connect/token HTTP/1.1" 200' in output
-    assert "TRACE" in output
+    if "json" in args:
+        assert (
+            '"path":"/realms/acme/protocol/openid-connect/token","http":"1.1","status":200'
+            in output
+        )
+        assert '"level":"trace"' in output
+        assert '"event":"refresh_token_reused"' in output
+    else:
+        assert '"POST /realms/acme/protocol/openid-connect/token HTTP/1.1" 200' in output
+        assert "TRACE" in output
+        assert "event=refresh_token_reused" in output
     for value in seen:
         assert value not in output
 
