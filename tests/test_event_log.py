@@ -5,16 +5,20 @@ CLI; and no secret, token, refresh token, master key or client assertion anywher
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tokensmith.server._events import clip
+from tokensmith.store import sqlite_path
 
 from . import operator_session as script
-from .conftest import make_settings
+from .conftest import Service, eventually, make_settings, run_admin
 from .serve_process import serving
 
 EVERY_LOG_OPTION = ("--log-level", "debug", "--access-log")
@@ -125,3 +129,38 @@ def test_the_text_log_is_one_readable_line_per_event(
     assert "INFO: event=key_rotated realm=acme current_kid=" in session.cli_stderr[-1]
     for secret in session.confidential:
         assert secret not in output + "".join(session.cli_stderr)
+
+
+def test_database_unavailable_and_recovered_once_per_outage(
+    sqlite_service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While another process holds SQLite's write lock, three refreshes fail with 503 but log
+    `database_unavailable` once (WARNING; each failure is a DEBUG `database_error`), and
+    `database_recovered` follows once the lock is released, without a request."""
+    service = sqlite_service
+    caplog.set_level(logging.DEBUG, logger="tokensmith.events")
+    run_admin(service.settings, lambda a: a.create_realm("acme"))
+    new = run_admin(service.settings, lambda a: a.create_client("acme", "svc", refresh_tokens=True))
+    assert new.secret is not None
+    creds = {"client_id": "svc", "client_secret": new.secret}
+    url = service.token_url("acme")
+    token = service.http.post(url, data={"grant_type": "client_credentials", **creds}).json()
+    path = sqlite_path(service.settings.database_url)
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], **creds}
+        statuses = [service.http.post(url, data=refresh).status_code for _ in range(3)]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    def named(name: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if getattr(r.msg, "name", None) == name]
+
+    assert eventually(lambda: len(named("database_recovered")) == 1)
+    assert statuses == [503, 503, 503]
+    [down] = named("database_unavailable")
+    assert down.levelno == logging.WARNING
+    assert len(named("database_error")) == 3

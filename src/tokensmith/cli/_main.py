@@ -21,6 +21,7 @@ SERVER_PACKAGES = frozenset(
         "cryptography",
         "httptools",
         "limits",
+        "prometheus_client",
         "sqlalchemy",
         "uvicorn",
         "uvloop",

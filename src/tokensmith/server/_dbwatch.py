@@ -13,7 +13,7 @@ from ._events import emit
 
 class DatabaseWatch:
     """Reports the database going away (at the first request that fails) and coming back (at
-    the first :meth:`probe` that reads it afterwards)."""
+    the first :meth:`probe` that writes to it afterwards)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -28,12 +28,13 @@ class DatabaseWatch:
             emit("database_unavailable", error=kind)
 
     async def probe(self) -> None:
-        """While the database is reported unavailable, read it; report it recovered when that
+        """While the database is reported unavailable, try a write (of no row, rolled back: a
+        SQLite file locked by another process still reads); report it recovered when that
         works. Does nothing while it is available."""
         if self.down_since is None:
             return
         try:
-            await self.db.revision()
+            await self.db.check_writable()
         except Exception:  # still away, whichever way it fails
             return
         seconds = round(time.monotonic() - self.down_since, 3)

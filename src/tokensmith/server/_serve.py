@@ -501,6 +501,7 @@ def serve(
         base_url = settings.public_url or f"http://{shown}:{port}"
         print(demo_instructions(base_url, settings), flush=True)
     metrics_dir = None
+    os.environ.pop(MULTIPROC_DIR, None)  # never a directory of someone else's values
     if workers > 1 and settings.metrics:
         metrics_dir = tempfile.mkdtemp(prefix="tokensmith-metrics-")
         os.environ[MULTIPROC_DIR] = metrics_dir
