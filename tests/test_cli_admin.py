@@ -234,7 +234,7 @@ def test_realm_delete_of_a_realm_without_clients_asks_nothing(workdir: Path) -> 
     deleted = tokensmith(workdir, "realm", "delete", "acme")
 
     assert (deleted.returncode, deleted.stdout) == (0, "deleted realm acme\n")
-    assert deleted.stderr == "INFO: event=realm_deleted realm=acme\n"  # the event log
+    assert deleted.stderr == "INFO:     event=realm_deleted realm=acme\n"  # the event log
 
 
 @pytest.mark.parametrize(("answer", "kept"), [("n\n", True), ("\n", True), ("y\n", False)])

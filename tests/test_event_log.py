@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tokensmith.server._events import clip
+from tokensmith.server._events import MAX_TEXT, Event, JsonFormatter, TextFormatter, clip
+from tokensmith.server._serve import masked_url
 from tokensmith.store import sqlite_path
 
 from . import operator_session as script
@@ -126,7 +127,7 @@ def test_the_text_log_is_one_readable_line_per_event(
     assert len(hostile) < 300
     assert "event=refresh_token_reused realm=acme client_id=svc family=" in output
     assert "event=rate_limited realm=acme client_id=svc address=127.0.0.1 limit=address" in output
-    assert "INFO: event=key_rotated realm=acme current_kid=" in session.cli_stderr[-1]
+    assert "INFO:     event=key_rotated realm=acme current_kid=" in session.cli_stderr[-1]
     for secret in session.confidential:
         assert secret not in output + "".join(session.cli_stderr)
 
@@ -164,3 +165,31 @@ def test_database_unavailable_and_recovered_once_per_outage(
     [down] = named("database_unavailable")
     assert down.levelno == logging.WARNING
     assert len(named("database_error")) == 3
+
+
+def test_the_startup_event_masks_passwords() -> None:
+    """The database and Redis URLs of the startup event keep no password, nor a query string
+    (which may carry one)."""
+    assert masked_url("postgresql://tok:s3cret@db:5432/tok?sslpassword=x") == (
+        "postgresql://tok:***@db:5432/tok?…"
+    )
+    assert masked_url("rediss://:s3cret@cache:6380/2") == "rediss://:***@cache:6380/2"
+    assert masked_url("sqlite:////var/lib/tokensmith/t.db") == "sqlite:////var/lib/tokensmith/t.db"
+
+
+def test_an_event_is_one_line_whatever_its_fields_hold() -> None:
+    """A field with line breaks, quotes, an ANSI escape or a line separator is quoted and escaped
+    in text and in JSON; a long one is cut."""
+    record = logging.LogRecord("tokensmith.events", logging.INFO, "", 0, None, None, None)
+    record.msg = Event("client_auth_failed", {"client_id": clip('a"\n\x1b[31m\u2028' + "z" * 500)})
+
+    text = TextFormatter().format(record)
+    line = JsonFormatter().format(record)
+
+    assert text.isprintable()
+    assert text.startswith(
+        'INFO:     event=client_auth_failed client_id="a\\"\\n\\u001b[31m\\u2028zz'
+    )
+    assert line.isascii()
+    assert line.isprintable()
+    assert len(json.loads(line)["client_id"]) == MAX_TEXT

@@ -1,6 +1,8 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
-token-path aliases and ``/health``, to the token, introspection, revocation, authorization
-(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
+token-path aliases, ``/health`` and ``/metrics``, to the token, introspection, revocation,
+authorization (always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
+A request that came in on the management port (``Settings.management_port``) gets only
+``/metrics`` and the health endpoints. Every request's duration is counted by route name.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.

@@ -41,7 +41,7 @@ logger = logging.getLogger(LOGGER_NAME)
 MAX_TEXT = 128
 """Characters of a text field kept (a client id as presented is attacker-controlled)."""
 
-DEBUG_EVENTS = frozenset({"token_issued", "database_error", "refresh_token_rotated"})
+DEBUG_EVENTS = frozenset({"token_issued", "database_error"})
 WARNING_EVENTS = frozenset({"database_unavailable"})
 
 Fields = Mapping[str, object]
@@ -156,6 +156,15 @@ def _utc(created: float) -> str:
     return f"{stamp}.{int((created - seconds) * 1000):03d}Z"
 
 
+class TextFormatter(logging.Formatter):
+    """``LEVEL:`` padded as uvicorn pads it, then the message (an event's ``event=NAME
+    key=value ...``): the admin commands' lines look like the service's."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of text."""
+        return f"{(record.levelname + ':').ljust(9)} {record.getMessage()}"
+
+
 class _Stderr(logging.StreamHandler[TextIO]):
     """A handler writing to whatever ``sys.stderr`` is at the time of each record."""
 
@@ -174,13 +183,10 @@ class _Stderr(logging.StreamHandler[TextIO]):
 @contextlib.contextmanager
 def log_to_stderr(log_format: str = "text", level: str = "info") -> Iterator[None]:
     """While the block runs, write this process's events (a CLI command's) to standard error in
-    ``log_format`` (``text``: ``INFO: event=... key=value``; ``json``: as
-    :class:`JsonFormatter`), from ``level`` up."""
+    ``log_format`` (``text``: as :class:`TextFormatter`; ``json``: as :class:`JsonFormatter`),
+    from ``level`` up."""
     handler = _Stderr()
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if level == "trace" else level.upper())
