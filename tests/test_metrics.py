@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tokensmith.server import Settings, TokensmithApp
 
 from . import operator_session as script
-from .conftest import make_settings
+from .conftest import eventually, make_settings
 from .serve_process import free_port, serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -90,6 +90,8 @@ def test_counters_after_the_session_summed_over_two_workers(
         directory = _environ(pids[0])["PROMETHEUS_MULTIPROC_DIR"]
         script.run(service.url, session)
         metrics_url = f"http://127.0.0.1:{management}/metrics"
+        # Each worker passes its counts on every poll interval (0.1 s here).
+        assert eventually(lambda: counts(scrape(metrics_url)[0]) == EXPECTED)
         samples, text = scrape(metrics_url)
         on_main_port = httpx.get(service.url + "/metrics", timeout=10)
         health = httpx.get(f"http://127.0.0.1:{management}/health", timeout=10)

@@ -118,6 +118,7 @@ class TokensmithApp:
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
         self.watch = DatabaseWatch(self.db)
+        self._management_port = settings.management_port
         self._metrics: Metrics | None = None
         self._unobserve: Callable[[], None] | None = None
         self._tending: asyncio.Task[None] | None = None
@@ -162,11 +163,12 @@ class TokensmithApp:
         self._tending = asyncio.get_running_loop().create_task(self._tend())
 
     async def _tend(self) -> None:
-        """Every poll interval: look whether a database reported away answers again, and set
-        the metrics' gauges."""
+        """Every poll interval: look whether a database reported away answers again, pass the
+        counts made since to the metrics, and set the metrics' gauges."""
         while True:
             await self.watch.probe()
             if self._metrics is not None and self._registry is not None:
+                self._metrics.flush()
                 self._metrics.sample(self._registry)
             await asyncio.sleep(self.settings.poll_interval)
 
@@ -180,6 +182,8 @@ class TokensmithApp:
         if self._unobserve is not None:
             self._unobserve()
             self._unobserve = None
+        if self._metrics is not None:
+            self._metrics.flush()
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
@@ -217,23 +221,13 @@ class TokensmithApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        try:
-            await self._answer(scope, receive, send)
-        finally:
-            if self._metrics is not None:
-                endpoint = scope.get("tokensmith.endpoint", "other")
-                self._metrics.request(endpoint, time.perf_counter() - started)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         reply = reply_for(send, scope)  # errors too carry CORS once the token endpoint allows it
         try:
             if self._registry is None:
                 await self.startup()
-            if self._management(scope) and path not in MANAGEMENT_PATHS:
-                raise InvalidRequest(
-                    f"there is no endpoint at {echo(path)} on the management port", status_code=404
-                )
+            if self._management_port is not None and path not in MANAGEMENT_PATHS:
+                self._refuse_on_management_port(scope, path)
             await self._route(path, scope, receive, reply)
         except OAuthError as err:
             await _error(reply, err, basic=_used_basic(scope))
@@ -248,6 +242,10 @@ class TokensmithApp:
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], path)
             await _send(reply, 500, error_body(ServerError()), [_JSON])
+        finally:
+            if self._metrics is not None:
+                endpoint = scope.get("tokensmith.endpoint", "other")
+                self._metrics.request(endpoint, time.perf_counter() - started)
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
@@ -277,9 +275,21 @@ class TokensmithApp:
             )
         await self._handlers[endpoint.name](realm, scope, receive, send)
 
+    def _refuse_on_management_port(self, scope: Scope, path: str) -> None:
+        """Refuse a request for ``path`` (not a management path) if it came in on the
+        management port.
+
+        Raises:
+            InvalidRequest: 404, it did.
+        """
+        if self._management(scope):
+            raise InvalidRequest(
+                f"there is no endpoint at {echo(path)} on the management port", status_code=404
+            )
+
     def _management(self, scope: Scope) -> bool:
         """Whether the request came in on the management port."""
-        port = self.settings.management_port
+        port = self._management_port
         return port is not None and (scope.get("server") or ("", None))[1] == port
 
     def _serves_metrics(self, scope: Scope) -> bool:

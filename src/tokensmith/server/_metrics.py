@@ -11,12 +11,21 @@ removes when it stops), and a scrape of any worker sums them: a restarted worker
 files under its new process id, and the dead one's counters stay in the sums. Gauges keep the
 values of live workers only (the supervisor deletes a dead worker's gauge files). With one
 worker the values stay in the process's memory.
+
+A request does not touch ``prometheus_client``: its counts add up in a dict of this process
+and go to the metrics (:meth:`Metrics.flush`) every poll interval, before this process answers
+a scrape, and when it stops. Writing each count through (three memory-mapped writes per token
+request, each behind a lock and a ``getpid()``) cost 15-20 % of the token endpoint's CPU
+(measured in-process: 117 µs per request without metrics, 140 with them written through); a
+scrape then sees another worker's counts up to one poll interval late, and a worker killed
+with SIGKILL takes at most that interval's counts with it.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +142,7 @@ class Metrics:
         )
         self.database_up.set(1)
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._pending: dict[tuple[Any, ...], float] = {}
         self._on: dict[str, Callable[[Fields], None]] = {
             "token_issued": self._token_issued,
             "client_auth_failed": self._auth_failed,
@@ -157,17 +167,21 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def _add(self, key: tuple[Any, ...], amount: float = 1.0) -> None:
+        pending = self._pending
+        pending[key] = pending.get(key, 0.0) + amount
+
     def _token_issued(self, fields: Fields) -> None:
-        self._child(self.tokens_issued, fields["realm"], fields["grant"], fields["client_id"]).inc()
+        self._add((self.tokens_issued, fields["realm"], fields["grant"], fields["client_id"]))
 
     def _auth_failed(self, fields: Fields) -> None:
-        self._child(self.auth_failures, fields["realm"], fields["reason"]).inc()
+        self._add((self.auth_failures, fields["realm"], fields["reason"]))
 
     def _rate_limited(self, fields: Fields) -> None:
-        self._child(self.rate_limited, fields["realm"], fields["limit"]).inc()
+        self._add((self.rate_limited, fields["realm"], fields["limit"]))
 
     def _reused(self, fields: Fields) -> None:
-        self._child(self.reuse, fields["realm"]).inc()
+        self._add((self.reuse, fields["realm"]))
 
     def _unavailable(self, fields: Fields) -> None:
         self.database_outages.inc()
@@ -175,7 +189,27 @@ class Metrics:
 
     def request(self, endpoint: str, seconds: float) -> None:
         """Record that a request to ``endpoint`` (a route name) took ``seconds``."""
-        self._child(self.duration, endpoint).observe(seconds)
+        pending = self._pending
+        bucket = (self.duration, endpoint, bisect_left(DURATION_BUCKETS, seconds))
+        pending[bucket] = pending.get(bucket, 0.0) + 1.0
+        total = (self.duration, endpoint, None)
+        pending[total] = pending.get(total, 0.0) + seconds
+
+    def flush(self) -> None:
+        """Add the counts made since the last flush to the metrics."""
+        pending, self._pending = self._pending, {}
+        for (metric, *labels), amount in pending.items():
+            if metric is self.duration:
+                endpoint, bucket = labels
+                child = self._child(metric, endpoint)
+                # Histogram.observe() takes one value; a bucket's count and the sum are the
+                # child's _buckets and _sum (the values observe() itself increments).
+                if bucket is None:
+                    child._sum.inc(amount)
+                else:
+                    child._buckets[bucket].inc(amount)
+            else:
+                self._child(metric, *labels).inc(amount)
 
     def sample(self, registry: Registry) -> None:
         """Set the gauges from what ``registry`` holds now: each realm's signing-key age and the
@@ -192,6 +226,7 @@ class Metrics:
         N``) and its content type."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+        self.flush()
         registry = self.registry
         if registry is None:
             from prometheus_client.multiprocess import MultiProcessCollector
