@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from ._admin_checks import AdminError, RealmNotEmpty
     from ._app import TokensmithApp
     from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
+    from ._keycloak import (
+        describe_import,
+        import_json,
+        import_keycloak_realm,
+        keycloak_export,
+        plan_keycloak_import,
+    )
     from ._keys import MasterKey, MasterKeyError, open_master_key
     from ._settings import Settings
     from ._trust import DEMO_AUDIENCE, DEMO_ISSUER, Trust
@@ -34,8 +41,13 @@ __getattr__ = _lazy_getattr(
         "TokensmithApp": "._app",
         "Trust": "._trust",
         "demo_instructions": "._demo",
+        "describe_import": "._keycloak",
         "ensure_demo": "._demo",
+        "import_json": "._keycloak",
+        "import_keycloak_realm": "._keycloak",
+        "keycloak_export": "._keycloak",
         "open_master_key": "._keys",
+        "plan_keycloak_import": "._keycloak",
     },
 )
 
@@ -53,6 +65,11 @@ __all__ = [
     "TokensmithApp",
     "Trust",
     "demo_instructions",
+    "describe_import",
     "ensure_demo",
+    "import_json",
+    "import_keycloak_realm",
+    "keycloak_export",
     "open_master_key",
+    "plan_keycloak_import",
 ]
