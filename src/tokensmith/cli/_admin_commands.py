@@ -190,7 +190,7 @@ async def _realm_export(admin: Admin, args: argparse.Namespace) -> int:
         args.output.write_text(text)
         print(f"wrote realm {args.name} to {args.output}", file=sys.stderr)
     for item in left_out:
-        print(f"note: {item.what} of {item.name} not exported: {item.reason}", file=sys.stderr)
+        print(f"note: not exported: {item.what} {item.name}: {item.reason}", file=sys.stderr)
     return 0
 
 

@@ -40,6 +40,7 @@ from ._admin_checks import (
     check_client_keys,
     check_scopes,
 )
+from ._trust import Trust
 
 MASKED = "**********"
 """What Keycloak writes in place of a secret it does not export."""
@@ -242,11 +243,12 @@ async def keycloak_export(admin: Admin, name: str) -> tuple[dict[str, Any], list
         ("client authentication limit", realm.client_auth_limit or ""),
         ("address authentication limit", realm.address_auth_limit or ""),
         ("audience", realm.audience or ""),
+        ("refresh reuse grace", _unless(realm.refresh_reuse_grace)),
+        ("longest client assertion", _unless(realm.max_assertion_lifetime)),
+        ("trusted issuers", " ".join(t.issuer for t in await Trust(admin).issuers(name))),
     ):
         if value:
-            left_out.append(
-                Skipped("realm setting", what, f"Keycloak has no such setting ({value})")
-            )
+            left_out.append(Skipped(what, value, "Keycloak has no such setting"))
     scopes = sorted({s for c in clients for s in c.scopes} - {"openid"})
     export: dict[str, Any] = {
         "realm": realm.name,
@@ -589,7 +591,7 @@ def _client_rep(realm: Realm, client: Client, left_out: list[Skipped]) -> dict[s
         if value:
             left_out.append(
                 Skipped(
-                    f"client {what}", client.client_id, f"Keycloak has no such setting ({value})"
+                    f"client {client.client_id}'s {what}", value, "Keycloak has no such setting"
                 )
             )
     scopes = client.scopes - {"openid"}
@@ -609,6 +611,10 @@ def _client_rep(realm: Realm, client: Client, left_out: list[Skipped]) -> dict[s
         "optionalClientScopes": sorted(scopes - client.default_scopes),
         "protocolMappers": mappers,
     }
+
+
+def _unless(seconds: int | None) -> str:
+    return "" if seconds is None else f"{seconds} s"
 
 
 def _json_type(value: object) -> str:
