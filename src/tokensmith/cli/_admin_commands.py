@@ -215,6 +215,17 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _admin_create_client(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import ADMIN_READ_SCOPE, ADMIN_SCOPE, MASTER_REALM, ensure_master_realm
+
+    await ensure_master_realm(admin)
+    scope = ADMIN_READ_SCOPE if args.read_only else f"{ADMIN_SCOPE} {ADMIN_READ_SCOPE}"
+    new = await admin.create_client(MASTER_REALM, args.client_id, scopes=scope)
+    args.realm, args.secret = MASTER_REALM, None
+    print_new_secret(args, new, "created admin client")
+    return 0
+
+
 async def _client_list(admin: Admin, args: argparse.Namespace) -> int:
     clients = await admin.list_clients(args.realm)
     if args.json:
@@ -306,6 +317,7 @@ _READS_ONLY = {
 _NEEDS_MASTER_KEY = {
     ("realm", "create"),
     ("realm", "import"),
+    ("admin", "create-client"),
     ("key", "rotate"),
     ("issuer", "add-demo"),
     ("issuer", "demo-token"),
@@ -318,6 +330,7 @@ _HANDLERS: dict[tuple[str, str], Any] = {
     ("realm", "delete"): _realm_delete,
     ("realm", "import"): _realm_import,
     ("realm", "export"): _realm_export,
+    ("admin", "create-client"): _admin_create_client,
     ("client", "create"): _client_create,
     ("client", "list"): _client_list,
     ("client", "show"): _client_show,

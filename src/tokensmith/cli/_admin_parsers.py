@@ -147,6 +147,24 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--output", "-o", type=Path, help="write to this file (default: standard output)"
     )
 
+    admin = sub.add_parser("admin", help="clients of the admin API (the master realm)")
+    asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    acreate = asub.add_parser(
+        parents=[common],
+        name="create-client",
+        help="create a client that may use the admin API; prints its secret once",
+        description="Create a client of the master realm (made if missing) that may use the "
+        "admin API under /admin/realms: with the scope admin (every operation) or, with "
+        "--read-only, admin.read (reading only). It gets its access token from "
+        "/realms/master/protocol/openid-connect/token with client credentials, as Keycloak's "
+        "admin clients do.",
+    )
+    acreate.add_argument("client_id")
+    acreate.add_argument(
+        "--read-only", action="store_true", help="the admin.read scope only: no changes"
+    )
+    acreate.add_argument("--json", action="store_true", help="print the new client as JSON")
+
     client = sub.add_parser("client", help="create, list, show, disable, enable, delete clients")
     csub = client.add_subparsers(dest="action", required=True, metavar="ACTION")
     ccreate = csub.add_parser(

@@ -11,6 +11,7 @@ from .._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from ._admin import Admin, NewClient
+    from ._admin_api import ADMIN_READ_SCOPE, ADMIN_SCOPE, MASTER_REALM, ensure_master_realm
     from ._admin_checks import AdminError, RealmNotEmpty
     from ._app import TokensmithApp
     from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
@@ -31,6 +32,9 @@ __getattr__ = _lazy_getattr(
         "DEMO_AUDIENCE": "._trust",
         "DEMO_ISSUER": "._trust",
         "DEMO_REALMS": "._demo",
+        "ADMIN_READ_SCOPE": "._admin_api",
+        "ADMIN_SCOPE": "._admin_api",
+        "MASTER_REALM": "._admin_api",
         "Admin": "._admin",
         "AdminError": "._admin_checks",
         "MasterKey": "._keys",
@@ -43,6 +47,7 @@ __getattr__ = _lazy_getattr(
         "demo_instructions": "._demo",
         "describe_import": "._keycloak",
         "ensure_demo": "._demo",
+        "ensure_master_realm": "._admin_api",
         "import_json": "._keycloak",
         "import_keycloak_realm": "._keycloak",
         "keycloak_export": "._keycloak",
@@ -52,9 +57,12 @@ __getattr__ = _lazy_getattr(
 )
 
 __all__ = [
+    "ADMIN_READ_SCOPE",
+    "ADMIN_SCOPE",
     "DEMO_AUDIENCE",
     "DEMO_ISSUER",
     "DEMO_REALMS",
+    "MASTER_REALM",
     "Admin",
     "AdminError",
     "MasterKey",
@@ -67,6 +75,7 @@ __all__ = [
     "demo_instructions",
     "describe_import",
     "ensure_demo",
+    "ensure_master_realm",
     "import_json",
     "import_keycloak_realm",
     "keycloak_export",

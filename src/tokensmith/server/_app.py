@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
@@ -51,6 +52,10 @@ from ._token import TokenEndpoint
 from ._verifiers import Verifiers
 
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
+
+if TYPE_CHECKING:
+    from ._admin_api import AdminApi
+    from ._keys import MasterKey
 
 log = logging.getLogger("tokensmith.server")
 
@@ -102,6 +107,8 @@ class TokensmithApp:
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
+        self._admin_api: AdminApi | None = None
+        self._master: MasterKey | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
 
@@ -136,6 +143,12 @@ class TokensmithApp:
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
+        self._master = master
+        if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
+            from ._admin import Admin
+            from ._admin_api import ensure_master_realm
+
+            await ensure_master_realm(Admin(self.db, master, clock=self.clock))
 
     async def shutdown(self) -> None:
         """Stop watching and close the database."""
@@ -197,6 +210,8 @@ class TokensmithApp:
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
+        if found is None and routes.is_admin_path(path):
+            return await self._admin(path, scope, receive, send)
         if found is None:
             if path == "/health":
                 return await _send(send, 200, b'{"status":"ok"}', [_JSON])
@@ -215,6 +230,23 @@ class TokensmithApp:
                 allow=endpoint.allow,
             )
         await self._handlers[endpoint.name](realm, scope, receive, send)
+
+    async def _admin(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API, loaded with its first request: a service that is never administered
+        over HTTP does not carry it."""
+        if self._admin_api is None:
+            from ._admin import Admin
+            from ._admin_api import AdminApi
+            from ._own import OwnTokens
+
+            assert self._master is not None
+            self._admin_api = AdminApi(
+                self.registry,
+                OwnTokens(self.registry, self.db, clock=self.clock),
+                Admin(self.db, self._master, checker=self.checker, clock=self.clock),
+                max_body_bytes=self.settings.max_body_bytes,
+            )
+        await self._admin_api(path, scope, receive, send)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)

@@ -251,16 +251,7 @@ async def keycloak_export(admin: Admin, name: str) -> tuple[dict[str, Any], list
             left_out.append(Skipped(what, value, "Keycloak has no such setting"))
     scopes = sorted({s for c in clients for s in c.scopes} - {"openid"})
     export: dict[str, Any] = {
-        "realm": realm.name,
-        "enabled": True,
-        "accessTokenLifespan": realm.access_token_ttl,
-        "ssoSessionIdleTimeout": realm.refresh_token_ttl,
-        "ssoSessionMaxLifespan": max(_DEFAULT_SESSION_MAX, realm.refresh_token_ttl),
-        "clientSessionIdleTimeout": 0,
-        "clientSessionMaxLifespan": 0,
-        "defaultSignatureAlgorithm": realm.alg,
-        "revokeRefreshToken": True,
-        "refreshTokenMaxReuse": 0,
+        **realm_representation(realm),
         "clientScopes": [
             {
                 "name": scope,
@@ -274,6 +265,78 @@ async def keycloak_export(admin: Admin, name: str) -> tuple[dict[str, Any], list
         "clients": [_client_rep(realm, c, left_out) for c in clients],
     }
     return export, left_out
+
+
+def client_from_representation(rep: object) -> ClientPlan:
+    """A client to create from a Keycloak ``ClientRepresentation`` sent to the admin API, read
+    as an import reads one, except that nothing may be left out: a client tokensmith cannot
+    serve, or a mapper without an equivalent, is refused. ``serviceAccountsEnabled`` may be left
+    out (every tokensmith client is a service account); every scope named is one the client
+    gets.
+
+    Raises:
+        AdminError: the representation is not one tokensmith can create; the message says why.
+    """
+    if not isinstance(rep, dict):
+        raise AdminError("the body must be a JSON object (a ClientRepresentation)")
+    client_id = rep.get("clientId")
+    if not isinstance(client_id, str):
+        raise AdminError("clientId is missing")
+    rep = {"serviceAccountsEnabled": True, **rep}
+    reason = _unsupported_client(rep)
+    if reason is not None:
+        raise AdminError(f"client {client_id}: {reason}")
+    skipped: list[Skipped] = []
+    named = [*rep.get("defaultClientScopes", []), *rep.get("optionalClientScopes", [])]
+    everything = {str(s): True for s in named}
+    plan = _client_plan({}, rep, client_id, everything, skipped, [])
+    if skipped:
+        raise AdminError(f"protocol mapper {skipped[0].name}: {skipped[0].reason}")
+    secret = rep.get("secret")
+    if isinstance(secret, str) and secret == MASKED:
+        raise AdminError("the secret is the masked placeholder; leave it out to have one generated")
+    return plan
+
+
+def client_representation(realm: Realm, client: Client) -> dict[str, Any]:
+    """The client as a Keycloak ``ClientRepresentation``, without its secret, with ``id``."""
+    return {"id": str(client.id), **_client_rep(realm, client, [])}
+
+
+def realm_representation(realm: Realm) -> dict[str, Any]:
+    """The realm as a Keycloak ``RealmRepresentation`` (its token settings)."""
+    return {
+        "id": realm.name,
+        "realm": realm.name,
+        "enabled": True,
+        "accessTokenLifespan": realm.access_token_ttl,
+        "ssoSessionIdleTimeout": realm.refresh_token_ttl,
+        "ssoSessionMaxLifespan": max(_DEFAULT_SESSION_MAX, realm.refresh_token_ttl),
+        "clientSessionIdleTimeout": 0,
+        "clientSessionMaxLifespan": 0,
+        "defaultSignatureAlgorithm": realm.alg,
+        "revokeRefreshToken": True,
+        "refreshTokenMaxReuse": 0,
+    }
+
+
+def realm_options(rep: object) -> tuple[str, dict[str, Any]]:
+    """The name and settings of a realm to create from a ``RealmRepresentation`` sent to the
+    admin API.
+
+    Raises:
+        AdminError: it has no realm name, or one tokensmith does not allow.
+    """
+    if not isinstance(rep, dict) or not isinstance(rep.get("realm"), str):
+        raise AdminError('the body must be a JSON object with "realm" (a RealmRepresentation)')
+    name = str(rep["realm"])
+    if not REALM_NAME.fullmatch(name):
+        raise AdminError(f"realm name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    given = rep.get("defaultSignatureAlgorithm")
+    if given is not None and given not in ("RS256", "ES256"):
+        raise AdminError("defaultSignatureAlgorithm must be RS256 or ES256")
+    options = _realm_options({"defaultSignatureAlgorithm": "ES256", **rep}, [])
+    return name, options
 
 
 # --- reading an export --------------------------------------------------------------------------
