@@ -23,6 +23,7 @@ from .conftest import make_settings, run_admin
 from .serve_process import Serving, serving
 
 _POLL = 30.0  # far beyond what is measured: only a notification can explain a fast refusal
+_UNLIMITED = "100000/minute"
 _SPREAD = 30  # refusals in a row, each on a new connection, that count as every worker's
 
 
@@ -66,7 +67,12 @@ def test_a_client_disabled_with_the_cli_is_refused_by_every_worker_within_a_seco
 ) -> None:
     """`client disable` reaches both workers of `serve --workers 2` in well under a second
     while they poll only every 30 s: the notification sent at commit did it."""
-    settings = dataclasses.replace(make_settings(migrated_postgres_url), poll_interval=_POLL)
+    settings = make_settings(
+        migrated_postgres_url,
+        client_auth_limit=_UNLIMITED,  # each refusal counts as a failed authentication
+        address_auth_limit=_UNLIMITED,
+    )
+    settings = dataclasses.replace(settings, poll_interval=_POLL)
     new = run_admin(settings, _realm_and_client, migrate=False)
     assert new is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
