@@ -95,7 +95,7 @@ class Health:
         self._monotonic = monotonic
         self._database: tuple[float, tuple[str | None, str | None]] | None = None
         self._reading: asyncio.Future[tuple[str | None, str | None]] | None = None
-        self._checked: dict[int, tuple[str, int]] = {}  # realm id → (name, version) scanned
+        self._checked: dict[int, int] = {}  # realm id → the version its keys were checked at
         self._failing: dict[int, tuple[str, str]] = {}  # realm id → (name, why)
         self._master_ok: bool | None = None  # None until the first scan
         self._scan_failed: str | None = None
@@ -200,7 +200,7 @@ class Health:
             check = await meta.get_value(conn, meta.MASTER_KEY_CHECK)
             versions = await realms.all_versions(conn)
         self._master_ok = check is None or self.master.opens(check.encode())
-        changed = [rid for rid, seen in versions.items() if self._checked.get(rid) != seen]
+        changed = [rid for rid, (_, v) in versions.items() if self._checked.get(rid) != v]
         for start in range(0, len(changed), _BATCH):
             batch = changed[start : start + _BATCH]
             async with self.db.read() as conn:
@@ -209,7 +209,7 @@ class Health:
             for realm_id, state, key in keys:
                 found[realm_id][state] = key
             for realm_id in batch:
-                name = versions[realm_id][0]
+                name, version = versions[realm_id]
                 why = self._unusable(found[realm_id])
                 if why is None:
                     self._failing.pop(realm_id, None)
@@ -217,7 +217,7 @@ class Health:
                     if realm_id not in self._failing:
                         log.error("realm %s: %s", name, why)
                     self._failing[realm_id] = (name, why)
-                self._checked[realm_id] = versions[realm_id]
+                self._checked[realm_id] = version
             await asyncio.sleep(0)  # let requests in between batches
         for realm_id in set(self._checked) - set(versions):
             del self._checked[realm_id]
