@@ -43,6 +43,7 @@ CACHE_FOR = 1.0
 SCAN_EVERY = 30.0
 """Seconds between reads of the realms' versions that find signing keys to check again."""
 _RETRY_SCAN = 2.0  # after a scan that could not read the database
+_MIN_GAP = 1.0  # seconds between two scans at least
 _SHOWN = 10  # failing realms named in an answer at most
 
 LIVE_BODY = b'{"status":"UP","checks":[]}'
@@ -181,10 +182,12 @@ class Health:
                 self._scan_failed = None
                 wait = self.scan_every
             except Exception as exc:  # the database is away: the database check says so
+                if self._scan_failed is None:
+                    log.warning("cannot check the signing keys: %s", type(exc).__name__)
                 self._scan_failed = f"the signing keys could not be read ({type(exc).__name__})"
-                log.warning("cannot check the signing keys: %s", type(exc).__name__)
                 wait = _RETRY_SCAN
             self._scanned.set()
+            await asyncio.sleep(_MIN_GAP)  # a burst of changes (a script) wakes one scan
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
