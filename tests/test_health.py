@@ -78,7 +78,8 @@ def test_ready_follows_a_postgres_that_stops_and_starts_again(
     tmp_path: Path,
 ) -> None:
     """Stopping the service's PostgreSQL makes /health/ready 503 with the database check DOWN
-    while /health/live stays 200; starting it again makes the same process ready again."""
+    while /health/live stays 200; starting it again makes the same process ready again, and
+    its change listener connected again."""
     settings = make_settings(private_postgres.url)
     run_admin(settings, lambda a: a.create_realm("acme"))
 
@@ -93,6 +94,7 @@ def test_ready_follows_a_postgres_that_stops_and_starts_again(
             private_postgres.start()
         back = eventually(lambda: _status(served) == 200, 20)
         live_after = _live(served)
+        listening = eventually(lambda: "listening for realm changes again" in served.output(), 20)
         still_running = served.proc.poll() is None
 
     assert _check(down, "database")["status"] == "DOWN"
@@ -102,6 +104,7 @@ def test_ready_follows_a_postgres_that_stops_and_starts_again(
     assert live_while_down == 200
     assert back
     assert live_after == 200
+    assert listening
     assert still_running
 
 
