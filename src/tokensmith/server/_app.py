@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
@@ -53,6 +54,10 @@ from ._token import TokenEndpoint
 from ._verifiers import Verifiers
 
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
+
+if TYPE_CHECKING:
+    from ._admin_api import AdminApi
+    from ._keys import MasterKey
 
 log = logging.getLogger("tokensmith.server")
 
@@ -106,6 +111,8 @@ class TokensmithApp:
         self._health: Health | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
+        self._admin_api: AdminApi | None = None
+        self._master: MasterKey | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
 
@@ -142,6 +149,12 @@ class TokensmithApp:
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
+        self._master = master
+        if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
+            from ._admin import Admin
+            from ._admin_api import ensure_master_realm
+
+            await ensure_master_realm(Admin(self.db, master, clock=self.clock))
 
     async def shutdown(self) -> None:
         """Stop watching and close the database."""
@@ -206,6 +219,8 @@ class TokensmithApp:
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
+        if found is None and routes.is_admin_path(path):
+            return await self._admin(path, scope, receive, send)
         if found is None:
             if path in _HEALTH_PATHS:
                 return await self._health_check(path, scope, send)
@@ -224,6 +239,23 @@ class TokensmithApp:
                 allow=endpoint.allow,
             )
         await self._handlers[endpoint.name](realm, scope, receive, send)
+
+    async def _admin(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API, loaded with its first request: a service that is never administered
+        over HTTP does not carry it."""
+        if self._admin_api is None:
+            from ._admin import Admin
+            from ._admin_api import AdminApi
+            from ._own import OwnTokens
+
+            assert self._master is not None
+            self._admin_api = AdminApi(
+                self.registry,
+                OwnTokens(self.registry, self.db, clock=self.clock),
+                Admin(self.db, self._master, checker=self.checker, clock=self.clock),
+                max_body_bytes=self.settings.max_body_bytes,
+            )
+        await self._admin_api(path, scope, receive, send)
 
     async def _health_check(self, path: str, scope: Scope, send: Send) -> None:
         """``/health/live``: 200 while the process answers, reading nothing. ``/health/ready``:
