@@ -14,12 +14,13 @@ times each way:
 The two kinds alternate on the same running service. After each change it sends token requests,
 each on a new connection so that either worker may answer, and takes as the propagation time
 the moment (after the commit) of the first answer of a run of 30 in a row that all reflect the
-change; it prints the median and the maximum of each kind.
+change; it prints the median and the maximum of each kind. Each change is made at a random
+point of the poll's cycle (after a pause of up to one poll interval).
 
     python bench/propagation.py [--trials 10] [--workers 2] [--poll-interval 2]
                                 [--admin-dsn postgresql://postgres@127.0.0.1:5432/test]
 
-Needs a PostgreSQL server that the DSN's user may create databases on. Takes about 40 s.
+Needs a PostgreSQL server that the DSN's user may create databases on. Takes about a minute.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import secrets
 import statistics
 import subprocess
@@ -95,7 +97,9 @@ async def _until_all(
     return first - since
 
 
-async def _measure(url: str, master_key: str, secret: str, base: str, trials: int) -> None:
+async def _measure(
+    url: str, master_key: str, secret: str, base: str, trials: int, poll_interval: float
+) -> None:
     db = Database(url)
     admin = Admin(db, await open_master_key(db, master_key, _UNUSED_KEY_FILE))
 
@@ -131,6 +135,9 @@ async def _measure(url: str, master_key: str, secret: str, base: str, trials: in
             await _until_all(http, token_url, form, 200, time.monotonic())  # both hold it
             for _ in range(trials):
                 for kind, change in kinds.items():
+                    # At a random point of the poll's cycle: right after the last trial, the
+                    # next poll would always be about as far away.
+                    await asyncio.sleep(random.uniform(0, poll_interval))
                     enabled = not enabled
                     await change(enabled)
                     committed = time.monotonic()
@@ -182,7 +189,7 @@ def main() -> None:
                 f"propagation of a client change to every worker of serve --workers "
                 f"{args.workers} (PostgreSQL, poll every {args.poll_interval:g} s):"
             )
-            asyncio.run(_measure(url, master_key, secret, base, args.trials))
+            asyncio.run(_measure(url, master_key, secret, base, args.trials, args.poll_interval))
     finally:
         stop(procs)
         asyncio.run(_run_sql(args.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
