@@ -1,6 +1,7 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
-token-path aliases and ``/health``, to the token, introspection, revocation, authorization
-(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
+token-path aliases and the health checks (``/health/live``, ``/health/ready`` and ``/health``,
+see ``_health``), to the token, introspection, revocation, authorization (always refused), JWKS
+and discovery handlers; answers errors as RFC 6749 JSON.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
@@ -42,6 +43,7 @@ from ._clientauth import ClientAuthenticator
 from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
 from ._discovery import metadata
 from ._external import ExternalTokens
+from ._health import LIVE_BODY, Health
 from ._introspection import TokenInspector
 from ._keys import open_master_key
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
@@ -64,6 +66,7 @@ _JSON = (b"content-type", b"application/json")
 _PUBLIC = (b"cache-control", b"public, max-age=60")
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _TOKEN_HEADERS = [_JSON, *_NO_STORE]
+_HEALTH_PATHS = frozenset(("/health", "/health/live", "/health/ready"))
 
 
 class _BodyTooLarge(OAuthError):
@@ -105,6 +108,7 @@ class TokensmithApp:
         }
         self._refused_hosts = 0
         self._registry: Registry | None = None
+        self._health: Health | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
         self._admin_api: AdminApi | None = None
@@ -132,6 +136,8 @@ class TokensmithApp:
         )
         registry.start()
         self._registry = registry
+        self._health = Health(self.db, master, registry)
+        self._health.start()
         clients = ClientAuthenticator(
             registry,
             self.checker,
@@ -152,6 +158,9 @@ class TokensmithApp:
 
     async def shutdown(self) -> None:
         """Stop watching and close the database."""
+        if self._health is not None:
+            await self._health.stop()
+            self._health = None
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
@@ -213,8 +222,8 @@ class TokensmithApp:
         if found is None and routes.is_admin_path(path):
             return await self._admin(path, scope, receive, send)
         if found is None:
-            if path == "/health":
-                return await _send(send, 200, b'{"status":"ok"}', [_JSON])
+            if path in _HEALTH_PATHS:
+                return await self._health_check(path, scope, send)
             alias = await self.registry.realm_for_path(path)
             if alias is None:
                 raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
@@ -247,6 +256,24 @@ class TokensmithApp:
                 max_body_bytes=self.settings.max_body_bytes,
             )
         await self._admin_api(path, scope, receive, send)
+
+    async def _health_check(self, path: str, scope: Scope, send: Send) -> None:
+        """``/health/live``: 200 while the process answers, reading nothing. ``/health/ready``:
+        200 when this process can issue tokens, else 503 naming the checks that failed (see
+        ``_health``). ``/health`` is liveness, what it always meant here: a probe of it never
+        restarts a service because its database is away.
+
+        Raises:
+            _MethodNotAllowed: 405, a method other than GET or HEAD on the ``/health/`` paths.
+        """
+        if path != "/health" and scope["method"] not in ("GET", "HEAD"):
+            raise _MethodNotAllowed("health checks take GET or HEAD", allow=b"GET, HEAD")
+        status, body = 200, LIVE_BODY
+        if path == "/health/ready":
+            health = self._health
+            assert health is not None  # made at startup, which _http made sure of
+            status, body = await health.ready()
+        await _send(send, status, body, [_JSON, *_NO_STORE], scope=scope)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)
