@@ -1,8 +1,9 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
-token-path aliases, ``/health`` and ``/metrics``, to the token, introspection, revocation,
-authorization (always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
-A request that came in on the management port (``Settings.management_port``) gets only
-``/metrics`` and the health endpoints. Every request's duration is counted by route name.
+token-path aliases, the health checks (``/health/live``, ``/health/ready`` and ``/health``,
+see ``_health``) and ``/metrics``, to the token, introspection, revocation, authorization
+(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON. A request that
+came in on the management port (``Settings.management_port``) gets only ``/metrics`` and the
+health checks. Every request's duration is counted by route name.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
@@ -49,6 +50,7 @@ from ._dbwatch import DatabaseWatch
 from ._discovery import metadata
 from ._events import observe
 from ._external import ExternalTokens
+from ._health import LIVE_BODY, Health
 from ._introspection import TokenInspector
 from ._keys import open_master_key
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
@@ -62,8 +64,10 @@ if TYPE_CHECKING:
     from ._metrics import Metrics
 
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
-MANAGEMENT_PATHS = frozenset({"/metrics", "/health", "/health/live", "/health/ready"})
-"""What the management port (``--management-port``) serves; any other path there is 404."""
+
+if TYPE_CHECKING:
+    from ._admin_api import AdminApi
+    from ._keys import MasterKey
 
 log = logging.getLogger("tokensmith.server")
 
@@ -72,6 +76,9 @@ _JSON = (b"content-type", b"application/json")
 _PUBLIC = (b"cache-control", b"public, max-age=60")
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _TOKEN_HEADERS = [_JSON, *_NO_STORE]
+_HEALTH_PATHS = frozenset(("/health", "/health/live", "/health/ready"))
+MANAGEMENT_PATHS = _HEALTH_PATHS | {"/metrics"}
+"""What the management port (``--management-port``) serves; any other path there is 404."""
 
 
 class _BodyTooLarge(OAuthError):
@@ -113,8 +120,11 @@ class TokensmithApp:
         }
         self._refused_hosts = 0
         self._registry: Registry | None = None
+        self._health: Health | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
+        self._admin_api: AdminApi | None = None
+        self._master: MasterKey | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
         self.watch = DatabaseWatch(self.db)
@@ -147,6 +157,8 @@ class TokensmithApp:
         )
         registry.start()
         self._registry = registry
+        self._health = Health(self.db, master, registry)
+        self._health.start()
         clients = ClientAuthenticator(
             registry,
             self.checker,
@@ -158,6 +170,12 @@ class TokensmithApp:
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
+        self._master = master
+        if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
+            from ._admin import Admin
+            from ._admin_api import ensure_master_realm
+
+            await ensure_master_realm(Admin(self.db, master, clock=self.clock))
         if self._metrics is not None and self._unobserve is None:
             self._unobserve = observe(self._metrics.observe)
         self._tending = asyncio.get_running_loop().create_task(self._tend())
@@ -184,6 +202,9 @@ class TokensmithApp:
             self._unobserve = None
         if self._metrics is not None:
             self._metrics.flush()
+        if self._health is not None:
+            await self._health.stop()
+            self._health = None
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
@@ -249,10 +270,12 @@ class TokensmithApp:
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
+        if found is None and routes.is_admin_path(path):
+            return await self._admin(path, scope, receive, send)
         if found is None:
-            if path == "/health":
+            if path in _HEALTH_PATHS:
                 scope["tokensmith.endpoint"] = "health"
-                return await _send(send, 200, b'{"status":"ok"}', [_JSON])
+                return await self._health_check(path, scope, send)
             if path == "/metrics" and self._serves_metrics(scope):
                 assert self._metrics is not None
                 scope["tokensmith.endpoint"] = "metrics"
@@ -298,6 +321,41 @@ class TokensmithApp:
         if self._metrics is None:
             return False
         return self.settings.management_port is None or self._management(scope)
+
+    async def _admin(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API, loaded with its first request: a service that is never administered
+        over HTTP does not carry it."""
+        if self._admin_api is None:
+            from ._admin import Admin
+            from ._admin_api import AdminApi
+            from ._own import OwnTokens
+
+            assert self._master is not None
+            self._admin_api = AdminApi(
+                self.registry,
+                OwnTokens(self.registry, self.db, clock=self.clock),
+                Admin(self.db, self._master, checker=self.checker, clock=self.clock),
+                max_body_bytes=self.settings.max_body_bytes,
+            )
+        await self._admin_api(path, scope, receive, send)
+
+    async def _health_check(self, path: str, scope: Scope, send: Send) -> None:
+        """``/health/live``: 200 while the process answers, reading nothing. ``/health/ready``:
+        200 when this process can issue tokens, else 503 naming the checks that failed (see
+        ``_health``). ``/health`` is liveness, what it always meant here: a probe of it never
+        restarts a service because its database is away.
+
+        Raises:
+            _MethodNotAllowed: 405, a method other than GET or HEAD on the ``/health/`` paths.
+        """
+        if path != "/health" and scope["method"] not in ("GET", "HEAD"):
+            raise _MethodNotAllowed("health checks take GET or HEAD", allow=b"GET, HEAD")
+        status, body = 200, LIVE_BODY
+        if path == "/health/ready":
+            health = self._health
+            assert health is not None  # made at startup, which _http made sure of
+            status, body = await health.ready()
+        await _send(send, status, body, [_JSON, *_NO_STORE], scope=scope)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)
