@@ -302,9 +302,9 @@ def _service_command(args: argparse.Namespace) -> int:
         # asyncio costs ~50 ms to import: only the admin commands need it, not `token` or --help.
         import asyncio
 
-        from ..server._events import log_to_stderr
+        from ..server._events import acting, log_to_stderr
 
-        with log_to_stderr(**log_options):
+        with log_to_stderr(**log_options), acting(via="cli", by=_system_user()):
             if args.command == "db":
                 from ._db_commands import run as run_db
 
@@ -317,3 +317,13 @@ def _service_command(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _system_user() -> str:
+    """Who runs the command, as the system names them (for the events of admin commands)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a name, no USER or LOGNAME
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"

@@ -39,6 +39,7 @@ from ..oauth import InvalidToken
 from ..store import Client, Conflict, NotFound, SigningKeyRecord
 from ._admin import Admin
 from ._admin_checks import AdminError
+from ._events import acting
 from ._keycloak import (
     MASKED,
     client_from_representation,
@@ -81,12 +82,20 @@ class AdminApi:
     """Answers every request under ``/admin/realms`` (and ``/auth/admin/realms``)."""
 
     def __init__(
-        self, registry: Registry, own: OwnTokens, admin: Admin, *, max_body_bytes: int
+        self,
+        registry: Registry,
+        own: OwnTokens,
+        admin: Admin,
+        *,
+        max_body_bytes: int,
+        address: Callable[[Scope], str] = lambda scope: (scope.get("client") or ("?", 0))[0],
     ) -> None:
         self.registry = registry
         self.own = own
         self.admin = admin
         self.max_body_bytes = max_body_bytes
+        self.address = address
+        """The address a request came from (past trusted proxies), for the events."""
 
     def __repr__(self) -> str:
         return "AdminApi()"
@@ -97,10 +106,11 @@ class AdminApi:
         try:
             parts = _segments(path)
             write = method not in ("GET", "HEAD")
-            await self._authorize(scope, write=write)
+            admin_client = await self._authorize(scope, write=write)
             handler = self._route(parts, method)
             body = await _read_body(receive, self.max_body_bytes) if write else b""
-            status, answer, headers = await handler(parts, scope, body)
+            with acting(via="admin-api", by=admin_client, address=self.address(scope)):
+                status, answer, headers = await handler(parts, scope, body)
         except ApiError as err:
             status, answer, headers = err.status, _problem(err), _challenge(err)
         except AdminError as err:
@@ -120,8 +130,9 @@ class AdminApi:
         await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
 
-    async def _authorize(self, scope: Scope, *, write: bool) -> None:
-        """Accept an access token of the master realm with the scope the operation needs.
+    async def _authorize(self, scope: Scope, *, write: bool) -> str:
+        """Accept an access token of the master realm with the scope the operation needs; the
+        admin client's id.
 
         Raises:
             ApiError: 401 without a valid token, 403 without the scope.
@@ -141,7 +152,7 @@ class AdminApi:
             raise ApiError(401, "invalid_token", str(exc)) from None
         scopes = str(claims.get("scope", "")).split()
         if ADMIN_SCOPE in scopes or (not write and ADMIN_READ_SCOPE in scopes):
-            return
+            return str(claims.get("client_id", ""))
         needed = ADMIN_SCOPE if write else f"{ADMIN_READ_SCOPE} or {ADMIN_SCOPE}"
         raise ApiError(403, "insufficient_scope", f"this operation needs the scope {needed}")
 

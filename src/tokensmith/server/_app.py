@@ -336,8 +336,14 @@ class TokensmithApp:
                 OwnTokens(self.registry, self.db, clock=self.clock),
                 Admin(self.db, self._master, checker=self.checker, clock=self.clock),
                 max_body_bytes=self.settings.max_body_bytes,
+                address=self._address,
             )
         await self._admin_api(path, scope, receive, send)
+
+    def _address(self, scope: Scope) -> str:
+        """The address a request came from, past the trusted proxies."""
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        return self.proxies.client_address(peer, _headers(scope).get("x-forwarded-for"))
 
     async def _health_check(self, path: str, scope: Scope, send: Send) -> None:
         """``/health/live``: 200 while the process answers, reading nothing. ``/health/ready``:

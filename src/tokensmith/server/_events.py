@@ -27,6 +27,7 @@ The standard library only: ``_supervisor`` imports this module.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import re
@@ -83,10 +84,29 @@ def observe(observer: Observer) -> Callable[[], None]:
     return stop
 
 
+_actor: contextvars.ContextVar[Fields | None] = contextvars.ContextVar("actor", default=None)
+
+
+@contextlib.contextmanager
+def acting(**who: str) -> Iterator[None]:
+    """While the block runs (in this task or thread), every event also names who caused it:
+    ``via`` (``admin-api``, ``cli``), ``by`` (the admin client or the system user) and, over
+    HTTP, ``address``, as Keycloak's admin events keep their authentication details."""
+    token = _actor.set(who)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
 def emit(name: str, /, **fields: object) -> None:
     """Report event ``name`` with ``fields``: to every observer, and to the ``tokensmith.events``
     logger at the event's level (DEBUG for per-request events, WARNING for the database going
-    away, else INFO). String fields are cut at :data:`MAX_TEXT` characters."""
+    away, else INFO). String fields are cut at :data:`MAX_TEXT` characters. Inside
+    :func:`acting`, the actor's fields follow."""
+    who = _actor.get()
+    if who is not None:
+        fields.update(who)
     for key, value in fields.items():
         if isinstance(value, str) and len(value) > MAX_TEXT:
             fields[key] = clip(value)
