@@ -93,6 +93,7 @@ def test_every_serve_option_reads_its_variable(
         "TOKENSMITH_CLIENT_AUTH_LIMIT": "5/minute",
         "TOKENSMITH_ADDRESS_AUTH_LIMIT": "7/minute",
         "TOKENSMITH_MASTER_KEY": "x" * 43,
+        "TOKENSMITH_TRACING": "on",
     }
 
     result = run_cli("serve", cwd=tmp_path, env=env)
@@ -122,6 +123,7 @@ def test_every_serve_option_reads_its_variable(
         address_auth_limit="7/minute",
         trusted_proxies=("10.0.0.0/8", "192.168.1.1"),
         allowed_hosts=("a.example", "b.example:8443"),
+        tracing=True,
     )
     assert set(env) == every_variable()  # the test sets each variable there is
 

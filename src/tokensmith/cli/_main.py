@@ -43,6 +43,7 @@ OPTION_VARIABLES = {
     "log_level": "TOKENSMITH_LOG_LEVEL",
     "loop": "TOKENSMITH_LOOP",
     "http": "TOKENSMITH_HTTP",
+    "tracing": "TOKENSMITH_TRACING",
 }
 """The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
 command), by the option's destination; an option given on the command line wins, and its
@@ -182,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11; "
         "$TOKENSMITH_HTTP)",
     )
+    serve.add_argument(
+        "--tracing",
+        action=argparse.BooleanOptionalAction,
+        help="an OpenTelemetry span per token, introspection and revocation request, exported "
+        "as the application's OpenTelemetry SDK is configured, e.g. by opentelemetry-instrument "
+        "and the OTEL_* variables; needs pip install 'tokensmith[otel]' (default off; "
+        "$TOKENSMITH_TRACING)",
+    )
     from ._db_commands import add_parsers as add_db_parsers
 
     add_db_parsers(sub, common)
@@ -256,6 +265,8 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, trusted_proxies=tuple(args.trusted_proxy))
             if args.allowed_host:
                 settings = replace(settings, allowed_hosts=tuple(args.allowed_host))
+            if args.tracing is not None:
+                settings = replace(settings, tracing=args.tracing)
             for name in PROCESS_OPTIONS:
                 if getattr(args, name) is not None:
                     options[name] = getattr(args, name)

@@ -17,10 +17,12 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
+from ..core import make_tracing
 from ..oauth import (
     Clock,
     InvalidClient,
@@ -48,7 +50,11 @@ from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
 from ._token import TokenEndpoint
+from ._tracing import TracedClientAuthenticator, traced
 from ._verifiers import Verifiers
+
+if TYPE_CHECKING:
+    from ..core._tracing import TracerProvider
 
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 
@@ -72,10 +78,21 @@ class TokensmithApp:
     Built from :class:`Settings`; the database is migrated and the master key loaded at startup
     (ASGI lifespan), or beforehand with :meth:`startup`. ``migrate=False`` skips the migration
     when whoever starts the app has just run it (``serve`` does, once, before its workers).
+
+    With ``settings.tracing``, the token, introspection and revocation endpoints make an
+    OpenTelemetry span per request, through ``tracer_provider`` if given, else the global one.
+
+    Raises:
+        ConfigurationError: tracing is on but ``opentelemetry-api`` is not installed.
     """
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        migrate: bool = True,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.settings = settings
         self._migrate = migrate
@@ -98,6 +115,12 @@ class TokensmithApp:
             routes.OPENID_CONFIGURATION.name: self._openid_configuration,
             routes.AUTHORIZATION_SERVER.name: self._authorization_server,
         }
+        # Decided once: off, the handlers are the plain ones and no request pays for tracing.
+        self._tracing = make_tracing((tracer_provider or True) if settings.tracing else False)
+        if self._tracing is not None:
+            for endpoint in (routes.TOKEN, routes.INTROSPECT, routes.REVOKE):
+                handler = self._handlers[endpoint.name]
+                self._handlers[endpoint.name] = traced(self._tracing, endpoint, handler)
         self._refused_hosts = 0
         self._registry: Registry | None = None
         self._endpoint: TokenEndpoint | None = None
@@ -125,13 +148,25 @@ class TokensmithApp:
         )
         registry.start()
         self._registry = registry
-        clients = ClientAuthenticator(
-            registry,
-            self.checker,
-            self.db,
-            clock=self.clock,
-            limiter=self.limiter,
-            verifiers=self._verifiers,
+        clients = (
+            ClientAuthenticator(
+                registry,
+                self.checker,
+                self.db,
+                clock=self.clock,
+                limiter=self.limiter,
+                verifiers=self._verifiers,
+            )
+            if self._tracing is None
+            else TracedClientAuthenticator(
+                registry,
+                self.checker,
+                self.db,
+                clock=self.clock,
+                limiter=self.limiter,
+                verifiers=self._verifiers,
+                tracing=self._tracing,
+            )
         )
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)

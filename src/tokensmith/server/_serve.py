@@ -337,6 +337,26 @@ def uvicorn_options(
     }
 
 
+def check_tracing() -> None:
+    """Make sure ``--tracing`` can work before anything starts, and warn when its spans would go
+    nowhere (no OpenTelemetry SDK configured in this process).
+
+    Raises:
+        ConfigurationError: ``opentelemetry-api`` is not installed.
+    """
+    from ..core._tracing import make_tracing, provider_configured
+
+    make_tracing(True)
+    if not provider_configured():
+        print(
+            "warning: --tracing is on but no OpenTelemetry SDK is configured in this process, so "
+            "spans are dropped; run serve under opentelemetry-instrument (opentelemetry-distro "
+            "and an exporter, configured by the OTEL_* variables)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 class CannotListen(TokensmithError):
     """The address and port ``serve`` was given cannot be listened on; the message says why and
     what to change."""
@@ -435,8 +455,8 @@ def serve(
     does not start.
 
     Raises:
-        ConfigurationError: ``log_level`` is unknown, or ``loop``/``http`` names a package that
-            is not installed.
+        ConfigurationError: ``log_level`` is unknown, ``loop``/``http`` names a package that
+            is not installed, or ``settings.tracing`` is on without ``opentelemetry-api``.
         CannotListen: the address cannot be bound.
         DatabaseError, MasterKeyError: see :func:`prepare`.
     """
@@ -449,6 +469,8 @@ def serve(
         "http": http,
     }
     options = uvicorn_options(**choices)
+    if settings.tracing:
+        check_tracing()
     supervised = workers > 1 and os.name == "posix" and bool(sys.executable)
     socks = listening_sockets(host, port, workers if supervised else 1)
     try:

@@ -70,6 +70,7 @@ SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "ADDRESS_AUTH_LIMIT": ("address_auth_limit", str),
     "TRUSTED_PROXIES": ("trusted_proxies", _words),
     "ALLOWED_HOSTS": ("allowed_hosts", _words),
+    "TRACING": ("tracing", boolean),
 }
 """Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
 how its text becomes the value."""
@@ -133,7 +134,8 @@ class Settings:
     are the limits of realms that set none (see :mod:`tokensmith.server._ratelimit`).
     ``X-Forwarded-For`` names the client only when the peer is in ``trusted_proxies`` (CIDRs).
     Each process holds at most ``realm_cache_size`` realms in memory (the least recently used
-    is dropped and read again when needed).
+    is dropped and read again when needed). ``tracing`` makes an OpenTelemetry span per token,
+    introspection and revocation request (needs the ``otel`` extra; see the README, Tracing).
 
     Raises:
         ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
@@ -152,6 +154,7 @@ class Settings:
     address_auth_limit: str = DEFAULT_ADDRESS_LIMIT
     trusted_proxies: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    tracing: bool = False
 
     def __post_init__(self) -> None:
         if self.public_url is not None:
@@ -173,8 +176,9 @@ class Settings:
         ``TOKENSMITH_MASTER_KEY``, ``TOKENSMITH_MASTER_KEY_FILE``, ``TOKENSMITH_POLL_INTERVAL``,
         ``TOKENSMITH_REALM_CACHE_SIZE``, ``TOKENSMITH_RATE_LIMIT_STORAGE``,
         ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
-        ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces) and
-        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise).
+        ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces),
+        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise) and ``TOKENSMITH_TRACING``
+        (a boolean).
 
         A variable that is unset or empty gives the default.
 
