@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +30,7 @@ from tokensmith.server import Settings, TokensmithApp
 from tokensmith.server._tracing import route
 
 from .conftest import ServerThread, eventually, make_settings, run_admin
+from .serve_process import serving
 
 TOKEN_ROUTE = "POST /realms/{realm}/protocol/openid-connect/token"
 
@@ -393,3 +396,72 @@ def test_tracing_is_a_setting_from_the_environment() -> None:
     """``TOKENSMITH_TRACING`` switches tracing on, as ``serve --tracing`` does."""
     assert Settings.from_env({"TOKENSMITH_TRACING": "on"}).tracing is True
     assert Settings.from_env({}).tracing is False
+
+
+EXPORTING_SITE = """
+import os
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+out = open(os.environ["SPANS_FILE"], "a")
+exporter = ConsoleSpanExporter(out=out, formatter=lambda s: s.to_json(indent=None) + "\\n")
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+"""
+"""A ``sitecustomize`` that sets the SDK up in every process, as ``opentelemetry-instrument``
+does, writing each span as a line of JSON to ``$SPANS_FILE``."""
+
+
+def test_serve_workers_continue_the_clients_trace(
+    tmp_path: Path, migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --workers 2 --tracing`` under an SDK set up by the environment exports a span per
+    token request, the child of the client's request span."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(EXPORTING_SITE)
+    spans_file = tmp_path / "spans.jsonl"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ["PYTHONPATH"]]))
+    monkeypatch.setenv("SPANS_FILE", str(spans_file))
+    settings = make_settings(migrated_sqlite_url)
+    run_admin(settings, lambda a: a.create_realm("acme"), migrate=False)
+    new = run_admin(settings, lambda a: a.create_client("acme", "billing"), migrate=False)
+    assert new.secret is not None
+    provider, exporter = memory_provider()
+
+    with serving(tmp_path, settings, "--workers", "2", "--tracing") as served:
+        url = f"{served.url}/realms/acme/protocol/openid-connect/token"
+        with TokenSource(url, client_id="billing", client_secret=new.secret, tracing=provider) as s:
+            token = s.token()
+
+        def exported() -> list[dict[str, Any]]:
+            lines = spans_file.read_text().splitlines() if spans_file.exists() else []
+            return [json.loads(line) for line in lines]
+
+        assert eventually(lambda: any(s["name"] == TOKEN_ROUTE for s in exported()))
+        output = served.output()
+
+    (server_span,) = [s for s in exported() if s["name"] == TOKEN_ROUTE]
+    (sent,) = [s for s in exporter.get_finished_spans() if s.name == "POST"]
+    assert sent.context is not None
+    assert server_span["parent_id"] == f"0x{sent.context.span_id:016x}"
+    assert server_span["context"]["trace_id"] == f"0x{sent.context.trace_id:032x}"
+    assert server_span["attributes"]["tokensmith.client_id"] == "billing"
+    assert new.secret not in spans_file.read_text()
+    assert token.access_token not in spans_file.read_text()
+    assert "no OpenTelemetry SDK" not in output
+
+
+def test_serve_tracing_without_an_sdk_says_spans_are_dropped(
+    tmp_path: Path, migrated_sqlite_url: str
+) -> None:
+    """``serve --tracing`` in a process where no SDK is set up warns that its spans go
+    nowhere, and serves as usual."""
+    settings = make_settings(migrated_sqlite_url)
+
+    with serving(tmp_path, settings, "--tracing") as served:
+        output = served.output()
+
+    assert "--tracing is on but no OpenTelemetry SDK is configured" in output
