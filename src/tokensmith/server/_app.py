@@ -116,7 +116,8 @@ class TokensmithApp:
             routes.AUTHORIZATION_SERVER.name: self._authorization_server,
         }
         # Decided once: off, the handlers are the plain ones and no request pays for tracing.
-        self._tracing = make_tracing((tracer_provider or True) if settings.tracing else False)
+        on = settings.tracing and (True if tracer_provider is None else tracer_provider)
+        self._tracing = make_tracing(on)
         if self._tracing is not None:
             for endpoint in (routes.TOKEN, routes.INTROSPECT, routes.REVOKE):
                 handler = self._handlers[endpoint.name]
