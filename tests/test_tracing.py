@@ -340,6 +340,9 @@ def test_route_templates() -> None:
         "/auth/realms/{realm}/protocol/openid-connect/token"
     )
     assert route(routes.TOKEN, "/connect/token") == "/connect/token"
+    assert route(routes.TOKEN, "/a/protocol/openid-connect/token") == (
+        "/a/protocol/openid-connect/token"
+    )
 
 
 def test_nothing_is_recorded_when_tracing_is_off(migrated_sqlite_url: str) -> None:

@@ -32,10 +32,10 @@ def route(endpoint: routes.Endpoint, path: str) -> str:
     """The route template ``path`` matched (``http.route``): the endpoint's path under
     ``/realms/{realm}``, with the legacy ``/auth`` prefix if the path had it, or a realm's
     token-path alias itself (a fixed path an operator configured)."""
-    if not path.endswith(endpoint.path):
-        return path
-    prefix = routes.LEGACY_PREFIX if path.startswith(routes.LEGACY_PREFIX + "/") else ""
-    return f"{prefix}/realms/{{realm}}{endpoint.path}"
+    for prefix in ("", routes.LEGACY_PREFIX):
+        if path.startswith(prefix + routes.REALMS) and path.endswith(endpoint.path):
+            return f"{prefix}{routes.REALMS}{{realm}}{endpoint.path}"
+    return path
 
 
 def traced(tracing: Tracing, endpoint: routes.Endpoint, handler: Handler) -> Handler:
