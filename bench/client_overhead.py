@@ -30,8 +30,12 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from tokensmith.client import TokenSource
 
 TOKEN_URL = "https://auth.example/token"
 API_URL = "https://api.example/v1/things"
@@ -71,26 +75,28 @@ def transport() -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 
+def our_source(*, tracing: object = False, margin: float | None = None) -> TokenSource:
+    """A tokensmith source on the in-process transport; ``tracing``: False or a provider."""
+    from tokensmith.client import TokenSource
+
+    return TokenSource(
+        TOKEN_URL,
+        client_id="c",
+        client_secret="s",
+        margin=margin,
+        http_client=httpx.Client(transport=transport()),
+        tracing=tracing,  # type: ignore[arg-type]
+    )
+
+
 def variants() -> dict[str, Callable[[], httpx.Response]]:
     from authlib.integrations.httpx_client import OAuth2Client
     from httpx_auth import OAuth2ClientCredentials
 
-    from tokensmith.client import TokenSource
-
     plain = httpx.Client(transport=transport())
 
-    source = TokenSource(
-        TOKEN_URL, client_id="c", client_secret="s", http_client=httpx.Client(transport=transport())
-    )
-    ours = httpx.Client(transport=transport(), auth=source)
-    traced = TokenSource(
-        TOKEN_URL,
-        client_id="c",
-        client_secret="s",
-        http_client=httpx.Client(transport=transport()),
-        tracing=PROVIDER or False,
-    )
-    ours_traced = httpx.Client(transport=transport(), auth=traced)
+    ours = httpx.Client(transport=transport(), auth=our_source())
+    ours_traced = httpx.Client(transport=transport(), auth=our_source(tracing=PROVIDER or False))
 
     theirs = OAuth2ClientCredentials(
         TOKEN_URL, client_id="c", client_secret="s", client=httpx.Client(transport=transport())
@@ -114,8 +120,6 @@ def auth_layers() -> dict[str, Callable[[], None]]:
     from authlib.integrations.httpx_client import OAuth2Client
     from httpx_auth import OAuth2ClientCredentials
 
-    from tokensmith.client import TokenSource
-
     request = httpx.Request("GET", API_URL)
     response = httpx.Response(200, content=b"{}", request=request)
 
@@ -128,17 +132,9 @@ def auth_layers() -> dict[str, Callable[[], None]]:
 
         return run
 
-    source = TokenSource(
-        TOKEN_URL, client_id="c", client_secret="s", http_client=httpx.Client(transport=transport())
-    )
+    source = our_source()
     source.token()
-    traced = TokenSource(
-        TOKEN_URL,
-        client_id="c",
-        client_secret="s",
-        http_client=httpx.Client(transport=transport()),
-        tracing=PROVIDER or False,
-    )
+    traced = our_source(tracing=PROVIDER or False)
     traced.token()
     theirs = OAuth2ClientCredentials(
         TOKEN_URL, client_id="c", client_secret="s", client=httpx.Client(transport=transport())
@@ -164,19 +160,7 @@ def auth_layers() -> dict[str, Callable[[], None]]:
 def fetches() -> dict[str, Callable[[], object]]:
     """One call each = one whole token fetch (every token is due at once: the margin is its
     lifetime), with tracing off and on."""
-    from tokensmith.client import TokenSource
-
-    def source(tracing: object) -> TokenSource:
-        return TokenSource(
-            TOKEN_URL,
-            client_id="c",
-            client_secret="s",
-            margin=1e9,
-            http_client=httpx.Client(transport=transport()),
-            tracing=tracing,  # type: ignore[arg-type]
-        )
-
-    off, on = source(False), source(PROVIDER)
+    off, on = our_source(margin=1e9), our_source(tracing=PROVIDER, margin=1e9)
     return {"no auth (baseline)": lambda: None, "tracing off": off.token, "tracing on": on.token}
 
 

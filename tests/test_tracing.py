@@ -83,6 +83,25 @@ def by_name(spans: list[ReadableSpan], name: str) -> ReadableSpan:
     return found
 
 
+def chain(spans: list[ReadableSpan]) -> tuple[ReadableSpan, ReadableSpan, ReadableSpan]:
+    """The client's fetch span, its request span and the service's span, after checking that
+    each is the parent of the next, in one trace."""
+    fetch, sent, served = (
+        by_name(spans, "fetch token"),
+        by_name(spans, "POST"),
+        by_name(spans, TOKEN_ROUTE),
+    )
+    assert fetch.context is not None
+    assert sent.context is not None
+    assert served.context is not None
+    assert sent.parent is not None
+    assert sent.parent.span_id == fetch.context.span_id
+    assert served.parent is not None
+    assert served.parent.span_id == sent.context.span_id
+    assert len({s.context.trace_id for s in (fetch, sent, served) if s.context}) == 1
+    return fetch, sent, served
+
+
 def recorded_text(spans: list[ReadableSpan]) -> str:
     """Every attribute and event value of every span, and every span and event name."""
     parts: list[str] = []
@@ -106,25 +125,14 @@ def test_client_fetch_is_the_parent_of_the_server_span(traced: Traced) -> None:
         token = source.token()
 
     spans = traced.spans(3)
-    fetch, sent, served = (
-        by_name(spans, "fetch token"),
-        by_name(spans, "POST"),
-        by_name(spans, TOKEN_ROUTE),
-    )
+    fetch, sent, served = chain(spans)
     assert (fetch.kind, sent.kind, served.kind) == (
         SpanKind.INTERNAL,
         SpanKind.CLIENT,
         SpanKind.SERVER,
     )
-    assert fetch.context is not None
-    assert sent.context is not None
-    assert served.context is not None
-    assert sent.parent is not None
-    assert sent.parent.span_id == fetch.context.span_id
     assert served.parent is not None
-    assert served.parent.span_id == sent.context.span_id
     assert served.parent.is_remote
-    assert len({s.context.trace_id for s in (fetch, sent, served) if s.context}) == 1
     assert token.access_token not in recorded_text(spans)
 
 
@@ -297,18 +305,7 @@ async def test_async_fetch_is_traced_as_the_sync_one(traced: Traced) -> None:
     async with source:
         await source.atoken()
 
-    spans = traced.spans(3)
-    fetch, sent, served = (
-        by_name(spans, "fetch token"),
-        by_name(spans, "POST"),
-        by_name(spans, TOKEN_ROUTE),
-    )
-    assert fetch.context is not None
-    assert sent.context is not None
-    assert sent.parent is not None
-    assert sent.parent.span_id == fetch.context.span_id
-    assert served.parent is not None
-    assert served.parent.span_id == sent.context.span_id
+    chain(traced.spans(3))
 
 
 def test_a_renewal_is_a_child_of_the_callers_span(traced: Traced) -> None:

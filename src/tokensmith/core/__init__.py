@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._clients import AsyncClients, current_loop
     from ._drive import run_async, run_sync, send_async, send_sync
     from ._flight import Flight, SingleFlight, loop_callback_queue
-    from ._tracing import TraceSpan, Tracing, make_tracing
+    from ._tracing import TraceSpan, Tracing, current_span, make_tracing
     from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
 
 __getattr__ = _lazy_getattr(
@@ -49,6 +49,7 @@ __getattr__ = _lazy_getattr(
         "Verifier": "._verifier",
         "VerifierUnavailable": "._verifier",
         "current_loop": "._clients",
+        "current_span": "._tracing",
         "loop_callback_queue": "._flight",
         "make_tracing": "._tracing",
         "run_async": "._drive",
@@ -85,6 +86,7 @@ __all__ = [
     "Wait",
     "WouldDeadlock",
     "current_loop",
+    "current_span",
     "loop_callback_queue",
     "make_tracing",
     "run_async",

@@ -64,6 +64,18 @@ def provider_configured() -> bool:
     return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
+def current_span() -> TraceSpan:
+    """The current span, whichever tracer made it (a non-recording one outside any span).
+
+    Raises:
+        ModuleNotFoundError: ``opentelemetry-api`` is not installed (call it only while tracing
+            is on).
+    """
+    from opentelemetry import trace
+
+    return TraceSpan(trace.get_current_span(), client=False)
+
+
 class TraceSpan:
     """A started span, recording what tokensmith tells it: attributes, an HTTP status, an error.
 
@@ -149,10 +161,6 @@ class Tracing:
             set_status_on_exception=False,
         ) as span:
             yield TraceSpan(span, client=False)
-
-    def current(self) -> TraceSpan:
-        """The current span (a non-recording one outside any span)."""
-        return TraceSpan(self._trace.get_current_span(), client=False)
 
     # --- the client ----------------------------------------------------------------------------
 

@@ -149,25 +149,14 @@ class TokensmithApp:
         )
         registry.start()
         self._registry = registry
-        clients = (
-            ClientAuthenticator(
-                registry,
-                self.checker,
-                self.db,
-                clock=self.clock,
-                limiter=self.limiter,
-                verifiers=self._verifiers,
-            )
-            if self._tracing is None
-            else TracedClientAuthenticator(
-                registry,
-                self.checker,
-                self.db,
-                clock=self.clock,
-                limiter=self.limiter,
-                verifiers=self._verifiers,
-                tracing=self._tracing,
-            )
+        authenticator = ClientAuthenticator if self._tracing is None else TracedClientAuthenticator
+        clients = authenticator(
+            registry,
+            self.checker,
+            self.db,
+            clock=self.clock,
+            limiter=self.limiter,
+            verifiers=self._verifiers,
         )
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)

@@ -13,9 +13,8 @@ swapped its id and secret would put its secret in the trace.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
 
-from ..core import ASGIMessage, ASGIReceive, ASGIScope, ASGISend, Tracing
+from ..core import ASGIMessage, ASGIReceive, ASGIScope, ASGISend, Tracing, current_span
 from ..oauth import GRANT_TYPES, OAuthError
 from ..store import Client, DatabaseUnavailable
 from . import _routes as routes
@@ -85,12 +84,8 @@ def traced(tracing: Tracing, endpoint: routes.Endpoint, handler: Handler) -> Han
 
 
 class TracedClientAuthenticator(ClientAuthenticator):
-    """Client authentication that records, on the request's span, the grant type asked for and
-    the id of the client once it has authenticated."""
-
-    def __init__(self, *args: Any, tracing: Tracing, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tracing = tracing
+    """Client authentication that records, on the request's span (which :func:`traced` made
+    current), the grant type asked for and the id of the client once it has authenticated."""
 
     async def authenticate(
         self,
@@ -105,7 +100,7 @@ class TracedClientAuthenticator(ClientAuthenticator):
         Raises:
             the errors of :meth:`ClientAuthenticator.authenticate`.
         """
-        span = self.tracing.current()
+        span = current_span()
         grant_type = form.get("grant_type")
         if grant_type in GRANT_TYPES:  # any other is the request's text, recorded as its error
             span.set("tokensmith.grant_type", grant_type)
