@@ -53,11 +53,7 @@ def traced(tracing: Tracing, endpoint: routes.Endpoint, handler: Handler) -> Han
             "url.path": path,
             "url.scheme": scope.get("scheme", "http"),
             "tokensmith.realm": realm[:MAX_REALM_LENGTH],
-            "tokensmith.endpoint": endpoint.name,
         }
-        peer = scope.get("client")
-        if peer:
-            attributes["network.peer.address"] = peer[0]
         with tracing.server_span(f"{method} {template}", scope["headers"], attributes) as span:
 
             async def recording_send(message: ASGIMessage) -> None:
