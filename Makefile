@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/multipart.py
 	$(BIN)/python bench/auth_flood.py
 	$(BIN)/python bench/keepalive_latency.py
+	$(BIN)/python bench/propagation.py
+	$(BIN)/python bench/health_scan.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

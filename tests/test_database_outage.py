@@ -76,10 +76,15 @@ class PrivatePostgres:
             check=True,
             capture_output=True,
         )
+        self.start()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the cluster (again), waiting until it accepts connections."""
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
             _as_postgres(
-                pg_ctl,
+                self.pg_ctl,
                 "-D",
                 str(self.data),
                 "-l",
@@ -92,7 +97,14 @@ class PrivatePostgres:
             check=True,
             capture_output=True,
         )
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def halt(self) -> None:
+        """Stop the cluster, closing its connections, and keep its files for :meth:`start`."""
+        subprocess.run(
+            _as_postgres(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"),
+            check=True,
+            capture_output=True,
+        )
 
     def pids(self) -> list[int]:
         """The postmaster and every process it started."""

@@ -9,7 +9,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -165,18 +165,21 @@ def test_gbg_seed_request_verbatim_gets_a_clear_invalid_grant(gbg_realm: Service
 @pytest.mark.parametrize(
     ("overrides", "words"),
     [
-        ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 420}, "expired"),
-        ({"aud": "someone-else"}, "another audience"),
-        ({"iss": "https://evil.invalid"}, "not trusted"),
-        ({"iat": int(time.time()) - 900, "exp": int(time.time()) + 300}, "older than"),
-        ({"sub": None}, "no sub"),
+        (lambda now: {"exp": now - 120, "iat": now - 420}, "expired"),
+        (lambda now: {"aud": "someone-else"}, "another audience"),
+        (lambda now: {"iss": "https://evil.invalid"}, "not trusted"),
+        (lambda now: {"iat": now - 900, "exp": now + 300}, "older than"),
+        (lambda now: {"sub": None}, "no sub"),
     ],
 )
 def test_bad_id_tokens_each_say_why(
-    gbg_realm: Service, sso: SSO, overrides: dict[str, Any], words: str
+    gbg_realm: Service, sso: SSO, overrides: Callable[[int], dict[str, Any]], words: str
 ) -> None:
-    """Expired, wrong-audience, untrusted-issuer, too-old and subject-less tokens are refused."""
-    response = post(gbg_realm, grant_type="id_auth", id_token=sso.id_token(**overrides))
+    """Expired, wrong-audience, untrusted-issuer, too-old and subject-less tokens are refused.
+    The times are taken when the test runs, not when it is collected (minutes earlier in a full
+    run, enough for an exp five minutes ahead to have passed)."""
+    claims = overrides(int(time.time()))
+    response = post(gbg_realm, grant_type="id_auth", id_token=sso.id_token(**claims))
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
@@ -343,19 +346,21 @@ def test_private_key_jwt_accepted_and_replay_refused(keyed_client: tuple[Service
 @pytest.mark.parametrize(
     ("overrides", "words"),
     [
-        ({"aud": "https://elsewhere.invalid/token"}, "aud"),
-        ({"sub": "someone"}, "sub"),
-        ({"exp": int(time.time()) - 100}, "expired"),
-        ({"exp": int(time.time()) + 2 * 3600}, "longer than"),
+        (lambda now: {"aud": "https://elsewhere.invalid/token"}, "aud"),
+        (lambda now: {"sub": "someone"}, "sub"),
+        (lambda now: {"exp": now - 100}, "expired"),
+        (lambda now: {"exp": now + 2 * 3600}, "longer than"),
     ],
 )
 def test_private_key_jwt_refusals(
-    keyed_client: tuple[Service, Any], overrides: dict[str, Any], words: str
+    keyed_client: tuple[Service, Any], overrides: Callable[[int], dict[str, Any]], words: str
 ) -> None:
-    """Wrong audience, subject, an expired or too long-lived assertion is invalid_client."""
+    """Wrong audience, subject, an expired or too long-lived assertion is invalid_client (times
+    taken when the test runs)."""
     service, key = keyed_client
+    claims = overrides(int(time.time()))
 
-    response = pkjwt(service, assertion(key, service.token_url("gbg"), **overrides))
+    response = pkjwt(service, assertion(key, service.token_url("gbg"), **claims))
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"

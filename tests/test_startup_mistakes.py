@@ -115,6 +115,49 @@ def test_a_postgresql_database_that_does_not_exist_says_how_to_create_it(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("command", [["serve"], ["realm", "list"]])
+def test_a_postgresql_role_that_does_not_exist_is_named(tmp_path: Path, command: list[str]) -> None:
+    """A login the server refuses is named as such, not reported as an outage ("the database is
+    unavailable") that waiting would mend."""
+    _require_pg()
+    server = make_url(PG_ADMIN_DSN)
+    role = f"tokensmith_nobody_{uuid.uuid4().hex[:8]}"
+    url = server.set(username=role).render_as_string(hide_password=False)
+
+    result = (
+        serve(tmp_path, "--database", url)
+        if command == ["serve"]
+        else tokensmith(tmp_path, *command, "--database", url)
+    )
+
+    assert refused(result) == (
+        f"PostgreSQL on {server.host}:{server.port} refused the login of '{role}': role "
+        f'"{role}" does not exist; create the role (createuser) or allow it in pg_hba.conf, or '
+        "connect as another user"
+    )
+
+
+def test_a_wrong_postgresql_password_is_named_and_not_shown() -> None:
+    """The shared server trusts every login, so the driver's own error for a wrong password
+    stands in for it: the message says the password is wrong and shows neither it nor the
+    server's text."""
+    import asyncpg
+
+    from tokensmith.store._faults import permanent_fault
+
+    url = make_url("postgresql://app:pa55-w0rd@db.internal:5433/tokens")
+    error = asyncpg.exceptions.InvalidPasswordError('password authentication failed for user "app"')
+
+    message = permanent_fault(error, url)
+
+    assert message is not None
+    assert message.startswith(
+        "PostgreSQL on db.internal:5433 refused the login of 'app': the password is wrong"
+    )
+    assert "pa55-w0rd" not in message
+
+
+@pytest.mark.postgres
 def test_a_postgresql_database_that_takes_no_writes_fails_at_startup(
     tmp_path: Path, postgres_url: str
 ) -> None:

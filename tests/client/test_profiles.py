@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tokensmith.client import PASCAL, ClientCredentials, RefreshToken, Secret, load_profile
-from tokensmith.client._profiles import profile_example
+from tokensmith.client import (
+    PASCAL,
+    ClientCredentials,
+    ConfigurationError,
+    RefreshToken,
+    Secret,
+    load_profile,
+)
+from tokensmith.client._profiles import KEYS, profile_example
 
 from ..cli_run import run_cli
 
@@ -99,7 +106,26 @@ def test_the_readme_documents_every_key_of_a_profile(
     monkeypatch.setenv("TRULIOO_SECRET", "s3cret-two")
     loaded = {name: load_profile(name, path) for name in tomllib.loads(block)}
 
-    assert sorted(documented) == sorted(example_keys)
+    assert sorted(documented) == sorted(example_keys) == sorted(KEYS)
     assert set(tomllib.loads(block)["trulioo"]) <= set(documented)
     assert isinstance(loaded["truphone"]["grant"], RefreshToken)
     assert loaded["trulioo"]["dialect"] is PASCAL
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("client_secrt_env", "unknown key 'client_secrt_env'; did you mean 'client_secret_env'?"),
+        ("colour", "unknown key 'colour' (keys: token_url, client_id,"),
+    ],
+)
+def test_an_unknown_key_is_refused_with_a_suggestion(tmp_path: Path, key: str, said: str) -> None:
+    """A key the profile format does not have fails loudly: a misspelt client_secret_env would
+    otherwise leave the client without its secret."""
+    path = tmp_path / "profiles.toml"
+    path.write_text(f'[p]\ntoken_url = "http://127.0.0.1:1/token"\nclient_id = "c"\n{key} = "X"\n')
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_profile("p", path)
+
+    assert f"profile 'p' has an {said}" in str(raised.value)

@@ -7,6 +7,7 @@ makes it so). The parsers are built in ``_admin_parsers``; what is printed is sh
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +148,52 @@ async def _realm_delete(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _realm_import(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import (
+        AdminError,
+        describe_import,
+        import_json,
+        import_keycloak_realm,
+        plan_keycloak_import,
+    )
+
+    try:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdminError(
+            f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    try:
+        export = json.loads(text)
+    except ValueError as exc:
+        raise AdminError(f"{args.file} is not JSON ({exc})") from None
+    plan = plan_keycloak_import(export, args.name)
+    made = () if args.dry_run else (await import_keycloak_realm(admin, plan)).clients
+    if args.json:
+        print_json({"dry_run": args.dry_run, **import_json(plan, made)})
+        return 0
+    verb = "would import" if args.dry_run else "imported"
+    print(f"{verb} realm {plan.realm} from {args.file}")
+    for line in describe_import(plan, made):
+        print(line)
+    return 0
+
+
+async def _realm_export(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import keycloak_export
+
+    export, left_out = await keycloak_export(admin, args.name)
+    text = json.dumps(export, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+        print(f"wrote realm {args.name} to {args.output}", file=sys.stderr)
+    for item in left_out:
+        print(f"note: not exported: {item.what} {item.name}: {item.reason}", file=sys.stderr)
+    return 0
+
+
 async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
     new = await admin.create_client(
         args.realm,
@@ -165,6 +212,17 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         resources=args.resource,
     )
     print_new_secret(args, new, "created client")
+    return 0
+
+
+async def _admin_create_client(admin: Admin, args: argparse.Namespace) -> int:
+    from ..server import ADMIN_READ_SCOPE, ADMIN_SCOPE, MASTER_REALM, ensure_master_realm
+
+    await ensure_master_realm(admin)
+    scope = ADMIN_READ_SCOPE if args.read_only else f"{ADMIN_SCOPE} {ADMIN_READ_SCOPE}"
+    new = await admin.create_client(MASTER_REALM, args.client_id, scopes=scope)
+    args.realm, args.secret = MASTER_REALM, None
+    print_new_secret(args, new, "created admin client")
     return 0
 
 
@@ -247,6 +305,7 @@ async def _key_rotate(admin: Admin, args: argparse.Namespace) -> int:
 _READS_ONLY = {
     ("realm", "list"),
     ("realm", "show"),
+    ("realm", "export"),
     ("client", "list"),
     ("client", "show"),
     ("key", "list"),
@@ -257,6 +316,8 @@ _READS_ONLY = {
 # Commands that encrypt or decrypt with the master key.
 _NEEDS_MASTER_KEY = {
     ("realm", "create"),
+    ("realm", "import"),
+    ("admin", "create-client"),
     ("key", "rotate"),
     ("issuer", "add-demo"),
     ("issuer", "demo-token"),
@@ -267,6 +328,9 @@ _HANDLERS: dict[tuple[str, str], Any] = {
     ("realm", "list"): _realm_list,
     ("realm", "show"): _realm_show,
     ("realm", "delete"): _realm_delete,
+    ("realm", "import"): _realm_import,
+    ("realm", "export"): _realm_export,
+    ("admin", "create-client"): _admin_create_client,
     ("client", "create"): _client_create,
     ("client", "list"): _client_list,
     ("client", "show"): _client_show,

@@ -14,7 +14,7 @@ from ._issuer_commands import add_parsers as add_issuer_parsers
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register the realm, client and key commands; ``common`` holds the options all share."""
-    realm = sub.add_parser("realm", help="create, list, show and delete realms")
+    realm = sub.add_parser("realm", help="create, list, show, delete, import and export realms")
     rsub = realm.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = rsub.add_parser(
         parents=[common], name="create", help="create a realm with fresh signing keys"
@@ -113,6 +113,57 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="delete the realm even if it has clients, without asking",
     )
+
+    rimport = rsub.add_parser(
+        parents=[common],
+        name="import",
+        help="create a realm from a Keycloak realm export (kc.sh export JSON)",
+        description="Create a realm, with its confidential clients that can do client "
+        "credentials, from a Keycloak realm export (kc.sh export, or the admin console's partial "
+        "export). Secrets in the export are kept, so the clients' code keeps working; a secret "
+        "the export masked (**********) is replaced by a new one, printed once. Everything not "
+        "carried over (users, roles, flows, other clients, mappers without an equivalent) is "
+        "listed, and so is where tokensmith behaves differently. All or nothing: when one client "
+        "is refused, no realm is left behind.",
+    )
+    rimport.add_argument("file", type=Path, help="the export's JSON file ('-' for standard input)")
+    rimport.add_argument("--name", help="the realm's name here (default: Keycloak's)")
+    rimport.add_argument(
+        "--dry-run", action="store_true", help="print what would be imported; write nothing"
+    )
+    rimport.add_argument("--json", action="store_true", help=JSON_HELP)
+    rexport = rsub.add_parser(
+        parents=[common],
+        name="export",
+        help="write a realm as a Keycloak realm export (without secrets)",
+        description="Write a realm and its clients in Keycloak's realm export format, which "
+        "Keycloak's import and 'tokensmith realm import' read. Secrets are not written "
+        "(tokensmith keeps only their digests): Keycloak generates new ones on import. What the "
+        "format cannot say (token paths, PascalCase answers, extra grants…) is listed on "
+        "standard error.",
+    )
+    rexport.add_argument("name")
+    rexport.add_argument(
+        "--output", "-o", type=Path, help="write to this file (default: standard output)"
+    )
+
+    admin = sub.add_parser("admin", help="clients of the admin API (the master realm)")
+    asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    acreate = asub.add_parser(
+        parents=[common],
+        name="create-client",
+        help="create a client that may use the admin API; prints its secret once",
+        description="Create a client of the master realm (made if missing) that may use the "
+        "admin API under /admin/realms: with the scope admin (every operation) or, with "
+        "--read-only, admin.read (reading only). It gets its access token from "
+        "/realms/master/protocol/openid-connect/token with client credentials, as Keycloak's "
+        "admin clients do.",
+    )
+    acreate.add_argument("client_id")
+    acreate.add_argument(
+        "--read-only", action="store_true", help="the admin.read scope only: no changes"
+    )
+    acreate.add_argument("--json", action="store_true", help="print the new client as JSON")
 
     client = sub.add_parser("client", help="create, list, show, disable, enable, delete clients")
     csub = client.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -16,6 +16,7 @@ writes it (the README documents each key)::
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -117,7 +118,27 @@ def source_from_profile(name: str, path: Path | None = None, **overrides: Any) -
     return TokenSource(**options)
 
 
+KEYS = (
+    "token_url",
+    "client_id",
+    "client_secret_env",
+    "client_secret",
+    "scope",
+    "grant",
+    "dialect",
+    "auth_method",
+)
+"""The keys a profile may hold; any other is refused (a misspelt ``client_secret_env`` would
+otherwise leave the client without its secret, found out only at the token endpoint)."""
+
+
 def _options(profile: dict[str, Any], where: str) -> dict[str, Any]:
+    unknown = sorted(set(profile) - set(KEYS))
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, KEYS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (keys: {', '.join(KEYS)})"
+        raise ConfigurationError(f"{where} has an unknown key {key!r}{hint}")
     token_url = profile.get("token_url")
     if not isinstance(token_url, str):
         raise ConfigurationError(f"{where} has no token_url")

@@ -11,9 +11,17 @@ from .._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from ._admin import Admin, NewClient
+    from ._admin_api import ADMIN_READ_SCOPE, ADMIN_SCOPE, MASTER_REALM, ensure_master_realm
     from ._admin_checks import AdminError, RealmNotEmpty
     from ._app import TokensmithApp
     from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
+    from ._keycloak import (
+        describe_import,
+        import_json,
+        import_keycloak_realm,
+        keycloak_export,
+        plan_keycloak_import,
+    )
     from ._keys import MasterKey, MasterKeyError, open_master_key
     from ._settings import Settings
     from ._trust import DEMO_AUDIENCE, DEMO_ISSUER, Trust
@@ -24,6 +32,9 @@ __getattr__ = _lazy_getattr(
         "DEMO_AUDIENCE": "._trust",
         "DEMO_ISSUER": "._trust",
         "DEMO_REALMS": "._demo",
+        "ADMIN_READ_SCOPE": "._admin_api",
+        "ADMIN_SCOPE": "._admin_api",
+        "MASTER_REALM": "._admin_api",
         "Admin": "._admin",
         "AdminError": "._admin_checks",
         "MasterKey": "._keys",
@@ -34,15 +45,24 @@ __getattr__ = _lazy_getattr(
         "TokensmithApp": "._app",
         "Trust": "._trust",
         "demo_instructions": "._demo",
+        "describe_import": "._keycloak",
         "ensure_demo": "._demo",
+        "ensure_master_realm": "._admin_api",
+        "import_json": "._keycloak",
+        "import_keycloak_realm": "._keycloak",
+        "keycloak_export": "._keycloak",
         "open_master_key": "._keys",
+        "plan_keycloak_import": "._keycloak",
     },
 )
 
 __all__ = [
+    "ADMIN_READ_SCOPE",
+    "ADMIN_SCOPE",
     "DEMO_AUDIENCE",
     "DEMO_ISSUER",
     "DEMO_REALMS",
+    "MASTER_REALM",
     "Admin",
     "AdminError",
     "MasterKey",
@@ -53,6 +73,12 @@ __all__ = [
     "TokensmithApp",
     "Trust",
     "demo_instructions",
+    "describe_import",
     "ensure_demo",
+    "ensure_master_realm",
+    "import_json",
+    "import_keycloak_realm",
+    "keycloak_export",
     "open_master_key",
+    "plan_keycloak_import",
 ]

@@ -1,6 +1,7 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
-token-path aliases and ``/health``, to the token, introspection, revocation, authorization
-(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON.
+token-path aliases and the health checks (``/health/live``, ``/health/ready`` and ``/health``,
+see ``_health``), to the token, introspection, revocation, authorization (always refused), JWKS
+and discovery handlers; answers errors as RFC 6749 JSON.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
@@ -43,6 +44,7 @@ from ._clientauth import ClientAuthenticator
 from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
 from ._discovery import metadata
 from ._external import ExternalTokens
+from ._health import LIVE_BODY, Health
 from ._introspection import TokenInspector
 from ._keys import open_master_key
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
@@ -53,10 +55,12 @@ from ._token import TokenEndpoint
 from ._tracing import TracedClientAuthenticator, traced
 from ._verifiers import Verifiers
 
+Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
+
 if TYPE_CHECKING:
     from ..core._tracing import TracerProvider
-
-Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
+    from ._admin_api import AdminApi
+    from ._keys import MasterKey
 
 log = logging.getLogger("tokensmith.server")
 
@@ -65,6 +69,7 @@ _JSON = (b"content-type", b"application/json")
 _PUBLIC = (b"cache-control", b"public, max-age=60")
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _TOKEN_HEADERS = [_JSON, *_NO_STORE]
+_HEALTH_PATHS = frozenset(("/health", "/health/live", "/health/ready"))
 
 
 class _BodyTooLarge(OAuthError):
@@ -124,8 +129,11 @@ class TokensmithApp:
                 self._handlers[endpoint.name] = traced(self._tracing, endpoint, handler)
         self._refused_hosts = 0
         self._registry: Registry | None = None
+        self._health: Health | None = None
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
+        self._admin_api: AdminApi | None = None
+        self._master: MasterKey | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
 
@@ -149,6 +157,8 @@ class TokensmithApp:
         )
         registry.start()
         self._registry = registry
+        self._health = Health(self.db, master, registry)
+        self._health.start()
         authenticator = ClientAuthenticator if self._tracing is None else TracedClientAuthenticator
         clients = authenticator(
             registry,
@@ -161,9 +171,18 @@ class TokensmithApp:
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
+        self._master = master
+        if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
+            from ._admin import Admin
+            from ._admin_api import ensure_master_realm
+
+            await ensure_master_realm(Admin(self.db, master, clock=self.clock))
 
     async def shutdown(self) -> None:
         """Stop watching and close the database."""
+        if self._health is not None:
+            await self._health.stop()
+            self._health = None
         if self._registry is not None:
             await self._registry.stop()
             self._registry = None
@@ -222,9 +241,11 @@ class TokensmithApp:
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         found = routes.match(path)
+        if found is None and routes.is_admin_path(path):
+            return await self._admin(path, scope, receive, send)
         if found is None:
-            if path == "/health":
-                return await _send(send, 200, b'{"status":"ok"}', [_JSON])
+            if path in _HEALTH_PATHS:
+                return await self._health_check(path, scope, send)
             alias = await self.registry.realm_for_path(path)
             if alias is None:
                 raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
@@ -240,6 +261,41 @@ class TokensmithApp:
                 allow=endpoint.allow,
             )
         await self._handlers[endpoint.name](realm, scope, receive, send)
+
+    async def _admin(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API, loaded with its first request: a service that is never administered
+        over HTTP does not carry it."""
+        if self._admin_api is None:
+            from ._admin import Admin
+            from ._admin_api import AdminApi
+            from ._own import OwnTokens
+
+            assert self._master is not None
+            self._admin_api = AdminApi(
+                self.registry,
+                OwnTokens(self.registry, self.db, clock=self.clock),
+                Admin(self.db, self._master, checker=self.checker, clock=self.clock),
+                max_body_bytes=self.settings.max_body_bytes,
+            )
+        await self._admin_api(path, scope, receive, send)
+
+    async def _health_check(self, path: str, scope: Scope, send: Send) -> None:
+        """``/health/live``: 200 while the process answers, reading nothing. ``/health/ready``:
+        200 when this process can issue tokens, else 503 naming the checks that failed (see
+        ``_health``). ``/health`` is liveness, what it always meant here: a probe of it never
+        restarts a service because its database is away.
+
+        Raises:
+            _MethodNotAllowed: 405, a method other than GET or HEAD on the ``/health/`` paths.
+        """
+        if path != "/health" and scope["method"] not in ("GET", "HEAD"):
+            raise _MethodNotAllowed("health checks take GET or HEAD", allow=b"GET, HEAD")
+        status, body = 200, LIVE_BODY
+        if path == "/health/ready":
+            health = self._health
+            assert health is not None  # made at startup, which _http made sure of
+            status, body = await health.ready()
+        await _send(send, status, body, [_JSON, *_NO_STORE], scope=scope)
 
     async def _realm(self, name: str) -> RealmState:
         state = await self.registry.realm(name)

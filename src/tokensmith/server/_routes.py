@@ -89,6 +89,16 @@ def match(path: str) -> tuple[Endpoint, str] | None:
     return (endpoint, realm) if endpoint is not None else None
 
 
+ADMIN = "/admin/realms"
+"""Where the admin API is served (as Keycloak serves its own), with or without ``/auth``."""
+
+
+def is_admin_path(path: str) -> bool:
+    """Whether ``path`` is the admin API's."""
+    rest = path.removeprefix(LEGACY_PREFIX)
+    return rest.startswith(ADMIN) and rest[len(ADMIN) : len(ADMIN) + 1] in ("", "/")
+
+
 def url(issuer: str, endpoint: Endpoint) -> str:
     """Where ``endpoint`` of the realm with ``issuer`` is served."""
     return issuer + endpoint.path

@@ -276,7 +276,8 @@ def _loop(loop: str) -> str:
 
 async def prepare(settings: Settings, *, demo: bool) -> None:
     """Migrate the database, check the master key against it (creating the key file for a new
-    database) and, in demo mode, create the demo realms; done once before workers start so that
+    database), create the master realm (whose clients use the admin API) if there is none and,
+    in demo mode, create the demo realms; done once before workers start so that
     they never race on it.
 
     Raises:
@@ -286,6 +287,7 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
     """
     from ..store import Database
     from ._admin import Admin
+    from ._admin_api import ensure_master_realm
     from ._demo import ensure_demo
     from ._keys import open_master_key
 
@@ -295,6 +297,7 @@ async def prepare(settings: Settings, *, demo: bool) -> None:
         await db.check_writable()  # a read-only file would answer 503 at every write, for ever
         master = await open_master_key(db, settings.master_key, settings.key_file())
         assert master is not None  # required: made when the database has none
+        await ensure_master_realm(Admin(db, master))
         if demo:
             await ensure_demo(Admin(db, master))
     finally:

@@ -2,7 +2,10 @@
 
 Realms (settings, signer, JWKS) and clients are loaded on first use and dropped when the realm's
 version in the database changes; a poller reads the versions of the realms held every few seconds,
-so a change made by the CLI or another instance is noticed within one poll interval. What a poll,
+so a change made by the CLI or another instance is noticed within one poll interval. On PostgreSQL
+each process also listens for the notification every change sends at commit (``store._notify``)
+and drops the realm at once: the poll is then the fallback for what a listener that was
+reconnecting missed. What a poll,
 a request or the start-up reads depends on the realms held, never on how many the database has.
 Concurrent requests that miss the cache for the same realm or client share one load: a burst of
 requests reaching a cold worker reads the database once, not once per request (each read its own
@@ -40,6 +43,7 @@ from ..oauth import (
 )
 from ..store import (
     REALM_NAME,
+    ChangeListener,
     Client,
     Database,
     Realm,
@@ -173,6 +177,11 @@ class Registry:
         self._loads = 0
         self._epoch = 0
         self._task: asyncio.Task[None] | None = None
+        self._listener: ChangeListener | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self.watchers: list[Callable[[str | None], None]] = []
+        """Called with a realm's name (None: every realm) each time what is cached of it is
+        dropped because it changed."""
         self._loading: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __repr__(self) -> str:
@@ -251,13 +260,16 @@ class Registry:
             task.exception()  # retrieved here too: every caller may have been cancelled
 
     def invalidate(self, name: str | None = None) -> None:
-        """Drop what is cached of realm ``name`` (of every realm when None)."""
+        """Drop what is cached of realm ``name`` (of every realm when None), and tell the
+        :attr:`watchers`."""
         self._epoch += 1
         if name is None:
             self._states.clear()
             self._paths.clear()
         else:
             self._drop(name)
+        for watcher in self.watchers:
+            watcher(name)
 
     def _drop(self, name: str) -> None:
         state = self._states.pop(name, None)
@@ -332,17 +344,28 @@ class Registry:
             if state is not None and versions.get(name) != (state.realm.id, state.realm.version):
                 self.invalidate(name)
 
+    @property
+    def listening(self) -> bool:
+        """Whether changes reach this registry by notification now (PostgreSQL, connected)."""
+        return self._listener is not None and self._listener.connected.is_set()
+
     def start(self) -> None:
-        """Start polling in the background."""
+        """Start polling in the background and, on PostgreSQL, listening for changes."""
+        loop = asyncio.get_running_loop()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._poll())
+            self._task = loop.create_task(self._poll())
+        if self._listening is None:
+            self._listener = self.db.change_listener(self.invalidate, self.refresh)
+            if self._listener is not None:
+                self._listening = loop.create_task(self._listener.run())
 
     async def stop(self) -> None:
-        """Stop polling."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop polling and listening."""
+        for task in (self._task, self._listening):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._task = self._listening = None
 
     async def _poll(self) -> None:
         purged_at = time.monotonic()

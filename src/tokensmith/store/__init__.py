@@ -28,6 +28,7 @@ from ._models import (
     StoredSecret,
     TrustedIssuer,
 )
+from ._notify import ChangeListener
 from ._schema import HEAD as SCHEMA_REVISION
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_URL",
     "REALM_NAME",
     "SCHEMA_REVISION",
+    "ChangeListener",
     "Client",
     "Conflict",
     "Connection",

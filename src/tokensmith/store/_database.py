@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ from ..oauth import TokensmithError
 from . import _schema
 from ._direct import Compiled, Plan, is_asyncpg_error, run_on_asyncpg
 from ._faults import permanent_fault, sqlite_url_problem
+from ._notify import ChangeListener
 from ._sqlite_writer import SQLiteWriter
 from ._tables import service_meta
 
@@ -223,6 +224,42 @@ class Database:
         except sqlite3.Error as exc:
             self._refuse_permanent(exc)
             raise DatabaseError(f"cannot read the database file {self._path}: {exc}") from None
+
+    async def readiness(self, within: float) -> tuple[str | None, str | None]:
+        """Whether the database answers now and holds this version's schema, within ``within``
+        seconds: ``(why it cannot be used, why its schema is not this version's)``, each None
+        when all is well. SQLite is read through a new read-only connection (a file moved away
+        or unreadable shows, though the pool's open connections still reach it); PostgreSQL on
+        a pooled connection. The reasons name no secret. Writes nothing.
+        """
+        try:
+            async with asyncio.timeout(within):
+                found = await self._found()
+        except TimeoutError:
+            return f"the database did not answer within {within:g} s", None
+        except SchemaError as exc:
+            return str(exc), None
+        except DatabaseUnavailable as exc:
+            return f"cannot reach the database: {exc}", None
+        except DatabaseError as exc:
+            return str(exc), None
+        except Exception as exc:  # whatever the driver raised: never a traceback in a probe
+            return f"cannot read the database ({type(exc).__name__})", None
+        where = str(self._path) if self._path is not None else "this URL"
+        if not found.exists:
+            return f"there is no database file at {where}", None
+        return None, _schema.problem(found, where)
+
+    def change_listener(
+        self, on_change: Callable[[str], None], on_connect: Callable[[], Awaitable[None]]
+    ) -> ChangeListener | None:
+        """A listener for realm changes announced by other processes (see :mod:`._notify`) that
+        calls ``on_change(realm name)``; None on SQLite, which has no such channel."""
+        if self.is_sqlite:
+            return None
+        return ChangeListener(
+            self.engine.dialect, self.engine.url, on_change, on_connect, timeout=self.timeout
+        )
 
     async def migrate(self) -> None:
         """Create tokensmith's schema, or bring it to the newest revision; other tables in the

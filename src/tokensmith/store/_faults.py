@@ -18,6 +18,8 @@ from sqlalchemy.engine import URL
 # SQLSTATEs (PostgreSQL, Appendix A) that no retry mends.
 _NO_DATABASE = "3D000"  # invalid_catalog_name
 _READ_ONLY_TRANSACTION = "25006"  # read_only_sql_transaction
+_REFUSED_LOGIN = "28000"  # invalid_authorization_specification: no such role, no pg_hba entry
+_LOGIN_FAILED = "28P01"  # invalid_password: the password was wrong
 
 _FILE_EXAMPLES = (
     "sqlite:///tokensmith.db for a file in the working directory, "
@@ -56,6 +58,8 @@ def permanent_fault(exc: BaseException, url: URL) -> str | None:
         sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
         if sqlstate == _NO_DATABASE:
             return _no_database(url)
+        if sqlstate in (_REFUSED_LOGIN, _LOGIN_FAILED):
+            return _refused_login(url, sqlstate == _LOGIN_FAILED, str(error))
         if sqlstate == _READ_ONLY_TRANSACTION:
             return (
                 f"the PostgreSQL database {url.database!r} on {_server(url)} takes no writes (a "
@@ -110,6 +114,22 @@ def _no_database(url: URL) -> str:
         f'`{shlex.join([*createdb, name])}` (or in psql: CREATE DATABASE "{name}"{owner};), '
         "then `tokensmith db upgrade` creates tokensmith's tables in it (serve does too)"
     )
+
+
+def _refused_login(url: URL, password: bool, said: str) -> str:
+    user = url.username or "the current user"
+    if password:
+        why = (
+            "the password is wrong; check the one in --database (or TOKENSMITH_DATABASE_URL): "
+            "characters such as @ : / % in it must be percent-encoded"
+        )
+    else:
+        reason = said.strip().splitlines()[0] if said.strip() else "login refused"
+        why = (
+            f"{reason}; create the role (createuser) or allow it in pg_hba.conf, or connect as "
+            "another user"
+        )
+    return f"PostgreSQL on {_server(url)} refused the login of {user!r}: {why}"
 
 
 def _read_only_file(path: Path) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._errors import Conflict, NotFound
 from ._models import Realm, SigningKeyRecord
+from ._notify import notify_realm, notify_realm_id
 from ._tables import clients, realms, signing_keys, token_paths
 
 
@@ -163,7 +164,8 @@ async def count_clients(conn: AsyncConnection, realm_id: int) -> int:
 
 
 async def delete_realm(conn: AsyncConnection, name: str) -> None:
-    """Delete a realm and everything in it.
+    """Delete a realm and everything in it (services holding it hear of it at commit, on
+    PostgreSQL).
 
     Raises:
         NotFound: there is no such realm.
@@ -171,6 +173,7 @@ async def delete_realm(conn: AsyncConnection, name: str) -> None:
     result = await conn.execute(delete(realms).where(realms.c.name == name))
     if result.rowcount == 0:
         raise NotFound(f"realm {name!r} does not exist")
+    await notify_realm(conn, name)
 
 
 _NAMES_PER_QUERY = 500  # bound parameters per statement, well within SQLite's and asyncpg's
@@ -191,6 +194,29 @@ async def realm_versions(conn: AsyncConnection, names: Iterable[str]) -> dict[st
     return found
 
 
+async def all_versions(conn: AsyncConnection) -> dict[int, tuple[str, int]]:
+    """The name and change counter of every realm, by id: one narrow read, what a service
+    compares to notice which realms' signing keys to check again."""
+    rows = await conn.execute(select(realms.c.id, realms.c.name, realms.c.version))
+    return {realm_id: (name, version) for realm_id, name, version in rows}
+
+
+async def signing_keys_in_use(
+    conn: AsyncConnection, realm_ids: Sequence[int]
+) -> list[tuple[int, str, bytes]]:
+    """``(realm id, state, encrypted private key)`` of the current and next signing keys of the
+    realms ``realm_ids``: the keys a realm signs with now or after its next rotation."""
+    found: list[tuple[int, str, bytes]] = []
+    for start in range(0, len(realm_ids), _NAMES_PER_QUERY):
+        rows = await conn.execute(
+            select(signing_keys.c.realm_id, signing_keys.c.state, signing_keys.c.private_key)
+            .where(signing_keys.c.realm_id.in_(realm_ids[start : start + _NAMES_PER_QUERY]))
+            .where(signing_keys.c.state.in_(("current", "next")))
+        )
+        found.extend((realm_id, state, bytes(key)) for realm_id, state, key in rows)
+    return found
+
+
 async def path_owner(conn: AsyncConnection, path: str) -> str | None:
     """The name of the realm whose token endpoint has the alias ``path``, or None."""
     name = await conn.scalar(
@@ -202,10 +228,12 @@ async def path_owner(conn: AsyncConnection, path: str) -> str | None:
 
 
 async def bump_version(conn: AsyncConnection, realm_id: int) -> None:
-    """Mark the realm changed so that every service drops what it cached of it."""
+    """Mark the realm changed so that every service drops what it cached of it: at once on
+    PostgreSQL (a notification sent at commit), else at its next poll."""
     await conn.execute(
         update(realms).where(realms.c.id == realm_id).values(version=realms.c.version + 1)
     )
+    await notify_realm_id(conn, realm_id)
 
 
 async def add_key(conn: AsyncConnection, key: SigningKeyRecord) -> None:

@@ -161,8 +161,16 @@ refresh_tokens = Table(
     metadata,
     Column("digest", String(64), primary_key=True),
     Column("family", String(64), nullable=False, index=True),
-    Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False),
-    Column("client_pk", Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column(
+        "client_pk",
+        Integer,
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("scope", Text, nullable=False),
     Column("issued_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),

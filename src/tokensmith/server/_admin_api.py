@@ -1,0 +1,387 @@
+"""The admin REST API under ``/admin/realms``: the part of Keycloak's admin API that a
+machine-to-machine service needs, with Keycloak's paths, JSON field names and status codes, so
+that Keycloak tooling (python-keycloak's ``KeycloakAdmin``) works against it unchanged.
+
+Authenticated by tokensmith's own tokens: only access tokens of the ``master`` realm (made on
+first start, as Keycloak does) are accepted, carrying the scope ``admin`` (every operation) or
+``admin.read`` (reading only). ``tokensmith admin create-client`` makes the first admin client.
+Nothing is reachable without such a token: 401 with a Bearer challenge (RFC 6750) without one,
+403 ``insufficient_scope`` with a read-only one for a change.
+
+Served:
+
+- ``GET /admin/realms``, ``POST /admin/realms`` (create), ``GET|DELETE /admin/realms/{realm}``;
+- ``GET /admin/realms/{realm}/clients[?clientId=…]``, ``POST`` (create: 201 with ``Location``;
+  the body holds the generated secret, once), ``GET|PUT|DELETE …/clients/{id}`` (``PUT`` changes
+  ``enabled``);
+- ``GET …/clients/{id}/client-secret`` (a secret tokensmith holds only the digest of reads
+  ``**********``, as Keycloak writes a secret it does not show), ``POST`` to regenerate it: the
+  new secret is in the answer, once; ``?gracePeriod=SECONDS`` (tokensmith's) keeps the old one
+  working meanwhile;
+- ``GET …/keys`` (Keycloak's ``KeysMetadataRepresentation``) and ``POST …/keys/rotate``
+  (tokensmith's).
+
+Errors are JSON with Keycloak's ``errorMessage`` beside an ``error`` code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from ..core import ASGIReceive as Receive
+from ..core import ASGIScope as Scope
+from ..core import ASGISend as Send
+from ..oauth import InvalidToken
+from ..store import Client, Conflict, NotFound, SigningKeyRecord
+from ._admin import Admin
+from ._admin_checks import AdminError
+from ._keycloak import (
+    MASKED,
+    client_from_representation,
+    client_representation,
+    realm_options,
+    realm_representation,
+)
+from ._own import OwnTokens
+from ._routes import ADMIN, LEGACY_PREFIX
+from ._state import Registry
+
+PREFIX = ADMIN
+MASTER_REALM = "master"
+"""The realm whose clients administer the service, as in Keycloak."""
+ADMIN_SCOPE = "admin"
+"""The scope of an admin client that may change things."""
+ADMIN_READ_SCOPE = "admin.read"
+"""The scope of an admin client that may only read."""
+_JSON = (b"content-type", b"application/json")
+_NO_STORE = (b"cache-control", b"no-store")
+_SEGMENT = re.compile(r"[^/]+")
+
+Handler = Callable[
+    [list[str], Scope, bytes], Awaitable[tuple[int, object, list[tuple[bytes, bytes]]]]
+]
+
+
+class ApiError(Exception):
+    """An answer other than success: its status, error code and message."""
+
+    def __init__(self, status: int, error: str, message: str, *, allow: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.allow = allow
+
+
+class AdminApi:
+    """Answers every request under ``/admin/realms`` (and ``/auth/admin/realms``)."""
+
+    def __init__(
+        self, registry: Registry, own: OwnTokens, admin: Admin, *, max_body_bytes: int
+    ) -> None:
+        self.registry = registry
+        self.own = own
+        self.admin = admin
+        self.max_body_bytes = max_body_bytes
+
+    def __repr__(self) -> str:
+        return "AdminApi()"
+
+    async def __call__(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request for ``path`` (with ``/admin/realms`` or ``/auth/admin/realms``)."""
+        method = scope["method"]
+        try:
+            parts = _segments(path)
+            write = method not in ("GET", "HEAD")
+            await self._authorize(scope, write=write)
+            handler = self._route(parts, method)
+            body = await _read_body(receive, self.max_body_bytes) if write else b""
+            status, answer, headers = await handler(parts, scope, body)
+        except ApiError as err:
+            status, answer, headers = err.status, _problem(err), _challenge(err)
+        except AdminError as err:
+            status, answer, headers = (
+                400,
+                {"error": "invalid_request", "errorMessage": str(err)},
+                [],
+            )
+        except NotFound as err:
+            status, answer, headers = 404, {"error": "not_found", "errorMessage": str(err)}, []
+        except Conflict as err:
+            status, answer, headers = 409, {"error": "conflict", "errorMessage": str(err)}, []
+        payload = b"" if answer is None else json.dumps(answer, separators=(",", ":")).encode()
+        head = [*headers, _NO_STORE, (b"content-length", str(len(payload)).encode())]
+        if answer is not None:
+            head.append(_JSON)
+        await send({"type": "http.response.start", "status": status, "headers": head})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
+
+    async def _authorize(self, scope: Scope, *, write: bool) -> None:
+        """Accept an access token of the master realm with the scope the operation needs.
+
+        Raises:
+            ApiError: 401 without a valid token, 403 without the scope.
+        """
+        authorization = _header(scope, b"authorization")
+        kind, _, token = authorization.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise ApiError(
+                401, "invalid_request", "a Bearer access token of the master realm is required"
+            )
+        state = await self.registry.realm(MASTER_REALM)
+        if state is None:
+            raise ApiError(401, "invalid_token", "there is no master realm, so no admin client")
+        try:
+            claims = await self.own.access_claims(state, token.strip())
+        except InvalidToken as exc:
+            raise ApiError(401, "invalid_token", str(exc)) from None
+        scopes = str(claims.get("scope", "")).split()
+        if ADMIN_SCOPE in scopes or (not write and ADMIN_READ_SCOPE in scopes):
+            return
+        needed = ADMIN_SCOPE if write else f"{ADMIN_READ_SCOPE} or {ADMIN_SCOPE}"
+        raise ApiError(403, "insufficient_scope", f"this operation needs the scope {needed}")
+
+    def _route(self, parts: list[str], method: str) -> Handler:
+        table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
+            ((), {"GET": self._realms, "POST": self._create_realm}),
+            ((None,), {"GET": self._realm, "DELETE": self._delete_realm}),
+            ((None, "clients"), {"GET": self._clients, "POST": self._create_client}),
+            (
+                (None, "clients", None),
+                {"GET": self._client, "PUT": self._update_client, "DELETE": self._delete_client},
+            ),
+            (
+                (None, "clients", None, "client-secret"),
+                {"GET": self._secret, "POST": self._new_secret},
+            ),
+            ((None, "keys"), {"GET": self._keys}),
+            ((None, "keys", "rotate"), {"POST": self._rotate_keys}),
+        ]
+        for shape, methods in table:
+            if len(shape) == len(parts) and all(
+                s is None or s == p for s, p in zip(shape, parts, strict=True)
+            ):
+                verb = "GET" if method == "HEAD" else method
+                if verb not in methods:
+                    allowed = ", ".join(methods)
+                    raise ApiError(
+                        405,
+                        "method_not_allowed",
+                        f"{method} is not allowed here; use {allowed}",
+                        allow=allowed,
+                    )
+                return methods[verb]
+        raise ApiError(404, "not_found", "there is no admin resource at this path")
+
+    # --- realms ---------------------------------------------------------------------------------
+
+    async def _realms(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        return 200, [realm_representation(r) for r in await self.admin.list_realms()], []
+
+    async def _realm(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        return 200, realm_representation(await self.admin.realm(parts[0])), []
+
+    async def _create_realm(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        name, options = realm_options(_json(body))
+        await self.admin.create_realm(name, **options)
+        return 201, None, [(b"location", f"{PREFIX}/{quote(name)}".encode())]
+
+    async def _delete_realm(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        if parts[0] == MASTER_REALM:
+            raise ApiError(400, "invalid_request", "the master realm cannot be deleted")
+        await self.admin.delete_realm(parts[0])
+        return 204, None, []
+
+    # --- clients --------------------------------------------------------------------------------
+
+    async def _clients(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        realm = await self.admin.realm(parts[0])
+        wanted = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("clientId")
+        found = await self.admin.list_clients(parts[0])
+        if wanted:
+            found = [c for c in found if c.client_id == wanted[0]]
+        return 200, [client_representation(realm, c) for c in found], []
+
+    async def _find(self, realm: str, client_pk: str) -> Client:
+        for client in await self.admin.list_clients(realm):
+            if str(client.id) == client_pk:
+                return client
+        raise ApiError(404, "not_found", f"realm {realm} has no client with id {client_pk}")
+
+    async def _client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        realm = await self.admin.realm(parts[0])
+        return 200, client_representation(realm, await self._find(parts[0], parts[2])), []
+
+    async def _create_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        plan = client_from_representation(_json(body))
+        new = await self.admin.create_client(
+            parts[0], plan.client_id, secret=plan.secret, **plan.options
+        )
+        if not plan.enabled:
+            await self.admin.set_client_enabled(parts[0], plan.client_id, False)
+        realm = await self.admin.realm(parts[0])
+        answer = client_representation(realm, await self.admin.client(parts[0], plan.client_id))
+        if new.secret is not None:
+            answer["secret"] = new.secret  # generated: shown this once
+        location = f"{PREFIX}/{quote(parts[0])}/clients/{new.client.id}"
+        return 201, answer, [(b"location", location.encode())]
+
+    async def _update_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        client = await self._find(parts[0], parts[2])
+        rep = _json(body)
+        if not isinstance(rep, dict):
+            raise AdminError("the body must be a JSON object (a ClientRepresentation)")
+        if rep.get("clientId", client.client_id) != client.client_id:
+            raise AdminError("clientId cannot be changed; create a client and delete this one")
+        realm = await self.admin.realm(parts[0])
+        current = client_representation(realm, client)
+        changed = sorted(
+            k
+            for k, v in rep.items()
+            if k not in ("enabled", "id", "secret") and current.get(k, v) != v
+        )
+        if changed:
+            raise AdminError(
+                f"only enabled can be changed here; {', '.join(changed)} cannot (yet): create "
+                "a client with the new settings instead"
+            )
+        if "enabled" in rep:
+            if not isinstance(rep["enabled"], bool):
+                raise AdminError("enabled must be true or false")
+            await self.admin.set_client_enabled(parts[0], client.client_id, rep["enabled"])
+        return 204, None, []
+
+    async def _delete_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        client = await self._find(parts[0], parts[2])
+        await self.admin.delete_client(parts[0], client.client_id)
+        return 204, None, []
+
+    async def _secret(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        client = await self._find(parts[0], parts[2])
+        if not client.secrets:
+            raise ApiError(
+                400, "invalid_request", "the client authenticates with keys, not a secret"
+            )
+        return 200, {"type": "secret", "value": MASKED}, []
+
+    async def _new_secret(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        client = await self._find(parts[0], parts[2])
+        if not client.secrets:
+            raise ApiError(
+                400, "invalid_request", "the client authenticates with keys, not a secret"
+            )
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        grace = query.get("gracePeriod", ["0"])[0]
+        if not grace.isdigit():
+            raise AdminError("gracePeriod must be a number of seconds")
+        new = await self.admin.rotate_secret(parts[0], client.client_id, grace=int(grace))
+        return 200, {"type": "secret", "value": new.secret}, []
+
+    # --- keys -----------------------------------------------------------------------------------
+
+    async def _keys(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        return 200, _keys_metadata(await self.admin.list_keys(parts[0])), []
+
+    async def _rotate_keys(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        return 200, _keys_metadata(await self.admin.rotate_keys(parts[0])), []
+
+
+def _keys_metadata(keys: list[SigningKeyRecord]) -> dict[str, Any]:
+    """Keycloak's ``KeysMetadataRepresentation``: the active key per algorithm and each key with
+    its status (ACTIVE signs; PASSIVE is published: the next key and the previous ones)."""
+    status = {"current": "ACTIVE", "next": "PASSIVE", "previous": "PASSIVE", "retired": "DISABLED"}
+    return {
+        "active": {k.alg: k.kid for k in keys if k.state == "current"},
+        "keys": [
+            {
+                "kid": k.kid,
+                "algorithm": k.alg,
+                "type": "EC" if k.alg.startswith("ES") else "RSA",
+                "use": "SIG",
+                "status": status.get(k.state, "DISABLED"),
+                "providerPriority": {"current": 100, "next": 50}.get(k.state, 0),
+                "publicKey": json.loads(k.public_jwk),
+                "state": k.state,
+            }
+            for k in keys
+        ],
+    }
+
+
+async def ensure_master_realm(admin: Admin) -> bool:
+    """Create the master realm unless it exists; whether it was created."""
+    try:
+        await admin.realm(MASTER_REALM)
+        return False
+    except NotFound:
+        pass
+    try:
+        await admin.create_realm(MASTER_REALM)
+    except Conflict:  # another process made it meanwhile
+        return False
+    return True
+
+
+def _segments(path: str) -> list[str]:
+    rest = path.removeprefix(LEGACY_PREFIX).removeprefix(PREFIX).strip("/")
+    parts = rest.split("/") if rest else []
+    if not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise ApiError(404, "not_found", "there is no admin resource at this path")
+    return parts
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "invalid_request", "the client closed the connection mid-request")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "invalid_request", f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _json(body: bytes) -> object:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdminError(f"the body is not JSON ({exc})") from None
+
+
+def _problem(err: ApiError) -> dict[str, str]:
+    return {"error": err.error, "errorMessage": err.message}
+
+
+def _challenge(err: ApiError) -> list[tuple[bytes, bytes]]:
+    """RFC 6750 §3: the Bearer challenge of a 401, and of a 403 for a missing scope."""
+    if err.status == 401:
+        error = "" if err.error == "invalid_request" else f', error="{err.error}"'
+        return [(b"www-authenticate", f'Bearer realm="{MASTER_REALM}"{error}'.encode())]
+    if err.status == 403:
+        return [
+            (
+                b"www-authenticate",
+                f'Bearer realm="{MASTER_REALM}", error="insufficient_scope"'.encode(),
+            )
+        ]
+    if err.status == 405:
+        return [(b"allow", err.allow.encode())]
+    return []

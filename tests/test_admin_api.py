@@ -1,0 +1,284 @@
+"""The admin REST API over real HTTP against `tokensmith serve`: python-keycloak's KeycloakAdmin
+works unchanged with an admin client of the master realm; nothing is reachable without a master
+realm token with the admin scope; bodies are validated with clear 400s; no secret is ever read
+back."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tokensmith.server import Settings
+from tokensmith.server._keys import new_master_key_value
+
+from .cli_run import CliRun, run_cli
+from .serve_process import Serving, serving
+
+MASTER_KEY = new_master_key_value()
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'admin.db'}",
+        master_key=MASTER_KEY,
+        poll_interval=0.1,
+    )
+
+
+def tokensmith(tmp_path: Path, *args: str) -> CliRun:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSMITH_")}
+    env.update(settings(tmp_path).to_env())
+    return run_cli(*args, cwd=tmp_path, env=env)
+
+
+@dataclass
+class Admin:
+    service: Serving
+    secret: str
+    read_only_secret: str
+    workdir: Path
+
+    def token(self, client_id: str = "ops", secret: str | None = None) -> str:
+        answer = httpx.post(
+            f"{self.service.url}/realms/master/protocol/openid-connect/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret or self.secret),
+        )
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        headers = {"authorization": f"Bearer {token or self.token()}", **kwargs.pop("headers", {})}
+        return httpx.request(method, self.service.url + path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def admin(tmp_path: Path) -> Iterator[Admin]:
+    """A served database with realm acme, an admin client `ops` and a read-only one `auditor`."""
+    assert tokensmith(tmp_path, "db", "upgrade").returncode == 0
+    assert tokensmith(tmp_path, "realm", "create", "acme").returncode == 0
+    ops = tokensmith(tmp_path, "admin", "create-client", "ops", "--json")
+    auditor = tokensmith(tmp_path, "admin", "create-client", "auditor", "--read-only", "--json")
+    assert ops.returncode == auditor.returncode == 0, ops.stderr + auditor.stderr
+    with serving(tmp_path, settings(tmp_path)) as service:
+        yield Admin(
+            service,
+            json.loads(ops.stdout)["client_secret"],
+            json.loads(auditor.stdout)["client_secret"],
+            tmp_path,
+        )
+
+
+def client_token(admin: Admin, client_id: str, secret: str) -> httpx.Response:
+    return httpx.post(
+        f"{admin.service.url}/realms/acme/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+
+
+def test_keycloak_admin_works_unchanged(admin: Admin) -> None:
+    """python-keycloak's KeycloakAdmin, connected with the master realm's admin client by client
+    credentials, creates a client, finds it by clientId, regenerates its secret (which then gets
+    tokens, the first one no longer), lists the clients and deletes it."""
+    from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+
+    connection = KeycloakOpenIDConnection(
+        server_url=admin.service.url + "/",
+        realm_name="acme",
+        user_realm_name="master",
+        client_id="ops",
+        client_secret_key=admin.secret,
+    )
+    keycloak = KeycloakAdmin(connection=connection)
+
+    made = keycloak.create_client(
+        {
+            "clientId": "billing",
+            "serviceAccountsEnabled": True,
+            "publicClient": False,
+            "defaultClientScopes": ["invoices.read"],
+            "attributes": {"access.token.lifespan": "120"},
+        }
+    )
+    found = keycloak.get_client_id("billing")
+    first = keycloak.generate_client_secrets(made)["value"]
+    shown = keycloak.get_client_secrets(made)
+    second = keycloak.generate_client_secrets(made)["value"]
+    with_first = client_token(admin, "billing", first)
+    with_second = client_token(admin, "billing", second)
+    listed = [c["clientId"] for c in keycloak.get_clients()]
+    keycloak.delete_client(made)
+    after = [c["clientId"] for c in keycloak.get_clients()]
+
+    assert found == made
+    assert shown == {"type": "secret", "value": "**********"}
+    assert with_first.status_code == 401
+    assert with_second.status_code == 200, with_second.text
+    claims = with_second.json()
+    assert (claims["scope"], claims["expires_in"]) == ("invoices.read", 120)
+    assert listed == ["billing"]
+    assert after == []
+
+
+def test_nothing_is_reachable_without_a_master_admin_token(admin: Admin) -> None:
+    """No token, a malformed one, a token of another realm or of a master client without the
+    admin scope: 401 (or 403 for the scope) with a Bearer challenge; a read-only admin reads but
+    changes nothing."""
+    assert tokensmith(admin.workdir, "client", "create", "acme", "app", "--json").returncode == 0
+    app = json.loads(tokensmith(admin.workdir, "client", "show", "acme", "app", "--json").stdout)
+    assert app["client_id"] == "app"
+    secret = json.loads(
+        tokensmith(admin.workdir, "client", "rotate-secret", "acme", "app", "--json").stdout
+    )["client_secret"]
+    foreign = client_token(admin, "app", secret).json()["access_token"]
+    made = tokensmith(admin.workdir, "client", "create", "master", "plain", "--json")
+    plain = admin.token("plain", json.loads(made.stdout)["client_secret"])
+    reader = admin.token("auditor", admin.read_only_secret)
+    url = admin.service.url + "/admin/realms/acme/clients"
+
+    bare = httpx.get(url)
+    junk = httpx.get(url, headers={"authorization": "Bearer not-a-token"})
+    other_realm = httpx.get(url, headers={"authorization": f"Bearer {foreign}"})
+    no_scope = httpx.get(url, headers={"authorization": f"Bearer {plain}"})
+    read = httpx.get(url, headers={"authorization": f"Bearer {reader}"})
+    write = httpx.post(url, headers={"authorization": f"Bearer {reader}"}, json={"clientId": "x"})
+
+    assert bare.status_code == 401
+    assert bare.headers["www-authenticate"] == 'Bearer realm="master"'
+    for refused in (junk, other_realm):
+        assert refused.status_code == 401
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    assert no_scope.status_code == 403
+    assert read.status_code == 200
+    assert [c["clientId"] for c in read.json()] == ["app"]
+    assert write.status_code == 403
+    assert write.json()["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in write.headers["www-authenticate"]
+
+
+def test_a_disabled_admin_client_loses_access_at_once(admin: Admin) -> None:
+    token = admin.token()
+    before = admin.call("GET", "/admin/realms", token)
+    assert tokensmith(admin.workdir, "client", "disable", "master", "ops").returncode == 0
+    time.sleep(0.5)  # the service polls every 0.1 s
+    after = admin.call("GET", "/admin/realms", token)
+
+    assert before.status_code == 200
+    assert [r["realm"] for r in before.json()] == ["acme", "master"]
+    assert after.status_code == 401
+
+
+BAD_BODIES = [
+    (b"{not json", 400, "the body is not JSON"),
+    (b"[]", 400, "JSON object"),
+    (b'{"enabled": true}', 400, "clientId is missing"),
+    (b'{"clientId": "web", "publicClient": true}', 400, "public client"),
+    (b'{"clientId": "web", "serviceAccountsEnabled": false}', 400, "no service account"),
+    (b'{"clientId": "bad id!"}', 400, "client id"),
+    (b'{"clientId": "svc", "secret": "**********"}', 400, "masked placeholder"),
+    (
+        b'{"clientId": "svc", "protocolMappers": [{"name": "m", "protocolMapper": "x"}]}',
+        400,
+        "no tokensmith equivalent",
+    ),
+]
+
+
+def test_bodies_are_validated_with_clear_errors(admin: Admin) -> None:
+    """Each malformed or unservable ClientRepresentation gets a 400 saying why; none creates a
+    client."""
+    token = admin.token()
+    for body, status, said in BAD_BODIES:
+        answer = admin.call(
+            "POST",
+            "/admin/realms/acme/clients",
+            token,
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+
+        assert answer.status_code == status, (body, answer.text)
+        assert said in answer.json()["errorMessage"], body
+    assert admin.call("GET", "/admin/realms/acme/clients", token).json() == []
+
+
+def test_conflicts_missing_things_and_wrong_methods(admin: Admin) -> None:
+    token = admin.token()
+    first = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "svc"})
+    again = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "svc"})
+    no_realm = admin.call("GET", "/admin/realms/nowhere/clients", token)
+    no_client = admin.call("GET", "/admin/realms/acme/clients/999999", token)
+    no_path = admin.call("GET", "/admin/realms/acme/users", token)
+    wrong = admin.call("PATCH", "/admin/realms/acme/clients", token)
+    legacy = admin.call("GET", "/auth/admin/realms/acme/clients", token)
+    master = admin.call("DELETE", "/admin/realms/master", token)
+
+    assert first.status_code == 201
+    assert first.headers["location"].endswith(f"/admin/realms/acme/clients/{first.json()['id']}")
+    assert len(first.json()["secret"]) == 43  # generated, shown in this answer only
+    assert again.status_code == 409
+    assert no_realm.status_code == no_client.status_code == no_path.status_code == 404
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, POST"
+    assert [c["clientId"] for c in legacy.json()] == ["svc"]
+    assert "secret" not in legacy.json()[0]
+    assert master.status_code == 400
+
+
+def test_enabled_is_changed_with_put_and_other_changes_are_refused(admin: Admin) -> None:
+    token = admin.token()
+    made = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "svc"})
+    path = f"/admin/realms/acme/clients/{made.json()['id']}"
+    secret = made.json()["secret"]
+    rep = admin.call("GET", path, token).json()
+
+    off = admin.call("PUT", path, token, json={**rep, "enabled": False})
+    time.sleep(0.5)
+    refused = client_token(admin, "svc", secret)
+    on = admin.call("PUT", path, token, json={"enabled": True})
+    time.sleep(0.5)
+    accepted = client_token(admin, "svc", secret)
+    other = admin.call(
+        "PUT", path, token, json={**rep, "attributes": {"access.token.lifespan": "9"}}
+    )
+
+    assert off.status_code == on.status_code == 204
+    assert refused.status_code == 401
+    assert accepted.status_code == 200
+    assert other.status_code == 400
+    assert "attributes" in other.json()["errorMessage"]
+
+
+def test_realms_and_keys(admin: Admin) -> None:
+    """Create, read and delete a realm; read its keys in Keycloak's shape and rotate them."""
+    token = admin.token()
+    created = admin.call(
+        "POST",
+        "/admin/realms",
+        token,
+        json={"realm": "beta", "accessTokenLifespan": 600, "defaultSignatureAlgorithm": "RS256"},
+    )
+    realm = admin.call("GET", "/admin/realms/beta", token).json()
+    keys = admin.call("GET", "/admin/realms/beta/keys", token).json()
+    rotated = admin.call("POST", "/admin/realms/beta/keys/rotate", token).json()
+    deleted = admin.call("DELETE", "/admin/realms/beta", token)
+    gone = admin.call("GET", "/admin/realms/beta", token)
+
+    assert created.status_code == 201
+    assert created.headers["location"].endswith("/admin/realms/beta")
+    assert (realm["accessTokenLifespan"], realm["defaultSignatureAlgorithm"]) == (600, "RS256")
+    assert [k["status"] for k in keys["keys"]].count("ACTIVE") == 1
+    assert keys["active"]["RS256"] != rotated["active"]["RS256"]
+    assert rotated["active"]["RS256"] in [k["kid"] for k in keys["keys"]]  # next became current
+    assert deleted.status_code == 204
+    assert gone.status_code == 404
