@@ -7,6 +7,11 @@ coalesced writes); drives them with wrk (Debian package `wrk`) over loopback in 
 rounds, and prints medians and the ratios to the baseline and of RS256 to ES256.
 
     python bench/token_load.py [--workers 2] [--seconds 10] [--rounds 3] [--connections 64]
+                               [--tracing]
+
+``--tracing`` runs the service with ``--tracing`` and the OpenTelemetry SDK set up in its
+processes (``bench/otel_site``: a batch processor and an exporter that drops the spans); it needs
+``opentelemetry-sdk``.
 """
 
 from __future__ import annotations
@@ -79,6 +84,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--tracing", action="store_true", help="serve --tracing, with the SDK and a no-op exporter"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -97,6 +105,11 @@ def main() -> None:
             'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
         )
     env = {**os.environ, **settings.to_env()}
+    if args.tracing:
+        env["TOKENSMITH_TRACING"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(HERE / "otel_site"), env.get("PYTHONPATH")])
+        )
     token_port, bare_port = free_port(), free_port()
     exe = [sys.executable, "-m"]
     token = subprocess.Popen(
@@ -163,7 +176,8 @@ def main() -> None:
     errors = sum(r["errors"] for alg in ALGS for r in results[alg])
     print()
     print(
-        f"client_credentials, serve --workers {args.workers}, "
+        f"client_credentials, serve --workers {args.workers}"
+        f"{' --tracing (SDK, spans dropped)' if args.tracing else ''}, "
         f"wrk -t2 -c{args.connections}, {args.rounds} x {args.seconds} s, medians:"
     )
     for label, kind, unit in (

@@ -96,6 +96,7 @@ def test_every_serve_option_reads_its_variable(
         "TOKENSMITH_CLIENT_AUTH_LIMIT": "5/minute",
         "TOKENSMITH_ADDRESS_AUTH_LIMIT": "7/minute",
         "TOKENSMITH_MASTER_KEY": "x" * 43,
+        "TOKENSMITH_TRACING": "on",
     }
 
     result = run_cli("serve", cwd=tmp_path, env=env)
@@ -128,6 +129,7 @@ def test_every_serve_option_reads_its_variable(
         allowed_hosts=("a.example", "b.example:8443"),
         metrics=False,
         management_port=9001,
+        tracing=True,
     )
     assert set(env) == every_variable()  # the test sets each variable there is
 

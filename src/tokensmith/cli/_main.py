@@ -47,6 +47,7 @@ OPTION_VARIABLES = {
     "management_port": "TOKENSMITH_MANAGEMENT_PORT",
     "loop": "TOKENSMITH_LOOP",
     "http": "TOKENSMITH_HTTP",
+    "tracing": "TOKENSMITH_TRACING",
 }
 """The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
 command), by the option's destination; an option given on the command line wins, and its
@@ -215,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP/1.1 parser (default auto: httptools, in [server] if a wheel exists, else h11; "
         "$TOKENSMITH_HTTP)",
     )
+    serve.add_argument(
+        "--tracing",
+        action=argparse.BooleanOptionalAction,
+        help="an OpenTelemetry span per token, introspection and revocation request, exported "
+        "as the application's OpenTelemetry SDK is configured, e.g. by opentelemetry-instrument "
+        "and the OTEL_* variables; needs pip install 'tokensmith[otel]' (default off; "
+        "$TOKENSMITH_TRACING)",
+    )
     from ._db_commands import add_parsers as add_db_parsers
 
     add_db_parsers(sub, common)
@@ -294,6 +303,8 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, metrics=args.metrics)
             if args.management_port is not None:
                 settings = replace(settings, management_port=args.management_port)
+            if args.tracing is not None:
+                settings = replace(settings, tracing=args.tracing)
             for name in PROCESS_OPTIONS:
                 if getattr(args, name) is not None:
                     options[name] = getattr(args, name)

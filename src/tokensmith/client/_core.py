@@ -21,7 +21,17 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 from urllib.parse import quote, quote_plus, urlencode
 
-from ..core import Call, Flow, HTTPRequest, HTTPResponse, Send, Sleep, TransportFailure
+from ..core import (
+    Call,
+    Flow,
+    HTTPRequest,
+    HTTPResponse,
+    Send,
+    Sleep,
+    TraceSpan,
+    Tracing,
+    TransportFailure,
+)
 from ..oauth import (
     Clock,
     InvalidGrant,
@@ -65,6 +75,7 @@ class TokenCore:
         rng: random.Random,
         on_event: Callable[[str, Mapping[str, object]], None] | None,
         assertion_signer: Signer | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         if not token_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"token_url must be an http(s) URL, not {token_url!r}")
@@ -91,6 +102,7 @@ class TokenCore:
         self.clock = clock
         self.rng = rng
         self.on_event = on_event
+        self.tracing = tracing
         self.stats = Stats()
         self.token: Token | None = None
         self.renew_at = float("-inf")
@@ -191,12 +203,35 @@ class TokenCore:
 
     def fetch_flow(self) -> Flow[Token]:
         """Get a new token: from the shared cache if another process renewed it, else from the
-        token endpoint under the shared cache's lock."""
+        token endpoint under the shared cache's lock. With tracing on, in a ``fetch token``
+        span whose children are the token requests."""
+        if self.tracing is None:
+            return (yield from self._fetch_flow(None))
+        span = self.tracing.start(
+            "fetch token",
+            {"tokensmith.grant": self.grant.name, "tokensmith.renewal": self.token is not None},
+        )
+        try:
+            token = yield from self._fetch_flow(span)
+        except Exception as exc:
+            oauth = exc.error if isinstance(exc, OAuthError) else None
+            span.fail(oauth or type(exc).__name__, oauth)
+            raise
+        else:
+            # Only once the server accepted it, as the service records it: a client id and
+            # secret swapped by mistake must not put the secret in a trace.
+            if self.client_id is not None:
+                span.set("tokensmith.client_id", self.client_id)
+        finally:
+            span.end()
+        return token
+
+    def _fetch_flow(self, span: TraceSpan | None) -> Flow[Token]:
         if self.cache is None:
-            return (yield from self._request_flow())
+            return (yield from self._request_flow(span))
         cached: Token | None = yield Call(self.cache.load, (self.cache_key,))
         if cached is not None and self._shared_fresh(cached):
-            return cached
+            return _from_shared_cache(cached, span)
         handle = yield Call(
             self.cache.acquire,
             (self.cache_key, self.cache_lock_timeout),
@@ -205,8 +240,8 @@ class TokenCore:
         try:
             cached = yield Call(self.cache.load, (self.cache_key,))
             if cached is not None and self._shared_fresh(cached):
-                return cached
-            token = yield from self._request_flow()
+                return _from_shared_cache(cached, span)
+            token = yield from self._request_flow(span)
             yield Call(self.cache.store, (self.cache_key, token))
             return token
         finally:
@@ -227,18 +262,18 @@ class TokenCore:
             return True
         return False
 
-    def _request_flow(self) -> Flow[Token]:
+    def _request_flow(self, span: TraceSpan | None) -> Flow[Token]:
         attempts = list(self.grant.attempts(self.token, self.clock()))
         for index, attempt in enumerate(attempts):
             try:
-                return (yield from self._attempt_flow(attempt))
+                return (yield from self._attempt_flow(attempt, span))
             except InvalidGrant:
                 if not attempt.fallback or index == len(attempts) - 1:
                     raise
                 log.info("%s was refused (invalid_grant); falling back", attempt.describe)
         raise ConfigurationError("the grant produced no request")
 
-    def _attempt_flow(self, attempt: Attempt) -> Flow[Token]:
+    def _attempt_flow(self, attempt: Attempt, span: TraceSpan | None) -> Flow[Token]:
         form: dict[str, str | tuple[str, ...]] = {}
         for name, value in attempt.form.items():
             if callable(value):
@@ -256,14 +291,28 @@ class TokenCore:
         for n in range(1, self.retry.attempts + 1):
             sent_at = self.clock()  # expires_in counts from the request, not from the answer
             status: int | None = None
+            # Built per try: a private_key_jwt assertion is used once (its jti).
+            request = self._build(form)
+            sending = None
+            if span is not None and self.tracing is not None:
+                sending, request = self.tracing.send(span, request, _request_attributes(form, n))
             try:
-                # Built per try: a private_key_jwt assertion is used once (its jti).
-                response: HTTPResponse = yield Send(self._build(form))
+                response: HTTPResponse = yield Send(request)
             except TransportFailure as exc:
                 wait = self._backoff(n)
                 failure = f"cannot reach the token endpoint {self.token_url} ({n} tries): {exc}"
+                if sending is not None:
+                    sending.fail(str(exc))  # the httpx error's class name
+                    sending.end()
+            except BaseException as exc:  # cancelled, or an error the flow does not handle
+                if sending is not None:
+                    sending.fail(type(exc).__name__)
+                    sending.end()
+                raise
             else:
                 status = response.status_code
+                if sending is not None:
+                    _record_answer(sending, response)
                 if 200 <= status < 300:
                     return parse_token_response(
                         response.body,
@@ -360,6 +409,37 @@ def shared_cache_key(token_url: str, client_id: str | None, auth_method: str, gr
                 value = "\x1f".join(value)
             parts.append(f"{name}={value}")
     return sha256_hex("\0".join(parts))[:32]
+
+
+def _from_shared_cache(token: Token, span: TraceSpan | None) -> Token:
+    if span is not None:
+        span.set("tokensmith.shared_cache_hit", True)
+    return token
+
+
+def _request_attributes(form: Mapping[str, object], n: int) -> dict[str, str | int]:
+    """What a traced token request records beside its URL: the ``grant_type`` it sends, and
+    how many times it was sent before (HTTP semantic conventions)."""
+    attributes: dict[str, str | int] = {"tokensmith.grant_type": str(form.get("grant_type", ""))}
+    if n > 1:
+        attributes["http.request.resend_count"] = n - 1
+    return attributes
+
+
+def _record_answer(span: TraceSpan, response: HTTPResponse) -> None:
+    """End a token request's span with the answer's status and OAuth error code, if any."""
+    if response.status_code >= 400:
+        body = _json(response.body)
+        code = body.get("error") if isinstance(body, dict) else None
+        if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
+            span.oauth_error(code)
+    span.http_status(response.status_code)
+    span.end()
+
+
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+"""An RFC 6749 §5.2 error code as a span may record it: the server's words, never its echo of
+what it was sent."""
 
 
 def _json(body: bytes) -> object:

@@ -16,6 +16,7 @@ from ._source import TokenSource
 from ._token import Secret
 
 if TYPE_CHECKING:
+    from ..core._tracing import TracerProvider
     from ..oauth import Algorithm, Clock, PrivateKey
     from ._core import AuthMethod
     from ._dialect import Dialect
@@ -47,6 +48,7 @@ class SourceOptions(TypedDict, total=False):
     private_key: str | bytes | PrivateKey | None
     private_key_alg: Algorithm
     key_id: str | None
+    tracing: bool | TracerProvider
 
 
 def truphone(

@@ -15,11 +15,20 @@ import random
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..core import AsyncClients, Flow, Join, SingleFlight, Wait, run_async, run_sync
+from ..core import (
+    AsyncClients,
+    Flow,
+    Join,
+    SingleFlight,
+    Wait,
+    make_tracing,
+    run_async,
+    run_sync,
+)
 from ..oauth import Algorithm, Clock, PrivateKey, Signer, key_from_pem, key_id
 from ._background import BackgroundRenewal
 from ._core import AuthMethod, TokenCore
@@ -29,6 +38,9 @@ from ._grants import ClientCredentials, Grant
 from ._httpx_auth import async_bearer_flow, bearer_flow
 from ._options import Retry, Stats, TokenCache
 from ._token import Secret, Token
+
+if TYPE_CHECKING:
+    from ..core._tracing import TracerProvider
 
 
 class TokenSource(httpx.Auth):
@@ -60,6 +72,13 @@ class TokenSource(httpx.Auth):
         clock: the time, for tests.
         private_key, private_key_alg, key_id: authenticate with RFC 7523 private_key_jwt (a PEM
             or a key; the ``kid`` defaults to the key's thumbprint) instead of a secret.
+        tracing: OpenTelemetry spans for each token fetch and each token request, which carry
+            a ``traceparent`` so that the server's span is their child: True for the global
+            tracer provider, or a tracer provider (needs the ``otel`` extra; default off).
+
+    Raises:
+        ConfigurationError: an incomplete configuration, or ``tracing`` without the
+            ``opentelemetry-api`` package.
     """
 
     requires_request_body = True
@@ -87,6 +106,7 @@ class TokenSource(httpx.Auth):
         private_key: str | bytes | PrivateKey | None = None,
         private_key_alg: Algorithm = "ES256",
         key_id: str | None = None,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         if private_key is not None and auth_method == "client_secret_post":
             auth_method = "private_key_jwt"
@@ -107,6 +127,7 @@ class TokenSource(httpx.Auth):
             clock=clock,
             rng=random.Random(),  # noqa: S311 (jitter, not cryptography)
             on_event=on_event,
+            tracing=make_tracing(tracing),
         )
         self._clock = clock
         self._background = background

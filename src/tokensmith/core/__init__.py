@@ -3,7 +3,8 @@
 ``tokensmith.oauth`` is the protocol without I/O; this package sits on it and under
 ``client``, ``resource`` and ``server``: flows and the sync and async drivers that carry them
 out over httpx (asyncio or trio, through anyio), single flight across threads and tasks, the
-verifier of signed tokens with its fetched keys, and the ASGI types.
+verifier of signed tokens with its fetched keys, the ASGI types, and OpenTelemetry tracing
+(the only module that imports ``opentelemetry``, and only once tracing is switched on).
 
 The drivers, single flight and the verifier are imported on first use: the client does not need
 the verifier (joserfc), and the token service needs httpx and anyio only once it fetches the keys
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ._clients import AsyncClients, current_loop
     from ._drive import run_async, run_sync, send_async, send_sync
     from ._flight import Flight, SingleFlight, loop_callback_queue
+    from ._tracing import TraceSpan, Tracing, current_span, make_tracing
     from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
 
 __getattr__ = _lazy_getattr(
@@ -42,10 +44,14 @@ __getattr__ = _lazy_getattr(
         "Flight": "._flight",
         "Introspection": "._verifier",
         "SingleFlight": "._flight",
+        "TraceSpan": "._tracing",
+        "Tracing": "._tracing",
         "Verifier": "._verifier",
         "VerifierUnavailable": "._verifier",
         "current_loop": "._clients",
+        "current_span": "._tracing",
         "loop_callback_queue": "._flight",
+        "make_tracing": "._tracing",
         "run_async": "._drive",
         "run_sync": "._drive",
         "send_async": "._drive",
@@ -72,13 +78,17 @@ __all__ = [
     "Send",
     "SingleFlight",
     "Sleep",
+    "TraceSpan",
+    "Tracing",
     "TransportFailure",
     "Verifier",
     "VerifierUnavailable",
     "Wait",
     "WouldDeadlock",
     "current_loop",
+    "current_span",
     "loop_callback_queue",
+    "make_tracing",
     "run_async",
     "run_sync",
     "send_async",

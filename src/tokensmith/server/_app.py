@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
+from ..core import make_tracing
 from ..oauth import (
     Clock,
     InvalidClient,
@@ -58,6 +59,7 @@ from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
 from ._token import TokenEndpoint
+from ._tracing import TracedClientAuthenticator, traced
 from ._verifiers import Verifiers
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
 Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 
 if TYPE_CHECKING:
+    from ..core._tracing import TracerProvider
     from ._admin_api import AdminApi
     from ._keys import MasterKey
 
@@ -92,10 +95,21 @@ class TokensmithApp:
     Built from :class:`Settings`; the database is migrated and the master key loaded at startup
     (ASGI lifespan), or beforehand with :meth:`startup`. ``migrate=False`` skips the migration
     when whoever starts the app has just run it (``serve`` does, once, before its workers).
+
+    With ``settings.tracing``, the token, introspection and revocation endpoints make an
+    OpenTelemetry span per request, through ``tracer_provider`` if given, else the global one.
+
+    Raises:
+        ConfigurationError: tracing is on but ``opentelemetry-api`` is not installed.
     """
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        migrate: bool = True,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.settings = settings
         self._migrate = migrate
@@ -118,6 +132,13 @@ class TokensmithApp:
             routes.OPENID_CONFIGURATION.name: self._openid_configuration,
             routes.AUTHORIZATION_SERVER.name: self._authorization_server,
         }
+        # Decided once: off, the handlers are the plain ones and no request pays for tracing.
+        on = settings.tracing and (True if tracer_provider is None else tracer_provider)
+        self._tracing = make_tracing(on)
+        if self._tracing is not None:
+            for endpoint in (routes.TOKEN, routes.INTROSPECT, routes.REVOKE):
+                handler = self._handlers[endpoint.name]
+                self._handlers[endpoint.name] = traced(self._tracing, endpoint, handler)
         self._refused_hosts = 0
         self._registry: Registry | None = None
         self._health: Health | None = None
@@ -159,7 +180,8 @@ class TokensmithApp:
         self._registry = registry
         self._health = Health(self.db, master, registry)
         self._health.start()
-        clients = ClientAuthenticator(
+        authenticator = ClientAuthenticator if self._tracing is None else TracedClientAuthenticator
+        clients = authenticator(
             registry,
             self.checker,
             self.db,

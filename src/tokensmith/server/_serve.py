@@ -357,6 +357,26 @@ def uvicorn_options(
     }
 
 
+def check_tracing() -> None:
+    """Make sure ``--tracing`` can work before anything starts, and warn when its spans would go
+    nowhere (no OpenTelemetry SDK configured in this process).
+
+    Raises:
+        ConfigurationError: ``opentelemetry-api`` is not installed.
+    """
+    from ..core._tracing import make_tracing, provider_configured
+
+    make_tracing(True)
+    if not provider_configured():
+        print(
+            "warning: --tracing is on but no OpenTelemetry SDK is configured in this process, so "
+            "spans are dropped; run serve under opentelemetry-instrument (opentelemetry-distro "
+            "and an exporter, configured by the OTEL_* variables)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 class CannotListen(TokensmithError):
     """The address and port ``serve`` was given cannot be listened on; the message says why and
     what to change."""
@@ -459,7 +479,8 @@ def serve(
 
     Raises:
         ConfigurationError: ``log_level`` or ``log_format`` is unknown, ``loop``/``http`` names
-            a package that is not installed, or the management port is the main port.
+            a package that is not installed, the management port is the main port, or
+            ``settings.tracing`` is on without ``opentelemetry-api``.
         CannotListen: an address cannot be bound.
         DatabaseError, MasterKeyError: see :func:`prepare`.
     """
@@ -479,6 +500,8 @@ def serve(
             f"the management port must differ from the main port ({port}); choose another "
             "with --management-port or TOKENSMITH_MANAGEMENT_PORT"
         )
+    if settings.tracing:
+        check_tracing()
     supervised = workers > 1 and os.name == "posix" and bool(sys.executable)
     socks = listening_sockets(host, port, workers if supervised else 1)
     shared: list[socket.socket] = []

@@ -81,6 +81,7 @@ SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "ALLOWED_HOSTS": ("allowed_hosts", _words),
     "METRICS": ("metrics", boolean),
     "MANAGEMENT_PORT": ("management_port", port),
+    "TRACING": ("tracing", boolean),
 }
 """Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
 how its text becomes the value."""
@@ -158,7 +159,8 @@ class Settings:
     With ``metrics``, Prometheus metrics are served at ``/metrics``: on ``management_port`` when
     one is set (which serves only them and the health endpoints), else on the main port.
     Each process holds at most ``realm_cache_size`` realms in memory (the least recently used
-    is dropped and read again when needed).
+    is dropped and read again when needed). ``tracing`` makes an OpenTelemetry span per token,
+    introspection and revocation request (needs the ``otel`` extra; see the README, Tracing).
 
     Raises:
         ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
@@ -179,6 +181,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     metrics: bool = True
     management_port: int | None = None
+    tracing: bool = False
 
     def __post_init__(self) -> None:
         if self.public_url is not None:
@@ -201,8 +204,8 @@ class Settings:
         ``TOKENSMITH_REALM_CACHE_SIZE``, ``TOKENSMITH_RATE_LIMIT_STORAGE``,
         ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
         ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces),
-        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS`` (a
-        boolean) and ``TOKENSMITH_MANAGEMENT_PORT``.
+        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS`` and
+        ``TOKENSMITH_TRACING`` (booleans) and ``TOKENSMITH_MANAGEMENT_PORT``.
 
         A variable that is unset or empty gives the default.
 
