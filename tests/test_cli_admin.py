@@ -5,6 +5,7 @@ suggestions for a mistyped realm, and signing keys listed in the order of their 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import re
@@ -234,7 +235,8 @@ def test_realm_delete_of_a_realm_without_clients_asks_nothing(workdir: Path) -> 
     deleted = tokensmith(workdir, "realm", "delete", "acme")
 
     assert (deleted.returncode, deleted.stdout) == (0, "deleted realm acme\n")
-    assert deleted.stderr == "INFO:     event=realm_deleted realm=acme\n"  # the event log
+    user = getpass.getuser()
+    assert deleted.stderr == f"INFO:     event=realm_deleted realm=acme via=cli by={user}\n"
 
 
 @pytest.mark.parametrize(("answer", "kept"), [("n\n", True), ("\n", True), ("y\n", False)])

@@ -421,7 +421,8 @@ def test_serve_workers_continue_the_clients_trace(
     site.mkdir()
     (site / "sitecustomize.py").write_text(EXPORTING_SITE)
     spans_file = tmp_path / "spans.jsonl"
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ["PYTHONPATH"]]))
+    inherited = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), inherited])))
     monkeypatch.setenv("SPANS_FILE", str(spans_file))
     settings = make_settings(migrated_sqlite_url)
     run_admin(settings, lambda a: a.create_realm("acme"), migrate=False)
