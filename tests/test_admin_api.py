@@ -253,6 +253,10 @@ def test_enabled_is_changed_with_put_and_other_changes_are_refused(admin: Admin)
     )
 
     assert off.status_code == on.status_code == 204
+    log = admin.service.output()
+    assert "event=client_disabled realm=acme client_id=svc via=admin-api by=ops" in log
+    assert "event=client_enabled realm=acme client_id=svc via=admin-api by=ops" in log
+    assert secret not in log
     assert refused.status_code == 401
     assert accepted.status_code == 200
     assert other.status_code == 400
