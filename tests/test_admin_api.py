@@ -166,7 +166,7 @@ def test_nothing_is_reachable_without_a_master_admin_token(admin: Admin) -> None
     assert 'error="insufficient_scope"' in write.headers["www-authenticate"]
 
 
-def test_a_disabled_admin_client_loses_access_at_once(admin: Admin) -> None:
+def test_a_disabled_admin_client_loses_access_within_the_poll_interval(admin: Admin) -> None:
     token = admin.token()
     before = admin.call("GET", "/admin/realms", token)
     assert tokensmith(admin.workdir, "client", "disable", "master", "ops").returncode == 0

@@ -379,7 +379,7 @@ def test_off_imports_no_opentelemetry(tmp_path: Path) -> None:
 
 
 def test_tracing_without_the_extra_says_which_to_install(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Tracing asked for without ``opentelemetry-api`` is refused with the extra to install."""
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
@@ -387,7 +387,7 @@ def test_tracing_without_the_extra_says_which_to_install(
     with pytest.raises(ConfigurationError, match=r"tokensmith\[otel\]"):
         TokenSource("http://x/token", client_id="a", client_secret="b", tracing=True)
     with pytest.raises(ConfigurationError, match=r"tokensmith\[otel\]"):
-        TokensmithApp(Settings(database_url="sqlite:///unused.db", tracing=True))
+        TokensmithApp(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", tracing=True))
 
 
 def test_tracing_is_a_setting_from_the_environment() -> None:

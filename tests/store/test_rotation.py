@@ -253,9 +253,8 @@ async def test_a_sqlite_plan_gives_up_after_the_timeout(sqlite_url: str) -> None
 
 async def test_sqlite_checkpoints_keep_the_wal_small(sqlite_url: str) -> None:
     """Rotation after rotation, the WAL is checkpointed and started anew in the background, so
-    that its file stays a fraction of what the rotations wrote to it (each at least two pages
-    more than refresh_tokens has indexes: a row changed, a row added to the table and to each
-    index)."""
+    that its file stays a fraction of what the rotations wrote to it (each at least six pages:
+    a row changed, a row added to the table and to its four indexes)."""
     db = Database(sqlite_url)
     await db.migrate()
     rotations = 4 * STARVED_CHECKPOINT

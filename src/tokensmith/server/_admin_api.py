@@ -96,6 +96,22 @@ class AdminApi:
         self.max_body_bytes = max_body_bytes
         self.address = address
         """The address a request came from (past trusted proxies), for the events."""
+        self._table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
+            ((), {"GET": self._realms, "POST": self._create_realm}),
+            ((None,), {"GET": self._realm, "DELETE": self._delete_realm}),
+            ((None, "clients"), {"GET": self._clients, "POST": self._create_client}),
+            (
+                (None, "clients", None),
+                {"GET": self._client, "PUT": self._update_client, "DELETE": self._delete_client},
+            ),
+            (
+                (None, "clients", None, "client-secret"),
+                {"GET": self._secret, "POST": self._new_secret},
+            ),
+            ((None, "keys"), {"GET": self._keys}),
+            ((None, "keys", "rotate"), {"POST": self._rotate_keys}),
+        ]
+        """Each resource's path shape (None: any segment) and the handler of each method."""
 
     def __repr__(self) -> str:
         return "AdminApi()"
@@ -157,22 +173,7 @@ class AdminApi:
         raise ApiError(403, "insufficient_scope", f"this operation needs the scope {needed}")
 
     def _route(self, parts: list[str], method: str) -> Handler:
-        table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
-            ((), {"GET": self._realms, "POST": self._create_realm}),
-            ((None,), {"GET": self._realm, "DELETE": self._delete_realm}),
-            ((None, "clients"), {"GET": self._clients, "POST": self._create_client}),
-            (
-                (None, "clients", None),
-                {"GET": self._client, "PUT": self._update_client, "DELETE": self._delete_client},
-            ),
-            (
-                (None, "clients", None, "client-secret"),
-                {"GET": self._secret, "POST": self._new_secret},
-            ),
-            ((None, "keys"), {"GET": self._keys}),
-            ((None, "keys", "rotate"), {"POST": self._rotate_keys}),
-        ]
-        for shape, methods in table:
+        for shape, methods in self._table:
             if len(shape) == len(parts) and all(
                 s is None or s == p for s, p in zip(shape, parts, strict=True)
             ):

@@ -70,7 +70,6 @@ Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 if TYPE_CHECKING:
     from ..core._tracing import TracerProvider
     from ._admin_api import AdminApi
-    from ._keys import MasterKey
 
 log = logging.getLogger("tokensmith.server")
 
@@ -145,7 +144,6 @@ class TokensmithApp:
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
         self._admin_api: AdminApi | None = None
-        self._master: MasterKey | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
         self.watch = DatabaseWatch(self.db)
@@ -192,7 +190,6 @@ class TokensmithApp:
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
         self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
-        self._master = master
         if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
             from ._admin import Admin
             from ._admin_api import ensure_master_realm
@@ -352,11 +349,10 @@ class TokensmithApp:
             from ._admin_api import AdminApi
             from ._own import OwnTokens
 
-            assert self._master is not None
             self._admin_api = AdminApi(
                 self.registry,
                 OwnTokens(self.registry, self.db, clock=self.clock),
-                Admin(self.db, self._master, checker=self.checker, clock=self.clock),
+                Admin(self.db, self.registry.master, checker=self.checker, clock=self.clock),
                 max_body_bytes=self.settings.max_body_bytes,
                 address=self._address,
             )

@@ -369,7 +369,7 @@ def _realm_options(export: Mapping[str, Any], notes: list[str]) -> dict[str, Any
         most = _seconds(export.get(cap))
         if most is not None and most < refresh:
             refresh = most
-    given = str(export.get("defaultSignatureAlgorithm") or "RS256")
+    given = _realm_alg(export)
     alg = given if given in ("RS256", "ES256") else ("ES256" if given.startswith("ES") else "RS256")
     if alg != given:
         notes.append(f"tokensmith signs with RS256 or ES256: the realm's {given} became {alg}")
