@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, quote
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
-from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken
+from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken, SlowDown
 from ..store import Client, Conflict, NotFound, SigningKeyRecord, TrustedIssuer
 from ._admin import Admin
 from ._admin_checks import MAX_TTL, AdminError
@@ -60,6 +60,7 @@ from ._keycloak import (
     realm_representation,
 )
 from ._own import OwnTokens
+from ._ratelimit import AuthLimiter
 from ._routes import ADMIN, LEGACY_PREFIX
 from ._state import Registry
 from ._trust import DEFAULT_MAX_AGE, Trust
@@ -285,7 +286,11 @@ class AdminApi:
         *,
         max_body_bytes: int,
         address: Callable[[Scope], str] = lambda scope: (scope.get("client") or ("?", 0))[0],
+        limiter: AuthLimiter | None = None,
     ) -> None:
+        self.limiter = limiter or AuthLimiter()
+        """Counts requests with a token that fails, per address, against the master realm's
+        address limit (shared with its token endpoint): past it, 429 before any check."""
         self.registry = registry
         self.own = own
         self.admin = admin
@@ -315,6 +320,9 @@ class AdminApi:
                 status, answer, headers = await handler(parts, scope, body)
         except ApiError as err:
             status, answer, headers = err.status, _problem(err), _challenge(err)
+        except SlowDown as err:
+            status, answer = 429, {"error": err.error, "errorMessage": err.description}
+            headers = [(b"retry-after", str(err.retry_after).encode())]
         except (AdminError, BodyError) as err:
             status, answer, headers = (
                 400,
@@ -348,9 +356,12 @@ class AdminApi:
         state = await self.registry.realm(MASTER_REALM)
         if state is None:
             raise ApiError(401, "invalid_token", "there is no master realm, so no admin client")
+        address = self.address(scope)
+        await self.limiter.admit(state.realm, "", address)
         try:
             claims = await self.own.access_claims(state, token.strip())
         except InvalidToken as exc:
+            await self.limiter.failed(state.realm, None, address)
             raise ApiError(401, "invalid_token", str(exc)) from None
         scopes = str(claims.get("scope", "")).split()
         if ADMIN_SCOPE in scopes or (not write and ADMIN_READ_SCOPE in scopes):

@@ -362,6 +362,7 @@ class TokensmithApp:
                 Admin(self.db, self.registry.master, checker=self.checker, clock=self.clock),
                 max_body_bytes=self.settings.max_body_bytes,
                 address=self._address,
+                limiter=self.limiter,
             )
         await self._admin_api(path, scope, receive, send)
 

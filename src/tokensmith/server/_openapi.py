@@ -226,6 +226,9 @@ def _admin_operation(method: str, route_path: str, op: Operation) -> dict[str, A
         responses[str(op.status)] = _json(_schema_of(op.answer), "Done")
     responses["400"] = _json(problem, "Refused: errorMessage says why")
     responses["401"] = _json(problem, "No valid access token of the master realm")
+    responses["429"] = _json(
+        problem, "Too many requests with a failing token from this address: Retry-After"
+    )
     responses["403"] = _json(
         problem, f"The token lacks the scope {ADMIN_SCOPE if write else ADMIN_READ_SCOPE}"
     )
