@@ -78,6 +78,24 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _realm_update(admin: Admin, args: argparse.Namespace) -> int:
+    if args.access_token_ttl is None and args.refresh_token_ttl is None:
+        print(
+            "tokensmith: error: nothing to change; give --access-token-ttl and/or "
+            "--refresh-token-ttl",
+            file=sys.stderr,
+        )
+        return 2
+    realm = await admin.update_realm(
+        args.name,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+    )
+    print(f"updated realm {realm.name}")
+    print_realm(realm)
+    return 0
+
+
 async def _realm_list(admin: Admin, args: argparse.Namespace) -> int:
     realms = await admin.list_realms()
     if args.json:
@@ -325,6 +343,7 @@ _NEEDS_MASTER_KEY = {
 
 _HANDLERS: dict[tuple[str, str], Any] = {
     ("realm", "create"): _realm_create,
+    ("realm", "update"): _realm_update,
     ("realm", "list"): _realm_list,
     ("realm", "show"): _realm_show,
     ("realm", "delete"): _realm_delete,

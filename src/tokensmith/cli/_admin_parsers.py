@@ -14,7 +14,9 @@ from ._issuer_commands import add_parsers as add_issuer_parsers
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register the realm, client and key commands; ``common`` holds the options all share."""
-    realm = sub.add_parser("realm", help="create, list, show, delete, import and export realms")
+    realm = sub.add_parser(
+        "realm", help="create, update, list, show, delete, import and export realms"
+    )
     rsub = realm.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = rsub.add_parser(
         parents=[common], name="create", help="create a realm with fresh signing keys"
@@ -93,6 +95,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="failed client authentications from one source address before it is refused "
         "(HTTP 429), e.g. '20/minute;200/hour' (default: the service's, "
         "$TOKENSMITH_ADDRESS_AUTH_LIMIT)",
+    )
+    update = rsub.add_parser(
+        parents=[common],
+        name="update",
+        help="change a realm's token lifetimes",
+        description="Change a realm's token lifetimes. Tokens already issued keep theirs; "
+        "running instances use the new ones within the poll interval.",
+    )
+    update.add_argument("name")
+    update.add_argument(
+        "--access-token-ttl", type=duration, metavar="S", help="new access token lifetime"
+    )
+    update.add_argument(
+        "--refresh-token-ttl", type=duration, metavar="S", help="new refresh token lifetime"
     )
     rlist = rsub.add_parser(parents=[common], name="list", help="list realms")
     rlist.add_argument("--json", action="store_true", help=JSON_HELP)
