@@ -270,7 +270,6 @@ class TokenResponse(_Model, kw_only=True, omit_defaults=True):
     refresh_token: str | UnsetType = UNSET
     refresh_expires_in: int | UnsetType = UNSET
     issued_token_type: str | UnsetType = UNSET
-    not_before_policy: int | UnsetType = field(default=UNSET, name="not-before-policy")
 
 
 class PascalTokenResponse(_Model, kw_only=True, omit_defaults=True):
@@ -279,6 +278,8 @@ class PascalTokenResponse(_Model, kw_only=True, omit_defaults=True):
     token: str = field(name="Token")
     token_type: str = field(name="TokenType")
     expires_in: int = field(name="ExpiresIn")
+    refresh_token: str | UnsetType = field(default=UNSET, name="RefreshToken")
+    refresh_expires_in: int | UnsetType = field(default=UNSET, name="RefreshExpiresIn")
     scope: str | UnsetType = UNSET
 
 
