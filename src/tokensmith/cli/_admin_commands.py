@@ -72,6 +72,8 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         refresh_reuse_grace=args.refresh_reuse_grace,
         max_assertion_lifetime=args.max_assertion_lifetime,
         cors_origins=args.cors_origin,
+        dpop_required=args.require_dpop,
+        dpop_nonce=args.dpop_nonce,
     )
     print(f"created realm {realm.name}")
     print_realm(realm)
@@ -220,6 +222,7 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         scopes=args.scope,
         default_scopes=args.default_scope,
         refresh_tokens=args.refresh_tokens,
+        dpop_required=args.require_dpop,
         access_token_ttl=args.access_token_ttl,
         response_style=args.response_style,
         grant_types=args.grant,

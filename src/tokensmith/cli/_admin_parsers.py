@@ -50,6 +50,16 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="extra path answering this realm's token endpoint, e.g. /connect/token (repeatable)",
     )
     create.add_argument(
+        "--require-dpop",
+        action="store_true",
+        help="every access token of the realm must be DPoP-bound (RFC 9449)",
+    )
+    create.add_argument(
+        "--dpop-nonce",
+        action="store_true",
+        help="DPoP proofs at the token endpoint must carry the service's nonce (RFC 9449 §8)",
+    )
+    create.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -205,6 +215,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--refresh-tokens",
         action="store_true",
         help="answer client_credentials with a refresh token too",
+    )
+    ccreate.add_argument(
+        "--require-dpop",
+        action="store_true",
+        help="refuse token requests without a DPoP proof: every access token is bound to the "
+        "client's key (RFC 9449)",
     )
     ccreate.add_argument(
         "--access-token-ttl",

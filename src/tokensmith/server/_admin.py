@@ -135,6 +135,8 @@ class Admin:
         refresh_reuse_grace: int | None = None,
         max_assertion_lifetime: int | None = None,
         cors_origins: Sequence[str] = (),
+        dpop_required: bool = False,
+        dpop_nonce: bool = False,
     ) -> Realm:
         """Create a realm with a current and a next signing key. ``client_auth_limit`` and
         ``address_auth_limit`` bound failed client authentications per client id and per source
@@ -144,7 +146,9 @@ class Admin:
         ``max_assertion_lifetime`` is how many seconds a private_key_jwt assertion may live at
         most (None: :data:`~tokensmith.store.DEFAULT_MAX_ASSERTION_LIFETIME`).
         ``cors_origins`` are the exact origins (``https://app.example.com``) whose pages may
-        call the token endpoint and read its answers (none: no CORS there).
+        call the token endpoint and read its answers (none: no CORS there). With
+        ``dpop_required`` every access token must be DPoP-bound (RFC 9449); with ``dpop_nonce``
+        proofs at the token endpoint must carry the service's nonce.
 
         Raises:
             AdminError: an argument is invalid.
@@ -178,6 +182,8 @@ class Admin:
                 refresh_reuse_grace=refresh_reuse_grace,
                 max_assertion_lifetime=max_assertion_lifetime,
                 cors_origins=origins,
+                dpop_required=dpop_required,
+                dpop_nonce=dpop_nonce,
             )
             for state in ("current", "next"):
                 await realms.add_key(
@@ -261,6 +267,7 @@ class Admin:
         jwks: Mapping[str, object] | None = None,
         jwks_url: str | None = None,
         resources: Sequence[str] = (),
+        dpop_required: bool = False,
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
@@ -268,6 +275,7 @@ class Admin:
         ``extra_claims`` go into every access token of the client. With ``jwks`` or ``jwks_url``
         the client authenticates with private_key_jwt and gets no secret. ``resources`` are the
         absolute URIs the client may name as RFC 8707 resource indicators (beside its audience).
+        With ``dpop_required`` its access tokens must be DPoP-bound (RFC 9449 §5.2).
 
         Raises:
             AdminError: an argument is invalid.
@@ -304,6 +312,7 @@ class Admin:
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
                 resources=targets,
+                dpop_required=dpop_required,
             )
         emit(
             "client_created",
@@ -359,6 +368,7 @@ class Admin:
         extra_claims: Mapping[str, object] | None,
         jwks: Mapping[str, object] | None = None,
         jwks_url: str | None = None,
+        dpop_required: bool = False,
     ) -> Client:
         """Replace the client's token settings (its scopes, refresh tokens, access-token lifetime
         (None: the realm's), audience and extra claims) and, for a private_key_jwt client, its
@@ -394,6 +404,7 @@ class Admin:
                 extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
+                dpop_required=dpop_required,
             )
             changed = await clients.require_client(conn, realm.id, client_id)
         emit("client_updated", realm=realm_name, client_id=client_id)

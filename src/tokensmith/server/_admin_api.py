@@ -491,6 +491,7 @@ class AdminApi:
             extra_claims=options.get("extra_claims"),
             jwks=options.get("jwks"),
             jwks_url=options.get("jwks_url"),
+            dpop_required=options.get("dpop_required", False),
         )
         if plan.enabled != client.enabled:
             if not plan.enabled:

@@ -38,6 +38,7 @@ from ..oauth import (
     SlowDown,
     TemporarilyUnavailable,
     UnauthorizedClient,
+    UseDPoPNonce,
     echo,
     error_body,
     form_parser,
@@ -49,6 +50,7 @@ from ._clientauth import ClientAuthenticator
 from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
 from ._dbwatch import DatabaseWatch
 from ._discovery import metadata
+from ._dpop import DPoPChecker
 from ._events import observe
 from ._external import ExternalTokens
 from ._health import LIVE_BODY, Health
@@ -188,7 +190,13 @@ class TokensmithApp:
             verifiers=self._verifiers,
         )
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
-        self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
+        self._endpoint = TokenEndpoint(
+            clients,
+            self.db,
+            external=self._external,
+            dpop=DPoPChecker(self.db, master.derived("dpop nonce")),
+            clock=self.clock,
+        )
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
         if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
             from ._admin import Admin
@@ -416,8 +424,21 @@ class TokensmithApp:
         issuer, audiences = self._issuer(state, scope, headers)
         endpoint = self._endpoint
         assert endpoint is not None
-        issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
-        await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
+        proofs = [bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"dpop"]
+        issued = await endpoint.issue(
+            state,
+            form,
+            headers.get("authorization"),
+            issuer,
+            audiences,
+            dpop=proofs,
+            url=audiences[-1],
+        )
+        answer_headers = _TOKEN_HEADERS
+        nonce = endpoint.dpop.next_nonce(state, self.clock())
+        if nonce is not None:  # RFC 9449 §8.2: a fresh nonce with every answer
+            answer_headers = [*_TOKEN_HEADERS, (b"dpop-nonce", nonce.encode())]
+        await _send(send, 200, issued.response.render(issued.style), answer_headers)
 
     async def _introspect(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
@@ -570,6 +591,8 @@ async def _error(send: Send, err: OAuthError, *, basic: bool = False) -> None:
         headers.append((b"retry-after", str(err.retry_after).encode()))
     if isinstance(err, _MethodNotAllowed):
         headers.append((b"allow", err.allow))
+    if isinstance(err, UseDPoPNonce):
+        headers.append((b"dpop-nonce", err.nonce.encode()))
     await _send(send, err.status_code, error_body(err), headers)
 
 

@@ -37,6 +37,7 @@ def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> 
         jwks=m["jwks"],
         jwks_url=m["jwks_url"],
         resources=frozenset(m["resources"].split()),
+        dpop_required=bool(m["dpop_required"]),
     )
 
 
@@ -70,6 +71,7 @@ async def create_client(
     jwks: str | None = None,
     jwks_url: str | None = None,
     resources: str = "",
+    dpop_required: bool = False,
 ) -> Client:
     """Insert a client with one secret digest.
 
@@ -94,6 +96,7 @@ async def create_client(
                 jwks=jwks,
                 jwks_url=jwks_url,
                 resources=resources,
+                dpop_required=dpop_required,
             )
         )
     except IntegrityError:

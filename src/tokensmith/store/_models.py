@@ -42,6 +42,10 @@ class Realm:
     max_assertion_lifetime: int | None = None
     cors_origins: tuple[str, ...] = ()
     """Exact origins (``https://app.example.com``) whose pages may call the token endpoint."""
+    dpop_required: bool = False
+    """Every access token of the realm must be DPoP-bound (RFC 9449)."""
+    dpop_nonce: bool = False
+    """DPoP proofs at the token endpoint must carry the service's nonce (RFC 9449 §8)."""
 
     @property
     def reuse_grace(self) -> int:
@@ -94,6 +98,8 @@ class Client:
     jwks_url: str | None = None
     resources: frozenset[str] = frozenset()
     """RFC 8707 resource indicators the client may name (absolute URIs)."""
+    dpop_required: bool = False
+    """The client's access tokens must be DPoP-bound (RFC 9449 §5.2)."""
 
     @cached_property
     def static_claims(self) -> dict[str, Any]:

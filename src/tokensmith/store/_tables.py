@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -44,6 +45,9 @@ realms = Table(
     Column("max_assertion_lifetime", Integer, nullable=True),
     # Origins whose pages may call the token endpoint (CORS), space-separated; "": none.
     Column("cors_origins", Text, nullable=False, server_default=""),
+    # DPoP (RFC 9449): every access token must be bound to a key; proofs must carry our nonce.
+    Column("dpop_required", Boolean, nullable=False, server_default=false()),
+    Column("dpop_nonce", Boolean, nullable=False, server_default=false()),
     # Bumped by every change to the realm, its clients, keys or paths; services poll it.
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", BigInteger, nullable=False),
@@ -80,6 +84,8 @@ clients = Table(
     Column("jwks_url", String(1024), nullable=True),  # …or where to fetch them
     # RFC 8707: the resources (absolute URIs, space-separated) the client may name.
     Column("resources", Text, nullable=False, server_default=""),
+    # DPoP (RFC 9449 §5.2, dpop_bound_access_tokens): the client's tokens must be bound.
+    Column("dpop_required", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
 )
 
