@@ -19,7 +19,9 @@ Served:
   new secret is in the answer, once; ``?gracePeriod=SECONDS`` (tokensmith's) keeps the old one
   working meanwhile;
 - ``GET …/keys`` (Keycloak's ``KeysMetadataRepresentation``) and ``POST …/keys/rotate``
-  (tokensmith's).
+  (tokensmith's);
+- ``GET …/admin-events`` and ``GET …/events`` (Keycloak's, newest first, ``?first=&max=``) and
+  ``GET …/metrics`` (tokensmith's token counts), in ``_admin_events``.
 
 Errors are JSON with Keycloak's ``errorMessage`` beside an ``error`` code.
 """
@@ -39,6 +41,7 @@ from ..oauth import InvalidToken
 from ..store import Client, Conflict, NotFound, SigningKeyRecord
 from ._admin import Admin
 from ._admin_checks import AdminError
+from ._admin_events import AdminEvents
 from ._events import acting
 from ._keycloak import (
     MASKED,
@@ -96,6 +99,7 @@ class AdminApi:
         self.max_body_bytes = max_body_bytes
         self.address = address
         """The address a request came from (past trusted proxies), for the events."""
+        events = AdminEvents(admin)
         self._table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
             ((), {"GET": self._realms, "POST": self._create_realm}),
             ((None,), {"GET": self._realm, "DELETE": self._delete_realm}),
@@ -110,6 +114,9 @@ class AdminApi:
             ),
             ((None, "keys"), {"GET": self._keys}),
             ((None, "keys", "rotate"), {"POST": self._rotate_keys}),
+            ((None, "admin-events"), {"GET": events.admin_events}),
+            ((None, "events"), {"GET": events.events}),
+            ((None, "metrics"), {"GET": events.metrics}),
         ]
         """Each resource's path shape (None: any segment) and the handler of each method."""
 
