@@ -26,7 +26,7 @@ from tokensmith.server import Settings
 from tokensmith.server._keys import new_master_key_value
 from tokensmith.server._recorder import MAX_ROWS
 from tokensmith.store import Database
-from tokensmith.store._tables import admin_events, events, realms
+from tokensmith.store._tables import admin_events, clients, events, realms
 
 from .cli_run import CliRun, run_cli
 from .conftest import eventually
@@ -171,6 +171,22 @@ def test_each_change_over_the_api_leaves_one_admin_event_naming_the_admin_client
     table = dump(admin.settings)
     for secret in (generated, rotated["value"], admin.secret):
         assert secret not in table
+
+
+def test_a_deleted_realms_admin_events_stay_readable(admin: Admin) -> None:
+    """After a realm is deleted over the API, its admin events, the deletion first, are still
+    answered; a realm that never was is 404."""
+    assert admin.call("POST", "/admin/realms", json={"realm": "gone"}).status_code == 201
+    assert admin.call("DELETE", "/admin/realms/gone").status_code == 204
+
+    found = admin.get("/admin/realms/gone/admin-events")
+    never = admin.call("GET", "/admin/realms/never/admin-events")
+
+    assert [(e["operationType"], e["resourceType"], e["via"]) for e in found] == [
+        ("DELETE", "REALM", "admin-api"),
+        ("CREATE", "REALM", "admin-api"),
+    ]
+    assert never.status_code == 404
 
 
 def test_each_change_by_the_cli_leaves_one_admin_event_naming_the_system_user(
@@ -333,6 +349,36 @@ def test_last_used_shows_after_a_token_without_changing_the_realm(admin: Admin) 
     assert eventually(lambda: last_used() is not None)
     assert before - 1000 <= last_used() <= time.time() * 1000
     assert _realm_version(admin.settings) == version
+
+
+def test_last_use_is_written_when_the_service_stops(
+    migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    """With the default minute between writes, a token's last use is written when the service
+    stops rather than lost."""
+    settings = event_settings(migrated_sqlite_url)
+    with start(settings, tmp_path) as admin:
+        made = json.loads(admin.cli("client", "create", "acme", "app", "--json").stdout)
+        assert admin.client_token("app", made["client_secret"]).status_code == 200
+        before = _last_used_at(settings)
+
+    assert before is None
+    assert _last_used_at(settings) is not None
+
+
+def _last_used_at(settings: Settings) -> int | None:
+    async def go() -> int | None:
+        db = Database(settings.database_url)
+        try:
+            async with db.read() as conn:
+                found = await conn.scalar(
+                    select(clients.c.last_used_at).where(clients.c.client_id == "app")
+                )
+        finally:
+            await db.close()
+        return None if found is None else int(found)
+
+    return asyncio.run(go())
 
 
 def _realm_version(settings: Settings) -> int:

@@ -1,7 +1,8 @@
 """The admin API's read-only views of what happened to a realm, for Keycloak tooling and the web
 console:
 
-- ``GET /admin/realms/{realm}/admin-events?first=0&max=100``: its admin events, newest first, as
+- ``GET /admin/realms/{realm}/admin-events?first=0&max=100``: its admin events, newest first (a
+  deleted realm's too, until they are pruned), as
   Keycloak's ``AdminEventRepresentation`` (``time`` in milliseconds, ``realmId``,
   ``authDetails`` {``realmId``, ``clientId``, ``ipAddress``}, ``operationType``,
   ``resourceType``, ``resourcePath``, ``details``) plus tokensmith's ``id`` and ``via``
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs
 
 from ..core import ASGIScope as Scope
 from ..store import AdminEventRecord, EventRecord, NotFound, eventlog
-from ._admin import Admin, reading
+from ._admin import Admin, require_realm
 from ._admin_checks import AdminError
 
 DEFAULT_RESULTS = 100
@@ -48,13 +49,18 @@ class AdminEvents:
     async def admin_events(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         """The realm's admin events, newest first.
 
+        A deleted realm's admin events (its deletion the newest) stay readable until they are
+        pruned.
+
         Raises:
             AdminError: ``first`` or ``max`` is not a whole number.
-            NotFound: there is no such realm.
+            NotFound: there is no such realm, and no event of one of that name.
         """
         first, limit = _page(scope)
-        async with reading(self.admin.db, parts[0]) as (conn, realm):
-            found = await eventlog.list_admin_events(conn, realm.name, first=first, limit=limit)
+        async with self.admin.db.read() as conn:
+            found = await eventlog.list_admin_events(conn, parts[0], first=first, limit=limit)
+            if not found:
+                await require_realm(conn, parts[0])
         return 200, [admin_event_representation(e) for e in found], []
 
     async def events(self, parts: list[str], scope: Scope, body: bytes) -> Any:
@@ -62,11 +68,13 @@ class AdminEvents:
 
         Raises:
             AdminError: ``first`` or ``max`` is not a whole number.
-            NotFound: there is no such realm.
+            NotFound: there is no such realm, and no event of one of that name.
         """
         first, limit = _page(scope)
-        async with reading(self.admin.db, parts[0]) as (conn, realm):
-            found = await eventlog.list_events(conn, realm.name, first=first, limit=limit)
+        async with self.admin.db.read() as conn:
+            found = await eventlog.list_events(conn, parts[0], first=first, limit=limit)
+            if not found:
+                await require_realm(conn, parts[0])
         return 200, [event_representation(e) for e in found], []
 
     async def metrics(self, parts: list[str], scope: Scope, body: bytes) -> Any:
