@@ -366,6 +366,21 @@ def test_last_use_is_written_when_the_service_stops(
     assert _last_used_at(settings) is not None
 
 
+def test_a_client_read_before_its_last_use_can_be_put_back(admin: Admin) -> None:
+    """PUT of a representation read before the client got a token (its lastUsed now stale) is
+    accepted: lastUsed is the service's to write, not a setting."""
+    made = json.loads(admin.cli("client", "create", "acme", "app", "--json").stdout)
+    read = admin.get("/admin/realms/acme/clients?clientId=app")[0]
+    assert admin.client_token("app", made["client_secret"]).status_code == 200
+    assert eventually(
+        lambda: admin.get(f"/admin/realms/acme/clients/{read['id']}")["lastUsed"] is not None
+    )
+
+    put = admin.call("PUT", f"/admin/realms/acme/clients/{read['id']}", json=read)
+
+    assert put.status_code == 204, put.text
+
+
 def _last_used_at(settings: Settings) -> int | None:
     async def go() -> int | None:
         db = Database(settings.database_url)

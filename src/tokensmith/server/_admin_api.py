@@ -261,7 +261,7 @@ class AdminApi:
         changed = sorted(
             k
             for k, v in rep.items()
-            if k not in ("enabled", "id", "secret") and current.get(k, v) != v
+            if k not in ("enabled", "id", "secret", "lastUsed") and current.get(k, v) != v
         )
         if changed:
             raise AdminError(
