@@ -48,6 +48,7 @@ OPTION_VARIABLES = {
     "loop": "TOKENSMITH_LOOP",
     "http": "TOKENSMITH_HTTP",
     "tracing": "TOKENSMITH_TRACING",
+    "admin_events_days": "TOKENSMITH_ADMIN_EVENTS_DAYS",
 }
 """The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
 command), by the option's destination; an option given on the command line wins, and its
@@ -72,7 +73,8 @@ SERVE_EPILOG = (
     "(seconds within which admin changes reach the service, default 2), "
     "$TOKENSMITH_REALM_CACHE_SIZE (realms each process holds in memory, default 1000), "
     "$TOKENSMITH_CLIENT_AUTH_LIMIT and $TOKENSMITH_ADDRESS_AUTH_LIMIT (failed-authentication "
-    "limits of realms that set none). The README's table lists every variable."
+    "limits of realms that set none), $TOKENSMITH_LAST_USED_INTERVAL (seconds between writes "
+    "of when clients last got a token, default 60). The README's table lists every variable."
 )
 
 DESCRIPTION = """\
@@ -224,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and the OTEL_* variables; needs pip install 'tokensmith[otel]' (default off; "
         "$TOKENSMITH_TRACING)",
     )
+    serve.add_argument(
+        "--admin-events-days",
+        type=positive,
+        metavar="DAYS",
+        help="days the admin events and security events are kept (default 90; "
+        "$TOKENSMITH_ADMIN_EVENTS_DAYS)",
+    )
     from ._db_commands import add_parsers as add_db_parsers
 
     add_db_parsers(sub, common)
@@ -305,6 +314,8 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, management_port=args.management_port)
             if args.tracing is not None:
                 settings = replace(settings, tracing=args.tracing)
+            if args.admin_events_days is not None:
+                settings = replace(settings, admin_events_days=args.admin_events_days)
             for name in PROCESS_OPTIONS:
                 if getattr(args, name) is not None:
                     options[name] = getattr(args, name)

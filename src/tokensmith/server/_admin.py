@@ -2,7 +2,8 @@
 may ask is checked first, in ``_admin_checks``; this module carries it out.
 
 Every change to a realm goes through :func:`changing`, which bumps the realm's version in the same
-transaction, so that running services drop what they cached within one poll interval.
+transaction, so that running services drop what they cached within one poll interval; and every
+change writes its admin event (``_audit``) in the transaction that makes it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ._admin_checks import (
     check_ttl,
     missing_realm,
 )
+from ._audit import record_change
 from ._events import emit
 from ._keys import MasterKey, new_key, published_until
 from ._secrets import SecretChecker, digest_generated, generate_secret
@@ -190,6 +192,7 @@ class Admin:
                     conn,
                     new_key(self.master, realm_id=realm.id, alg=algorithm, state=state, now=now),
                 )
+            await record_change(conn, self.clock, realm.name, "CREATE", "REALM", "", alg=realm.alg)
         emit("realm_created", realm=realm.name, alg=realm.alg)
         return realm
 
@@ -228,6 +231,7 @@ class Admin:
         async with changing(self.db, name) as (conn, realm):
             if values:
                 await realms.update_realm(conn, realm.id, **values)
+                await record_change(conn, self.clock, name, "UPDATE", "REALM", "", **values)
             changed = await require_realm(conn, name)
         if values:
             emit("realm_updated", realm=name, **values)
@@ -248,6 +252,7 @@ class Admin:
                 if count:
                     raise RealmNotEmpty(name, count)
             await realms.delete_realm(conn, name)
+            await record_change(conn, self.clock, realm.name, "DELETE", "REALM", "")
         emit("realm_deleted", realm=realm.name)
 
     async def create_client(
@@ -314,6 +319,16 @@ class Admin:
                 resources=targets,
                 dpop_required=dpop_required,
             )
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "CREATE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+                method="private_key_jwt" if not digest else "client_secret",
+            )
         emit(
             "client_created",
             realm=realm_name,
@@ -349,6 +364,16 @@ class Admin:
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.set_enabled(conn, client.id, enabled)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "UPDATE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+                enabled=enabled,
+            )
         emit(
             "client_enabled" if enabled else "client_disabled",
             realm=realm_name,
@@ -406,6 +431,19 @@ class Admin:
                 jwks_url=jwks_url,
                 dpop_required=dpop_required,
             )
+            await record_change(
+                conn,
+                self.clock,
+                realm_name,
+                "UPDATE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+                scopes=allowed,
+                accessTokenLifespan=access_token_ttl,
+                refreshTokens=refresh_tokens,
+                dpopRequired=dpop_required,
+            )
             changed = await clients.require_client(conn, realm.id, client_id)
         emit("client_updated", realm=realm_name, client_id=client_id)
         return changed
@@ -419,6 +457,15 @@ class Admin:
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.delete_client(conn, client.id)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "DELETE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+            )
         emit("client_deleted", realm=realm_name, client_id=client_id)
 
     async def rotate_secret(
@@ -439,6 +486,16 @@ class Admin:
             await clients.expire_secrets(conn, client.id, at=now + grace, now=now)
             await clients.add_secret(conn, client.id, digest, now)
             client = await clients.require_client(conn, realm.id, client_id)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "ACTION",
+                "CLIENT_SECRET",
+                f"clients/{client.id}/client-secret",
+                clientId=client_id,
+                gracePeriod=grace,
+            )
         emit("secret_rotated", realm=realm_name, client_id=client_id, grace=grace)
         return NewClient(client, generated)
 
@@ -499,7 +556,17 @@ class Admin:
                 conn, new_key(self.master, realm_id=realm.id, alg=algorithm, state="next", now=now)
             )
             keys = await realms.list_keys(conn, realm.id)
-        current = next((k.kid for k in keys if k.state == "current"), None)
-        following = next((k.kid for k in keys if k.state == "next"), None)
+            current = next((k.kid for k in keys if k.state == "current"), None)
+            following = next((k.kid for k in keys if k.state == "next"), None)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "ACTION",
+                "KEYS",
+                "keys",
+                currentKid=current,
+                nextKid=following,
+            )
         emit("key_rotated", realm=realm_name, current_kid=current, next_kid=following)
         return keys

@@ -183,7 +183,56 @@ class TrustedIssuerRepresentation(_Model, rename="camel", omit_defaults=True, kw
     created_at: int | UnsetType = UNSET
 
 
+class AuthDetails(_Model, rename="camel", kw_only=True):
+    """Who made a change: the admin client (or, from the CLI, the system user) and from where."""
+
+    realm_id: str | None
+    client_id: str | None
+    ip_address: str | None
+
+
+class AdminEventRepresentation(_Model, rename="camel", kw_only=True):
+    """A change made to a realm (Keycloak's shape, without ``representation``), with
+    tokensmith's ``id`` and ``via`` (``cli``, ``admin-api`` or ``service``)."""
+
+    id: str
+    time: int
+    realm_id: str
+    auth_details: AuthDetails
+    operation_type: Literal["CREATE", "UPDATE", "DELETE", "ACTION"]
+    resource_type: str
+    resource_path: str
+    details: dict[str, Any]
+    via: str
+
+
+class EventRepresentation(_Model, rename="camel", kw_only=True):
+    """A security event (Keycloak's shape): a refused client authentication
+    (``CLIENT_LOGIN_ERROR``) or a refresh token used twice (``REFRESH_TOKEN_ERROR``)."""
+
+    id: str
+    time: int
+    type: str
+    realm_id: str
+    client_id: str | None
+    ip_address: str | None
+    error: str
+    details: dict[str, Any]
+
+
+class RealmMetrics(_Model, rename="camel", kw_only=True):
+    """tokensmith's: the realm's tokens issued and failed authentications since the service
+    started, summed over its workers."""
+
+    time: int
+    tokens_issued: int
+    authentication_failures: int
+
+
 ADMIN_MODELS: list[Any] = [
+    AdminEventRepresentation,
+    EventRepresentation,
+    RealmMetrics,
     Problem,
     RealmRepresentation,
     ClientRepresentation,

@@ -57,6 +57,7 @@ from ._health import LIVE_BODY, Health
 from ._introspection import TokenInspector
 from ._keys import open_master_key
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
+from ._recorder import EventRecorder
 from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
@@ -152,6 +153,8 @@ class TokensmithApp:
         self._management_port = settings.management_port
         self._metrics: Metrics | None = None
         self._unobserve: Callable[[], None] | None = None
+        self._recorder: EventRecorder | None = None
+        self._unrecord: Callable[[], None] | None = None
         self._tending: asyncio.Task[None] | None = None
         if settings.metrics:
             from ._metrics import metrics
@@ -162,7 +165,8 @@ class TokensmithApp:
         return f"TokensmithApp({self.db!r})"
 
     async def startup(self) -> None:
-        """Migrate the database, load the master key and start watching for changes."""
+        """Migrate the database, load the master key and start watching for changes and
+        recording security events and clients' last use (``_recorder``)."""
         if self._registry is not None:
             return
         if self._migrate:
@@ -205,6 +209,15 @@ class TokensmithApp:
             await ensure_master_realm(Admin(self.db, master, clock=self.clock))
         if self._metrics is not None and self._unobserve is None:
             self._unobserve = observe(self._metrics.observe)
+        self._recorder = EventRecorder(
+            self.db,
+            registry,
+            retention_days=self.settings.admin_events_days,
+            last_used_interval=self.settings.last_used_interval,
+            clock=self.clock,
+        )
+        self._unrecord = observe(self._recorder.observe)
+        self._recorder.start()
         self._tending = asyncio.get_running_loop().create_task(self._tend())
 
     async def _tend(self) -> None:
@@ -218,7 +231,8 @@ class TokensmithApp:
             await asyncio.sleep(self.settings.poll_interval)
 
     async def shutdown(self) -> None:
-        """Stop watching and close the database."""
+        """Stop watching, write the events and last uses still buffered, and close the
+        database."""
         if self._tending is not None:
             self._tending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -227,6 +241,12 @@ class TokensmithApp:
         if self._unobserve is not None:
             self._unobserve()
             self._unobserve = None
+        if self._unrecord is not None:
+            self._unrecord()
+            self._unrecord = None
+        if self._recorder is not None:
+            await self._recorder.stop()  # what it buffered, written before the database closes
+            self._recorder = None
         if self._metrics is not None:
             self._metrics.flush()
         if self._health is not None:

@@ -299,8 +299,11 @@ def client_from_representation(rep: object) -> ClientPlan:
 
 
 def client_representation(realm: Realm, client: Client) -> dict[str, Any]:
-    """The client as a Keycloak ``ClientRepresentation``, without its secret, with ``id``."""
-    return {"id": str(client.id), **_client_rep(realm, client, [])}
+    """The client as a Keycloak ``ClientRepresentation``, without its secret, with ``id`` and
+    tokensmith's ``lastUsed``: when it last got a token (epoch milliseconds, written by each
+    service process at most a minute late), or null."""
+    used = None if client.last_used_at is None else client.last_used_at * 1000
+    return {"id": str(client.id), **_client_rep(realm, client, []), "lastUsed": used}
 
 
 def realm_representation(realm: Realm) -> dict[str, Any]:

@@ -1,16 +1,16 @@
 """DPoP (RFC 9449): whether a realm or a client requires DPoP-bound access tokens, and whether a
 realm asks for proofs with its server nonce.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-23
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
