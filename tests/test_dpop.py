@@ -442,3 +442,58 @@ def test_an_api_with_nonces_asks_for_one_then_accepts_it(api: API) -> None:
     assert first.json()["error"] == "use_dpop_nonce"
     assert 'error="use_dpop_nonce"' in first.headers["www-authenticate"]
     assert second.status_code == 200, second.text
+
+
+# --- the client (TokenSource(dpop=True)) ---------------------------------------------------------
+
+
+def _source(service: Service, realm: str = "acme", client: str = "svc", **options: Any) -> Any:
+    from tokensmith import TokenSource
+
+    return TokenSource(
+        service.url(realm),
+        client_id=client,
+        client_secret=service.secrets[client],
+        dpop=True,
+        **options,
+    )
+
+
+def test_a_source_gets_bound_tokens_and_proves_them_to_apis(api: API) -> None:
+    import requests
+
+    with _source(api.service) as source:
+        token = source.token()
+        with httpx.Client(auth=source) as http:
+            direct = http.get(api.url + "/api/things")
+            nonced = http.get(api.url + "/nonce/things")  # 401 use_dpop_nonce, then again
+            again = http.get(api.url + "/nonce/things")  # the nonce is known now
+        fresh_origin = api.url.replace("127.0.0.1", "localhost")  # no nonce known there yet
+        by_requests = requests.get(
+            fresh_origin + "/nonce/things", auth=source.requests_auth(), timeout=10
+        )
+
+    assert token.token_type == "DPoP"
+    assert jwt_claims(token.access_token)["cnf"] == {"jkt": source.dpop_key.jkt}  # type: ignore[index]
+    assert direct.status_code == nonced.status_code == again.status_code == 200, nonced.text
+    assert [r.status_code for r in nonced.history] == [401]  # use_dpop_nonce, then the retry
+    assert again.history == []
+    assert by_requests.status_code == 200, by_requests.text
+    assert [r.status_code for r in by_requests.history] == [401]
+    assert "ProofKey(alg='ES256'" in repr(source.dpop_key)
+
+
+async def test_an_async_source_proves_its_tokens_too(api: API) -> None:
+    async with _source(api.service) as source, httpx.AsyncClient(auth=source) as http:
+        answer = await http.get(api.url + "/nonce/things")
+
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_source_sends_the_token_endpoints_nonce_when_asked(service: Service) -> None:
+    with _source(service, realm="strict", client="strict") as source:
+        token = source.token()
+        fetches = source.stats.fetches
+
+    assert token.token_type == "DPoP"
+    assert fetches == 1  # one fetch: its request went twice, the second with the nonce
