@@ -41,7 +41,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-from ._events import json_line
+from ._logline import json_line
 
 STARTUP_FAILURE = 3  # uvicorn's exit status of a server whose startup failed
 RESTART_INTERVAL = 1.0
