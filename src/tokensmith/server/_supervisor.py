@@ -33,7 +33,6 @@ import glob
 import math
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -106,6 +105,8 @@ class Supervisor:
             for fd in (wakeup_r, wakeup_w, lifeline, held):
                 os.close(fd)
             if self.metrics_dir is not None:
+                import shutil  # at the end only: ~0.5 MB for as long as the service runs
+
                 shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
