@@ -6,9 +6,10 @@ that requires DPoP refuses a request without a proof."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,7 +316,14 @@ def api(service: Service) -> Iterator[API]:
         claims = await require(request)
         return JSONResponse({"sub": claims["sub"]})
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        for each in (verifier, nonced):  # their JWKS clients belong to the server's loop
+            await each.aclose()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Mount(
                 "/api",
@@ -326,7 +334,7 @@ def api(service: Service) -> Iterator[API]:
                 app=BearerAuthMiddleware(Starlette(routes=[Route("/things", things)]), nonced),
             ),
             Route("/dependency", depends),
-        ]
+        ],
     )
     with ServerThread(app) as server:
         yield API(server.url, service)

@@ -168,3 +168,30 @@ def test_workers_get_the_sockets_given_one_each_when_there_is_one_per_worker(
 
     expected = [str(fds[0])] * 2 if given == 1 else sorted(map(str, fds))
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        pytest.param(["--workers", "2"], "the worker command after --", id="no-command"),
+        pytest.param(["--workers", "0", "--", "true"], "N >= 1", id="no-worker"),
+        pytest.param(["--workers", "two", "--", "true"], "--workers takes a number", id="nan"),
+        pytest.param(
+            ["--workers", "1", "--log-format", "xml", "--", "true"], "text, json", id="fmt"
+        ),
+        pytest.param(["--workers", "1", "--port", "8080", "--", "true"], "--port", id="unknown"),
+    ],
+)
+def test_a_command_line_it_cannot_read_exits_2_with_the_usage(
+    tmp_path: Path, args: list[str], why: str
+) -> None:
+    """A command line the supervisor cannot read exits with status 2 and says why under the
+    usage, starting no worker."""
+    command = [sys.executable, "-m", "tokensmith.server._supervisor", *args]
+
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: python -m tokensmith.server._supervisor --workers N")
+    assert why in done.stderr
+    assert "Started" not in done.stderr

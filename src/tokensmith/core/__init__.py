@@ -6,33 +6,33 @@ out over httpx (asyncio or trio, through anyio), single flight across threads an
 verifier of signed tokens with its fetched keys, the ASGI types, and OpenTelemetry tracing
 (the only module that imports ``opentelemetry``, and only once tracing is switched on).
 
-The drivers, single flight and the verifier are imported on first use: the client does not need
-the verifier (joserfc), and the token service needs httpx and anyio only once it fetches the keys
-of a client or a trusted issuer.
+Flows, the drivers, single flight and the verifier are imported on first use: the client does not
+need the verifier (joserfc), and the token service needs no flow, nor httpx and anyio until it
+fetches the keys of a client or a trusted issuer.
 """
 
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_getattr as _lazy_getattr
 from ._asgi import ASGIApp, ASGIMessage, ASGIReceive, ASGIScope, ASGISend
-from ._flow import (
-    Call,
-    Flow,
-    HTTPRequest,
-    HTTPResponse,
-    Instruction,
-    Join,
-    Send,
-    Sleep,
-    TransportFailure,
-    Wait,
-    WouldDeadlock,
-)
 
 if TYPE_CHECKING:
     from ._clients import AsyncClients, current_loop
     from ._drive import run_async, run_sync, send_async, send_sync
     from ._flight import Flight, SingleFlight, loop_callback_queue
+    from ._flow import (
+        Call,
+        Flow,
+        HTTPRequest,
+        HTTPResponse,
+        Instruction,
+        Join,
+        Send,
+        Sleep,
+        TransportFailure,
+        Wait,
+        WouldDeadlock,
+    )
     from ._tracing import TraceSpan, Tracing, current_span, make_tracing
     from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable, bound_key
 
@@ -40,14 +40,25 @@ __getattr__ = _lazy_getattr(
     __name__,
     {
         "AsyncClients": "._clients",
+        "Call": "._flow",
         "Claims": "._verifier",
         "Flight": "._flight",
+        "Flow": "._flow",
+        "HTTPRequest": "._flow",
+        "HTTPResponse": "._flow",
+        "Instruction": "._flow",
         "Introspection": "._verifier",
+        "Join": "._flow",
+        "Send": "._flow",
         "SingleFlight": "._flight",
+        "Sleep": "._flow",
         "TraceSpan": "._tracing",
         "Tracing": "._tracing",
+        "TransportFailure": "._flow",
         "Verifier": "._verifier",
         "VerifierUnavailable": "._verifier",
+        "Wait": "._flow",
+        "WouldDeadlock": "._flow",
         "bound_key": "._verifier",
         "current_loop": "._clients",
         "current_span": "._tracing",

@@ -16,17 +16,19 @@ authenticated, error codes and status codes, and URLs without their user informa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..oauth import ConfigurationError
-from ._flow import HTTPRequest
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
     from opentelemetry.trace import TracerProvider as TracerProvider  # for our signatures
+
+    from ._flow import HTTPRequest  # not at run time: the service traces no flow
 
 INSTRUMENTATION = "tokensmith"
 """The instrumentation scope name of every span tokensmith makes."""
@@ -201,7 +203,7 @@ class Tracing:
         )
         headers: dict[str, Any] = dict(request.headers)
         self._propagate.inject(headers, context=self._trace.set_span_in_context(span))
-        traced = HTTPRequest(request.url, headers, request.body, request.method)
+        traced = dataclasses.replace(request, headers=headers)
         return TraceSpan(span, client=True), traced
 
 

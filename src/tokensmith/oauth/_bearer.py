@@ -33,7 +33,7 @@ from joserfc.jws import JWSRegistry
 from joserfc.jwt import ClaimsOption, JWTClaimsRegistry
 
 from ._errors import InsufficientScope, InvalidToken, OAuthError, echo
-from ._jose import KEY_TYPES, MalformedJWT, read_jwt
+from ._jose import KEY_TYPES, MalformedJWT, audiences_of, read_jwt
 
 _FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c")
 
@@ -323,17 +323,6 @@ def _refusal(
         shown = echo(", ".join(sorted(audiences_of(claims))) or "none")
         return f"the token is for another audience ({shown!r}); expected {audience!r}"
     return f"the token's {exc.claim} is not a valid value for it (RFC 7519 §4.1)"
-
-
-def audiences_of(claims: Mapping[str, Any]) -> frozenset[str]:
-    """The ``aud`` of ``claims`` as a set of strings (RFC 7519 §4.1.3: a string or an array of
-    strings); values of any other type name no audience."""
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return frozenset((aud,))
-    if isinstance(aud, list):
-        return frozenset(a for a in aud if isinstance(a, str))
-    return frozenset()
 
 
 def require_scopes(claims: Mapping[str, Any], needed: Collection[str]) -> None:

@@ -255,7 +255,7 @@ class ProofKey:
         """The public key, as proofs carry it."""
         self.jkt = thumbprint(self.jwk)
         """The key's thumbprint: the ``cnf.jkt`` of tokens bound to it."""
-        self._sign = _signature_function(self._key, alg)
+        self._sign = _signature_function(self._key.private_key, alg)
         header = {"typ": PROOF_TYPE, "alg": alg, "jwk": self.jwk}
         self._header = b64url(json.dumps(header, separators=(",", ":")).encode()) + b"."
 

@@ -20,7 +20,9 @@ here; ``tests/oauth/test_errors.py`` keeps this drawing complete)::
     │   ├── InvalidToken                401 invalid_token            (RFC 6750 §3.1)
     │   │   ├── UnknownKey              no key of the issuer may have signed it
     │   │   └── BadSignature            the signature does not verify
-    │   └── InsufficientScope           403 insufficient_scope       (RFC 6750 §3.1)
+    │   ├── InsufficientScope           403 insufficient_scope       (RFC 6750 §3.1)
+    │   ├── InvalidDPoPProof            400/401 invalid_dpop_proof   (RFC 9449 §5, §7.1)
+    │   └── UseDPoPNonce                400/401 use_dpop_nonce       (RFC 9449 §8, §9)
     ├── MalformedJWT                    not a compact JWS; also a ValueError               oauth
     ├── ConfigurationError              set up wrongly (client or service); a ValueError   oauth
     ├── TokenEndpointUnavailable        no answer, 5xx or 429 after every retry            client

@@ -20,14 +20,11 @@ from ..oauth import (
     format_scope,
     parse_scope,
 )
-from ..store import REALM_NAME
+from ..store import CLIENT_ID, REALM_NAME
 from ._ratelimit import check_limits
 from ._resources import MAX_RESOURCE_LENGTH, is_resource
 from ._routes import ALIAS, MAX_ALIAS_LENGTH
 
-CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
-"""What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
-user (form-decoded and as sent) at most one can name a client."""
 _ORIGIN = re.compile(
     r"([A-Za-z][A-Za-z0-9+.-]*)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
 )

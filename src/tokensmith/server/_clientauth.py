@@ -16,22 +16,17 @@ from urllib.parse import unquote_plus
 
 from ..oauth import (
     ASSERTION_ALGORITHMS,
-    BadSignature,
     Clock,
     InvalidClient,
     InvalidRequest,
     InvalidToken,
     MalformedJWT,
-    PublicKeys,
     TemporarilyUnavailable,
-    UnknownKey,
     audiences_of,
     read_jwt,
     system_clock,
-    verify_jwt_access_token,
 )
-from ..store import Client, Database, clients
-from ._admin_checks import CLIENT_ID
+from ..store import CLIENT_ID, Client, Database, clients
 from ._events import emit
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
@@ -44,7 +39,6 @@ if TYPE_CHECKING:
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _MAX_JTI = 200  # with the client's id, fits the 255 characters the replay store keeps
-_NO_KEYS = PublicKeys({})
 _UNVERIFIED = (
     "the client assertion was refused: unknown client, or no key registered for it verifies "
     "the signature"
@@ -241,14 +235,16 @@ class ClientAuthenticator:
         Until the signature verifies, an unknown client, a client without keys and a wrong key
         get the same answer, so that the text does not tell which client ids exist.
         """
-        from ..core import VerifierUnavailable  # httpx and the verifier: with the first assertion
+        # joserfc, httpx and the verifier: with the first assertion, not in every worker
+        from ..core import VerifierUnavailable
+        from ..oauth import BadSignature, PublicKeys, UnknownKey, verify_jwt_access_token
 
         verifier = self._verifier(client) if client is not None else None
         try:
             if client is None or verifier is None:  # the same header checks, against no keys
                 verify_jwt_access_token(
                     assertion,
-                    _NO_KEYS,
+                    PublicKeys({}),
                     algorithms=ASSERTION_ALGORITHMS,
                     issuer=None,
                     audience=None,

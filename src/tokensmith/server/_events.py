@@ -10,8 +10,9 @@ unless asked for.
 
 The standard library's ``logging`` and a JSON formatter of our own rather than structlog: the
 service already logs through ``logging`` (uvicorn's lines, ours), which structlog would have
-to be bridged into for both to come out in one format; the formatter is ~60 lines; and the
-supervisor of ``serve --workers N`` (the standard library only) writes its lines with it too.
+to be bridged into for both to come out in one format; and the formatter is ~60 lines. The
+supervisor of ``serve --workers N`` writes the same JSON lines without ``logging``
+(:func:`._logline.json_line`).
 A record of an event carries an :class:`Event` as its message, so any ``logging`` formatter
 prints it as ``event=NAME key=value ...`` (``--log-format text``), and :class:`JsonFormatter`
 prints one JSON object per line with ``time``, ``level``, ``logger``, ``event`` and the fields
@@ -20,8 +21,6 @@ prints one JSON object per line with ``time``, ``level``, ``logger``, ``event`` 
 Field values are never secrets or tokens (no call site passes one). Text that a caller chose
 (a presented client id) is cut at :data:`MAX_TEXT` characters and written so that it stays on
 one line: control characters, quotes and anything outside printable ASCII are escaped.
-
-The standard library only: ``_supervisor`` imports this module.
 """
 
 from __future__ import annotations
@@ -32,9 +31,10 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
+
+from ._logline import utc_stamp
 
 LOGGER_NAME = "tokensmith.events"
 logger = logging.getLogger(LOGGER_NAME)
@@ -147,7 +147,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
         line: dict[str, Any] = {
-            "time": _utc(record.created),
+            "time": utc_stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
         }
@@ -167,19 +167,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, separators=(",", ":"))
-
-
-def json_line(level: str, logger_name: str, message: str) -> str:
-    """A log line as :class:`JsonFormatter` writes it, for a process without ``logging`` set up
-    (the supervisor)."""
-    line = {"time": _utc(time.time()), "level": level, "logger": logger_name, "event": message}
-    return json.dumps(line, separators=(",", ":"))
-
-
-def _utc(created: float) -> str:
-    seconds = int(created)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{stamp}.{int((created - seconds) * 1000):03d}Z"
 
 
 class TextFormatter(logging.Formatter):

@@ -28,7 +28,6 @@ from ..oauth import (
     TokensmithError,
     as_algorithm,
     generate_key,
-    key_from_pem,
     key_id,
     key_to_pem,
     public_jwk,
@@ -282,7 +281,7 @@ def signer_for(record: SigningKeyRecord, master: MasterKey) -> Signer:
     """
     alg = as_algorithm(record.alg)
     pem = master.decrypt(record.private_key)
-    return Signer(key_from_pem(alg, pem), kid=record.kid, alg=alg)
+    return Signer.from_pem(pem, kid=record.kid, alg=alg)
 
 
 def new_master_key_value() -> str:

@@ -1,4 +1,5 @@
-"""Running the service under uvicorn: the one module that knows uvicorn.
+"""Running the service under uvicorn: the one module that knows uvicorn, with its two HTTP
+protocol subclasses (``_h11``, ``_httptools``: each imported only when chosen).
 
 Seven things here go beyond handing the app to uvicorn:
 
@@ -44,7 +45,6 @@ from typing import Any, NoReturn, cast
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..oauth import ConfigurationError, TokensmithError
 from ._app import TokensmithApp
@@ -193,30 +193,11 @@ def _accepted(transport: asyncio.Transport) -> asyncio.Transport:
     return cast(asyncio.Transport, CoalescingTransport(transport))
 
 
-class H11NoDelayProtocol(H11Protocol):
-    """uvicorn's h11 protocol with ``TCP_NODELAY`` and coalesced writes on every accepted
-    connection."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Set ``TCP_NODELAY``, then start the HTTP connection over a coalescing transport."""
-        super().connection_made(_accepted(transport))
-
-
-HTTP_PROTOCOLS = {"h11": f"{__name__}:H11NoDelayProtocol"}
-
+# Each protocol class is in a module of its own, imported by uvicorn only when chosen: a worker on
+# httptools never imports h11 (nor one on h11 httptools).
+HTTP_PROTOCOLS = {"h11": f"{__package__}._h11:H11NoDelayProtocol"}
 if importlib.util.find_spec("httptools") is not None:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class HttpToolsNoDelayProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol with ``TCP_NODELAY`` and coalesced writes on every
-        accepted connection."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            """Set ``TCP_NODELAY``, then start the HTTP connection over a coalescing
-            transport."""
-            super().connection_made(_accepted(transport))
-
-    HTTP_PROTOCOLS["httptools"] = f"{__name__}:HttpToolsNoDelayProtocol"
+    HTTP_PROTOCOLS["httptools"] = f"{__package__}._httptools:HttpToolsNoDelayProtocol"
 
 
 class HideQueryStrings(logging.Filter):

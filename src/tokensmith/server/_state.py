@@ -28,18 +28,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..oauth import (
     Clock,
     InvalidClient,
     InvalidToken,
-    PublicKeys,
     ResponseStyle,
     Signer,
     TemporarilyUnavailable,
     system_clock,
-    verify_jwt_access_token,
 )
 from ..store import (
     REALM_NAME,
@@ -56,6 +54,9 @@ from ..store import (
 )
 from ._keys import MasterKey, MasterKeyError, published_until, signer_for
 from ._routes import could_be_alias
+
+if TYPE_CHECKING:
+    from ..oauth import PublicKeys
 
 log = logging.getLogger("tokensmith.server")
 
@@ -127,6 +128,8 @@ class RealmState:
         Raises:
             InvalidToken: forged, expired, signed by a retired key, or from another realm.
         """
+        from ..oauth import verify_jwt_access_token  # joserfc: with the first token verified
+
         claims = verify_jwt_access_token(
             token,
             self.public_keys,
@@ -144,6 +147,8 @@ class RealmState:
     def public_keys(self) -> PublicKeys:
         """The keys of the realm's JWKS, made when a token of the realm is first verified (only
         introspection and revocation do): about 7 KiB that most realms never need."""
+        from ..oauth import PublicKeys
+
         return PublicKeys.from_jwks(json.loads(self.jwks))
 
     @property

@@ -19,6 +19,7 @@ from ._database import (
 )
 from ._errors import Conflict, NotFound
 from ._models import (
+    CLIENT_ID,
     DEFAULT_MAX_ASSERTION_LIFETIME,
     DEFAULT_REFRESH_REUSE_GRACE,
     REALM_NAME,
@@ -35,6 +36,7 @@ from ._notify import ChangeListener
 from ._schema import HEAD as SCHEMA_REVISION
 
 __all__ = [
+    "CLIENT_ID",
     "DEFAULT_MAX_ASSERTION_LIFETIME",
     "DEFAULT_REFRESH_REUSE_GRACE",
     "DEFAULT_URL",

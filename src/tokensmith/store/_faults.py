@@ -9,7 +9,6 @@ the short outage (503, "retry in a few seconds") that serving requests would mak
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +99,8 @@ def _server(url: URL) -> str:
 
 
 def _no_database(url: URL) -> str:
+    import shlex  # only for this message: not in every worker
+
     name = url.database or url.username or "postgres"
     createdb = ["createdb"]
     if url.host:

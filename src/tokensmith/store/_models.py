@@ -14,6 +14,10 @@ from ..oauth import ResponseStyle
 REALM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """What a realm name may be; anything else names no realm and is never looked up."""
 
+CLIENT_ID = re.compile(r"[A-Za-z0-9._~@+-]{1,255}")
+"""What a client id may be: no '%' and no space, so that of the two readings of an HTTP Basic
+user (form-decoded and as sent) at most one can name a client."""
+
 DEFAULT_REFRESH_REUSE_GRACE = 30
 """Seconds a just-rotated refresh token may be presented again when a realm does not say."""
 
