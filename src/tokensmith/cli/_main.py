@@ -48,6 +48,7 @@ OPTION_VARIABLES = {
     "loop": "TOKENSMITH_LOOP",
     "http": "TOKENSMITH_HTTP",
     "tracing": "TOKENSMITH_TRACING",
+    "console": "TOKENSMITH_CONSOLE",
 }
 """The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
 command), by the option's destination; an option given on the command line wins, and its
@@ -224,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and the OTEL_* variables; needs pip install 'tokensmith[otel]' (default off; "
         "$TOKENSMITH_TRACING)",
     )
+    serve.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        help="serve the web console at /console on the main port: sign in with an admin "
+        "client of the master realm (default on; $TOKENSMITH_CONSOLE)",
+    )
     from ._db_commands import add_parsers as add_db_parsers
 
     add_db_parsers(sub, common)
@@ -305,6 +312,8 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, management_port=args.management_port)
             if args.tracing is not None:
                 settings = replace(settings, tracing=args.tracing)
+            if args.console is not None:
+                settings = replace(settings, console=args.console)
             for name in PROCESS_OPTIONS:
                 if getattr(args, name) is not None:
                     options[name] = getattr(args, name)

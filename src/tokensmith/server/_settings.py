@@ -82,6 +82,7 @@ SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "METRICS": ("metrics", boolean),
     "MANAGEMENT_PORT": ("management_port", port),
     "TRACING": ("tracing", boolean),
+    "CONSOLE": ("console", boolean),
 }
 """Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
 how its text becomes the value."""
@@ -161,6 +162,7 @@ class Settings:
     Each process holds at most ``realm_cache_size`` realms in memory (the least recently used
     is dropped and read again when needed). ``tracing`` makes an OpenTelemetry span per token,
     introspection and revocation request (needs the ``otel`` extra; see the README, Tracing).
+    ``console`` serves the web console at ``/console`` on the main port.
 
     Raises:
         ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
@@ -182,6 +184,7 @@ class Settings:
     metrics: bool = True
     management_port: int | None = None
     tracing: bool = False
+    console: bool = True
 
     def __post_init__(self) -> None:
         if self.public_url is not None:
@@ -204,8 +207,9 @@ class Settings:
         ``TOKENSMITH_REALM_CACHE_SIZE``, ``TOKENSMITH_RATE_LIMIT_STORAGE``,
         ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
         ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces),
-        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS`` and
-        ``TOKENSMITH_TRACING`` (booleans) and ``TOKENSMITH_MANAGEMENT_PORT``.
+        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS``,
+        ``TOKENSMITH_TRACING`` and ``TOKENSMITH_CONSOLE`` (booleans) and
+        ``TOKENSMITH_MANAGEMENT_PORT``.
 
         A variable that is unset or empty gives the default.
 
