@@ -51,7 +51,7 @@ export class LineChart {
       ctx.moveTo(left, Math.round(y) + 0.5);
       ctx.lineTo(left + plotW, Math.round(y) + 0.5);
       ctx.stroke();
-      ctx.fillText(formatNumber((max * i) / 4), left - 6, y);
+      ctx.fillText(String(Number(((max * i) / 4).toFixed(2))), left - 6, y);
     }
     ctx.textAlign = "left";
     ctx.textBaseline = "alphabetic";
