@@ -186,6 +186,9 @@ BAD_BODIES = [
     (b'{"clientId": "web", "serviceAccountsEnabled": false}', 400, "no service account"),
     (b'{"clientId": "bad id!"}', 400, "client id"),
     (b'{"clientId": "svc", "secret": "**********"}', 400, "masked placeholder"),
+    (b'{"clientId": 7}', 400, "Expected `str`, got `int` - at `$.clientId`"),
+    (b'{"clientId": "svc", "defaultClientScopes": "read"}', 400, "at `$.defaultClientScopes`"),
+    (b'{"clientId": "svc", "enabled": "yes"}', 400, "at `$.enabled`"),
     (
         b'{"clientId": "svc", "protocolMappers": [{"name": "m", "protocolMapper": "x"}]}',
         400,
@@ -235,9 +238,17 @@ def test_conflicts_missing_things_and_wrong_methods(admin: Admin) -> None:
     assert master.status_code == 400
 
 
-def test_enabled_is_changed_with_put_and_other_changes_are_refused(admin: Admin) -> None:
+def test_put_changes_a_client_as_keycloak_does(admin: Admin) -> None:
+    """PUT replaces what it names (attributes merge key by key): enabled, the access-token
+    lifetime and the scopes take effect for the next token; what would change the client's
+    identity or credentials is refused with a 400 saying what to do instead."""
     token = admin.token()
-    made = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "svc"})
+    made = admin.call(
+        "POST",
+        "/admin/realms/acme/clients",
+        token,
+        json={"clientId": "svc", "defaultClientScopes": ["read"]},
+    )
     path = f"/admin/realms/acme/clients/{made.json()['id']}"
     secret = made.json()["secret"]
     rep = admin.call("GET", path, token).json()
@@ -246,21 +257,134 @@ def test_enabled_is_changed_with_put_and_other_changes_are_refused(admin: Admin)
     time.sleep(0.5)
     refused = client_token(admin, "svc", secret)
     on = admin.call("PUT", path, token, json={"enabled": True})
+    changed = admin.call(
+        "PUT",
+        path,
+        token,
+        json={
+            "attributes": {"access.token.lifespan": "9"},
+            "defaultClientScopes": ["read"],
+            "optionalClientScopes": ["write"],
+        },
+    )
     time.sleep(0.5)
     accepted = client_token(admin, "svc", secret)
-    other = admin.call(
-        "PUT", path, token, json={**rep, "attributes": {"access.token.lifespan": "9"}}
+    narrow = httpx.post(
+        f"{admin.service.url}/realms/acme/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials", "scope": "write"},
+        auth=("svc", secret),
     )
+    after = admin.call("GET", path, token).json()
+    renamed = admin.call("PUT", path, token, json={"clientId": "other"})
+    secret_set = admin.call("PUT", path, token, json={"secret": "chosen-by-me"})
+    to_keys = admin.call(
+        "PUT",
+        path,
+        token,
+        json={
+            "clientAuthenticatorType": "client-jwt",
+            "attributes": {"jwks.url": "https://keys.example.com/jwks"},
+        },
+    )
+    wrong_type = admin.call("PUT", path, token, json={"attributes": []})
 
-    assert off.status_code == on.status_code == 204
+    assert off.status_code == on.status_code == changed.status_code == 204, changed.text
     log = admin.service.output()
     assert "event=client_disabled realm=acme client_id=svc via=admin-api by=ops" in log
     assert "event=client_enabled realm=acme client_id=svc via=admin-api by=ops" in log
+    assert "event=client_updated realm=acme client_id=svc via=admin-api by=ops" in log
     assert secret not in log
     assert refused.status_code == 401
     assert accepted.status_code == 200
-    assert other.status_code == 400
-    assert "attributes" in other.json()["errorMessage"]
+    assert (accepted.json()["expires_in"], accepted.json()["scope"]) == (9, "read")
+    assert narrow.json()["scope"] == "write"
+    assert after["attributes"]["access.token.lifespan"] == "9"
+    assert (after["defaultClientScopes"], after["optionalClientScopes"]) == (["read"], ["write"])
+    assert renamed.status_code == secret_set.status_code == to_keys.status_code == 400
+    assert "clientId cannot be changed" in renamed.json()["errorMessage"]
+    assert "client-secret" in secret_set.json()["errorMessage"]
+    assert "cannot change" in to_keys.json()["errorMessage"]
+    assert "$.attributes" in wrong_type.json()["errorMessage"]
+
+
+def test_put_changes_a_realms_token_lifetimes(admin: Admin) -> None:
+    token = admin.token()
+    before = admin.call("GET", "/admin/realms/acme", token).json()
+    changed = admin.call(
+        "PUT",
+        "/admin/realms/acme",
+        token,
+        json={**before, "accessTokenLifespan": 120, "ssoSessionIdleTimeout": 900},
+    )
+    after = admin.call("GET", "/admin/realms/acme", token).json()
+    renamed = admin.call("PUT", "/admin/realms/acme", token, json={"realm": "other"})
+    algorithm = admin.call(
+        "PUT", "/admin/realms/acme", token, json={"defaultSignatureAlgorithm": "RS256"}
+    )
+    too_long = admin.call("PUT", "/admin/realms/acme", token, json={"accessTokenLifespan": 0})
+    not_number = admin.call("PUT", "/admin/realms/acme", token, json={"accessTokenLifespan": "600"})
+    read_only = admin.call(
+        "PUT",
+        "/admin/realms/acme",
+        admin.token("auditor", admin.read_only_secret),
+        json={"accessTokenLifespan": 60},
+    )
+
+    assert changed.status_code == 204, changed.text
+    assert (after["accessTokenLifespan"], after["ssoSessionIdleTimeout"]) == (120, 900)
+    assert renamed.status_code == algorithm.status_code == too_long.status_code == 400
+    assert "renamed" in renamed.json()["errorMessage"]
+    assert "defaultSignatureAlgorithm cannot" in algorithm.json()["errorMessage"]
+    assert "between 1 and" in too_long.json()["errorMessage"]
+    assert not_number.status_code == 400
+    assert "$.accessTokenLifespan" in not_number.json()["errorMessage"]
+    assert read_only.status_code == 403
+    assert "event=realm_updated realm=acme" in admin.service.output()
+
+
+def test_trusted_issuers(admin: Admin) -> None:
+    """Trust an issuer, read it back (never a private key), refuse a duplicate and a bad URL,
+    and stop trusting it."""
+    token = admin.token()
+    base = "/admin/realms/acme/trusted-issuers"
+    jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "BBBB", "kid": "k1"}]}
+    made = admin.call(
+        "POST",
+        base,
+        token,
+        json={"issuer": "https://sso.example.com", "jwks": jwks, "audiences": ["api"]},
+    )
+    by_url = admin.call(
+        "POST",
+        base,
+        token,
+        json={"issuer": "https://login.example.org/t1", "jwksUrl": "https://login.example.org/k"},
+    )
+    again = admin.call("POST", base, token, json={"issuer": "https://sso.example.com"})
+    bad = admin.call("POST", base, token, json={"issuer": "ftp://x"})
+    missing = admin.call("POST", base, token, json={"jwksUrl": "https://x.example/k"})
+    listed = admin.call("GET", base, token).json()
+    one = admin.call("GET", made.headers["location"].split(admin.service.url)[-1], token)
+    gone = admin.call("DELETE", f"{base}/{made.json()['id']}", token)
+    after = admin.call("GET", base, token).json()
+
+    assert made.status_code == by_url.status_code == 201, made.text
+    assert made.json()["jwks"] == jwks
+    assert (made.json()["audiences"], made.json()["maxAge"]) == (["api"], 3600)
+    assert by_url.json()["jwksUrl"] == "https://login.example.org/k"
+    assert again.status_code == 409
+    assert bad.status_code == 400
+    assert "http(s) URL" in bad.json()["errorMessage"]
+    assert missing.status_code == 400
+    assert "issuer" in missing.json()["errorMessage"]
+    assert [t["issuer"] for t in listed] == [
+        "https://login.example.org/t1",
+        "https://sso.example.com",
+    ]
+    assert one.json() == made.json()
+    assert gone.status_code == 204
+    assert [t["issuer"] for t in after] == ["https://login.example.org/t1"]
+    assert all("private" not in json.dumps(t).lower() for t in listed)
 
 
 def test_realms_and_keys(admin: Admin) -> None:

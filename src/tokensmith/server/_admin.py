@@ -200,6 +200,32 @@ class Admin:
         async with self.db.read() as conn:
             return await realms.list_realms(conn)
 
+    async def update_realm(
+        self,
+        name: str,
+        *,
+        access_token_ttl: int | None = None,
+        refresh_token_ttl: int | None = None,
+    ) -> Realm:
+        """Change the realm's token lifetimes (None: keep). Tokens already issued keep theirs.
+
+        Raises:
+            AdminError: a lifetime is invalid.
+            NotFound: there is no such realm.
+        """
+        values: dict[str, int] = {}
+        if access_token_ttl is not None:
+            values["access_token_ttl"] = check_ttl("access token lifetime", access_token_ttl)
+        if refresh_token_ttl is not None:
+            values["refresh_token_ttl"] = check_ttl("refresh token lifetime", refresh_token_ttl)
+        async with changing(self.db, name) as (conn, realm):
+            if values:
+                await realms.update_realm(conn, realm.id, **values)
+            changed = await require_realm(conn, name)
+        if values:
+            emit("realm_updated", realm=name, **values)
+        return changed
+
     async def delete_realm(self, name: str, *, with_clients: bool = True) -> None:
         """Delete a realm with its clients, keys and tokens; with ``with_clients`` false, only
         if it has no client (checked in the deleting transaction).
@@ -318,6 +344,59 @@ class Admin:
             realm=realm_name,
             client_id=client_id,
         )
+
+    async def update_client(
+        self,
+        realm_name: str,
+        client_id: str,
+        *,
+        scopes: str,
+        default_scopes: str | None = None,
+        refresh_tokens: bool,
+        access_token_ttl: int | None,
+        audience: str | None,
+        extra_claims: Mapping[str, object] | None,
+        jwks: Mapping[str, object] | None = None,
+        jwks_url: str | None = None,
+    ) -> Client:
+        """Replace the client's token settings (its scopes, refresh tokens, access-token lifetime
+        (None: the realm's), audience and extra claims) and, for a private_key_jwt client, its
+        keys. How the client authenticates cannot change: a secret client stays one.
+
+        Raises:
+            AdminError: an argument is invalid, or it would change how the client authenticates.
+            NotFound: the realm or the client does not exist.
+        """
+        allowed, defaults = check_scopes(scopes, default_scopes)
+        if access_token_ttl is not None:
+            check_ttl("access token lifetime", access_token_ttl)
+        check_extra_claims(extra_claims)
+        keys = jwks is not None or jwks_url is not None
+        if keys:
+            check_client_keys(None, jwks, jwks_url)
+        async with changing(self.db, realm_name) as (conn, realm):
+            client = await clients.require_client(conn, realm.id, client_id)
+            if keys != (not client.secrets):
+                raise AdminError(
+                    f"client {client_id} authenticates with "
+                    f"{'keys' if client.jwks or client.jwks_url else 'a secret'}; that cannot "
+                    "change: create a client that authenticates the other way"
+                )
+            await clients.update_client(
+                conn,
+                client.id,
+                scopes=allowed,
+                default_scopes=defaults,
+                refresh_tokens=refresh_tokens,
+                access_token_ttl=access_token_ttl,
+                audience=audience or None,
+                extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
+                jwks=json.dumps(dict(jwks)) if jwks is not None else None,
+                jwks_url=jwks_url,
+            )
+            changed = await clients.require_client(conn, realm.id, client_id)
+        emit("client_updated", realm=realm_name, client_id=client_id)
+        return changed
 
     async def delete_client(self, realm_name: str, client_id: str) -> None:
         """Delete a client with its secrets and refresh tokens.

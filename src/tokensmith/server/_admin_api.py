@@ -29,16 +29,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
 
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
-from ..oauth import InvalidToken
-from ..store import Client, Conflict, NotFound, SigningKeyRecord
+from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken
+from ..store import Client, Conflict, NotFound, SigningKeyRecord, TrustedIssuer
 from ._admin import Admin
 from ._admin_checks import AdminError
+from ._api_models import (
+    UNSET,
+    BodyError,
+    ClientRepresentation,
+    RealmRepresentation,
+    TrustedIssuerRepresentation,
+    UnsetType,
+    decode,
+)
 from ._events import acting
 from ._keycloak import (
     MASKED,
@@ -50,6 +59,7 @@ from ._keycloak import (
 from ._own import OwnTokens
 from ._routes import ADMIN, LEGACY_PREFIX
 from ._state import Registry
+from ._trust import DEFAULT_MAX_AGE, Trust
 
 PREFIX = ADMIN
 MASTER_REALM = "master"
@@ -61,6 +71,7 @@ ADMIN_READ_SCOPE = "admin.read"
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
 _SEGMENT = re.compile(r"[^/]+")
+T = TypeVar("T")
 
 Handler = Callable[
     [list[str], Scope, bytes], Awaitable[tuple[int, object, list[tuple[bytes, bytes]]]]
@@ -98,7 +109,10 @@ class AdminApi:
         """The address a request came from (past trusted proxies), for the events."""
         self._table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
             ((), {"GET": self._realms, "POST": self._create_realm}),
-            ((None,), {"GET": self._realm, "DELETE": self._delete_realm}),
+            (
+                (None,),
+                {"GET": self._realm, "PUT": self._update_realm, "DELETE": self._delete_realm},
+            ),
             ((None, "clients"), {"GET": self._clients, "POST": self._create_client}),
             (
                 (None, "clients", None),
@@ -110,6 +124,11 @@ class AdminApi:
             ),
             ((None, "keys"), {"GET": self._keys}),
             ((None, "keys", "rotate"), {"POST": self._rotate_keys}),
+            ((None, "trusted-issuers"), {"GET": self._issuers, "POST": self._trust}),
+            (
+                (None, "trusted-issuers", None),
+                {"GET": self._issuer, "DELETE": self._distrust},
+            ),
         ]
         """Each resource's path shape (None: any segment) and the handler of each method."""
 
@@ -129,7 +148,7 @@ class AdminApi:
                 status, answer, headers = await handler(parts, scope, body)
         except ApiError as err:
             status, answer, headers = err.status, _problem(err), _challenge(err)
-        except AdminError as err:
+        except (AdminError, BodyError) as err:
             status, answer, headers = (
                 400,
                 {"error": "invalid_request", "errorMessage": str(err)},
@@ -198,9 +217,32 @@ class AdminApi:
         return 200, realm_representation(await self.admin.realm(parts[0])), []
 
     async def _create_realm(self, parts: list[str], scope: Scope, body: bytes) -> Any:
-        name, options = realm_options(_json(body))
+        _, raw = decode(body, RealmRepresentation)
+        name, options = realm_options(raw)
         await self.admin.create_realm(name, **options)
         return 201, None, [(b"location", f"{PREFIX}/{quote(name)}".encode())]
+
+    async def _update_realm(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        rep, raw = decode(body, RealmRepresentation)
+        realm = await self.admin.realm(parts[0])
+        if rep.realm not in (UNSET, realm.name) or rep.id not in (UNSET, realm.name):
+            raise AdminError("a realm cannot be renamed; create one and import its clients")
+        current = realm_representation(realm)
+        changeable = ("accessTokenLifespan", "ssoSessionIdleTimeout")
+        fixed = sorted(
+            k for k, v in raw.items() if k in current and k not in changeable and current[k] != v
+        )
+        if fixed:
+            raise AdminError(
+                f"only accessTokenLifespan and ssoSessionIdleTimeout (the refresh-token "
+                f"lifetime) can be changed; {', '.join(fixed)} cannot"
+            )
+        await self.admin.update_realm(
+            realm.name,
+            access_token_ttl=_unset_none(rep.access_token_lifespan),
+            refresh_token_ttl=_unset_none(rep.sso_session_idle_timeout),
+        )
+        return 204, None, []
 
     async def _delete_realm(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         if parts[0] == MASTER_REALM:
@@ -229,7 +271,8 @@ class AdminApi:
         return 200, client_representation(realm, await self._find(parts[0], parts[2])), []
 
     async def _create_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
-        plan = client_from_representation(_json(body))
+        _, raw = decode(body, ClientRepresentation)
+        plan = client_from_representation(raw)
         new = await self.admin.create_client(
             parts[0], plan.client_id, secret=plan.secret, **plan.options
         )
@@ -243,28 +286,36 @@ class AdminApi:
         return 201, answer, [(b"location", location.encode())]
 
     async def _update_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        """Keycloak's update: the representation sent replaces the client's settings; fields
+        left out keep their values (``attributes`` merge key by key)."""
         client = await self._find(parts[0], parts[2])
-        rep = _json(body)
-        if not isinstance(rep, dict):
-            raise AdminError("the body must be a JSON object (a ClientRepresentation)")
-        if rep.get("clientId", client.client_id) != client.client_id:
+        rep, raw = decode(body, ClientRepresentation)
+        if rep.client_id not in (UNSET, client.client_id):
             raise AdminError("clientId cannot be changed; create a client and delete this one")
+        if rep.secret not in (UNSET, MASKED):
+            raise AdminError(
+                "a secret is not set here: POST to the client's client-secret to generate one"
+            )
         realm = await self.admin.realm(parts[0])
         current = client_representation(realm, client)
-        changed = sorted(
-            k
-            for k, v in rep.items()
-            if k not in ("enabled", "id", "secret") and current.get(k, v) != v
+        merged = {**current, **raw, "secret": None}
+        merged["attributes"] = {**current.get("attributes", {}), **raw.get("attributes", {})}
+        plan = client_from_representation(merged)
+        options = plan.options
+        await self.admin.update_client(
+            parts[0],
+            client.client_id,
+            scopes=options["scopes"],
+            default_scopes=options["default_scopes"],
+            refresh_tokens=options["refresh_tokens"],
+            access_token_ttl=options.get("access_token_ttl"),
+            audience=options.get("audience"),
+            extra_claims=options.get("extra_claims"),
+            jwks=options.get("jwks"),
+            jwks_url=options.get("jwks_url"),
         )
-        if changed:
-            raise AdminError(
-                f"only enabled can be changed here; {', '.join(changed)} cannot (yet): create "
-                "a client with the new settings instead"
-            )
-        if "enabled" in rep:
-            if not isinstance(rep["enabled"], bool):
-                raise AdminError("enabled must be true or false")
-            await self.admin.set_client_enabled(parts[0], client.client_id, rep["enabled"])
+        if plan.enabled != client.enabled:
+            await self.admin.set_client_enabled(parts[0], client.client_id, plan.enabled)
         return 204, None, []
 
     async def _delete_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
@@ -300,6 +351,62 @@ class AdminApi:
 
     async def _rotate_keys(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         return 200, _keys_metadata(await self.admin.rotate_keys(parts[0])), []
+
+    # --- trusted issuers ------------------------------------------------------------------------
+
+    async def _issuers(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        found = await Trust(self.admin).issuers(parts[0])
+        return 200, [_issuer_representation(t) for t in found], []
+
+    async def _find_issuer(self, realm: str, issuer_id: str) -> TrustedIssuer:
+        for trusted in await Trust(self.admin).issuers(realm):
+            if str(trusted.id) == issuer_id:
+                return trusted
+        raise ApiError(404, "not_found", f"realm {realm} has no trusted issuer with id {issuer_id}")
+
+    async def _issuer(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        return 200, _issuer_representation(await self._find_issuer(parts[0], parts[2])), []
+
+    async def _trust(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        rep, _ = decode(body, TrustedIssuerRepresentation)
+        trust = Trust(self.admin)
+        await trust.add(
+            parts[0],
+            rep.issuer,
+            jwks_url=_unset_none(rep.jwks_url),
+            jwks=_unset_none(rep.jwks),
+            audiences=_unset_none(rep.audiences) or (),
+            algorithms=_unset_none(rep.algorithms) or DEFAULT_EXTERNAL_ALGORITHMS,
+            max_age=_unset_none(rep.max_age) or DEFAULT_MAX_AGE,
+            claims=_unset_none(rep.claims) or (),
+        )
+        made = next(t for t in await trust.issuers(parts[0]) if t.issuer == rep.issuer)
+        location = f"{PREFIX}/{quote(parts[0])}/trusted-issuers/{made.id}"
+        return 201, _issuer_representation(made), [(b"location", location.encode())]
+
+    async def _distrust(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        trusted = await self._find_issuer(parts[0], parts[2])
+        await Trust(self.admin).remove(parts[0], trusted.issuer)
+        return 204, None, []
+
+
+def _unset_none(value: T | UnsetType | None) -> T | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def _issuer_representation(trusted: TrustedIssuer) -> dict[str, Any]:
+    """A trusted issuer as :class:`TrustedIssuerRepresentation` says (never a private key)."""
+    return {
+        "id": str(trusted.id),
+        "issuer": trusted.issuer,
+        "jwksUrl": trusted.jwks_url,
+        "jwks": json.loads(trusted.jwks) if trusted.jwks else None,
+        "audiences": sorted(trusted.audiences),
+        "algorithms": list(trusted.algorithms),
+        "maxAge": trusted.max_age,
+        "claims": list(trusted.claims),
+        "createdAt": trusted.created_at * 1000,
+    }
 
 
 def _keys_metadata(keys: list[SigningKeyRecord]) -> dict[str, Any]:
@@ -367,15 +474,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _json(body: bytes) -> object:
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AdminError(f"the body is not JSON ({exc})") from None
 
 
 def _problem(err: ApiError) -> dict[str, str]:

@@ -24,6 +24,8 @@ from ._admin import Admin, changing, reading
 from ._admin_checks import AdminError, check_ttl
 from ._events import emit
 
+DEFAULT_MAX_AGE = 3600
+"""How old (by ``iat``) a trusted issuer's token may be, by default, in seconds."""
 DEMO_ISSUER = "https://sso.demo.tokensmith.invalid"
 DEMO_AUDIENCE = "tokensmith-demo"
 _URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
@@ -44,7 +46,7 @@ class Trust:
         jwks: dict[str, object] | None = None,
         audiences: Sequence[str] = (),
         algorithms: Sequence[str] = DEFAULT_EXTERNAL_ALGORITHMS,
-        max_age: int = 3600,
+        max_age: int = DEFAULT_MAX_AGE,
         claims: Sequence[str] = (),
         _private_key: bytes | None = None,
     ) -> None:

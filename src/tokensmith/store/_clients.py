@@ -147,6 +147,12 @@ async def set_enabled(conn: AsyncConnection, client_pk: int, enabled: bool) -> N
     await conn.execute(update(clients).where(clients.c.id == client_pk).values(enabled=enabled))
 
 
+async def update_client(conn: AsyncConnection, client_pk: int, **values: object) -> None:
+    """Change the client's settings: ``values`` are columns of ``clients`` (scopes and default
+    scopes as scope strings)."""
+    await conn.execute(update(clients).where(clients.c.id == client_pk).values(**values))
+
+
 async def delete_client(conn: AsyncConnection, client_pk: int) -> None:
     """Delete a client with its secrets and refresh tokens."""
     await conn.execute(delete(clients).where(clients.c.id == client_pk))

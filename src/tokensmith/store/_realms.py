@@ -227,6 +227,11 @@ async def path_owner(conn: AsyncConnection, path: str) -> str | None:
     return None if name is None else str(name)
 
 
+async def update_realm(conn: AsyncConnection, realm_id: int, **values: object) -> None:
+    """Change the realm's settings: ``values`` are columns of ``realms``."""
+    await conn.execute(update(realms).where(realms.c.id == realm_id).values(**values))
+
+
 async def bump_version(conn: AsyncConnection, realm_id: int) -> None:
     """Mark the realm changed so that every service drops what it cached of it: at once on
     PostgreSQL (a notification sent at commit), else at its next poll."""
