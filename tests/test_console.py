@@ -419,9 +419,68 @@ def test_sign_in_with_the_keyboard_alone(context: BrowserContext, console: Conso
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-nav=keys][aria-current=page]")
+    page.wait_for_selector("#page:not([aria-busy]) #page-title")
 
     assert outline not in ("", "none")
     assert page.inner_text("#page-title") == "Signing keys of acme"
+    assert page.evaluate("document.activeElement.id") == "page-title"  # read out first
+
+
+def test_realms_and_trusted_issuers_from_the_console(
+    context: BrowserContext, console: Console, tmp_path: Path
+) -> None:
+    """The console creates a realm, changes its token lifetimes, trusts an issuer in it and
+    stops trusting it, then deletes the realm; the API shows each change."""
+    page, _ = open_console(context, console)
+    sign_in(page, "ops", console.ops_secret)
+    headers = admin_headers(console)
+
+    def admin_get(path: str) -> httpx.Response:
+        return httpx.get(console.service.url + path, headers=headers)
+
+    go(page, "realms")
+    page.fill("#realm-name", "shop")
+    page.click("#new-realm ~ .row button[type=submit]")
+    page.wait_for_selector("#page:not([aria-busy]) #lifetimes:has-text('shop')")
+    page.fill("#life-access", "120")
+    page.fill("#life-refresh", "7200")
+    page.click("text=Save lifetimes")
+    page.wait_for_selector("#notice:has-text('Lifetimes of shop saved.')")
+    realm = admin_get("/admin/realms/shop").json()
+
+    go(page, "issuers")
+    page.fill("#issuer-url", "https://sso.example.com")
+    page.fill("#issuer-jwks", "https://sso.example.com/jwks")
+    page.fill("#issuer-aud", "api")
+    page.click("text=Add issuer")
+    page.wait_for_selector("td:has-text('https://sso.example.com/jwks')")
+    page.screenshot(path=tmp_path / "issuers.png", full_page=True)
+    trusted = admin_get("/admin/realms/shop/trusted-issuers").json()
+    page.click("[aria-label='Delete trusted issuer https://sso.example.com']")
+    page.wait_for_selector("text=No trusted issuers.")
+    after = admin_get("/admin/realms/shop/trusted-issuers").json()
+
+    go(page, "realms")
+    page.click("[aria-label='Delete realm shop']")
+    page.wait_for_selector("#notice:has-text('Realm shop deleted.')")
+    gone = admin_get("/admin/realms/shop")
+
+    assert (realm["accessTokenLifespan"], realm["ssoSessionIdleTimeout"]) == (120, 7200)
+    assert [(t["issuer"], t["jwksUrl"], t["audiences"]) for t in trusted] == [
+        ("https://sso.example.com", "https://sso.example.com/jwks", ["api"])
+    ]
+    assert after == []
+    assert gone.status_code == 404
+    assert page.input_value("#realm-select") == "acme"
+
+
+def admin_headers(console: Console) -> dict[str, str]:
+    answer = httpx.post(
+        f"{console.service.url}/realms/master/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials"},
+        auth=("ops", console.ops_secret),
+    )
+    return {"authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def test_a_read_only_admin_sees_but_cannot_change(

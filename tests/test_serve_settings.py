@@ -97,6 +97,7 @@ def test_every_serve_option_reads_its_variable(
         "TOKENSMITH_ADDRESS_AUTH_LIMIT": "7/minute",
         "TOKENSMITH_MASTER_KEY": "x" * 43,
         "TOKENSMITH_TRACING": "on",
+        "TOKENSMITH_CONSOLE": "false",
     }
 
     result = run_cli("serve", cwd=tmp_path, env=env)
@@ -130,6 +131,7 @@ def test_every_serve_option_reads_its_variable(
         metrics=False,
         management_port=9001,
         tracing=True,
+        console=False,
     )
     assert set(env) == every_variable()  # the test sets each variable there is
 

@@ -338,7 +338,7 @@ export async function issuersPage(ctx, root) {
   }
   const rows = issuers.map((t) => [
     h("span", { class: "mono" }, t.issuer),
-    t.jwksUrl ? h("span", { class: "mono small" }, t.jwksUrl) : t.jwks ? "inline JWKS" : "—",
+    t.jwksUrl ? h("span", { class: "mono small" }, t.jwksUrl) : t.jwks ? "inline JWKS" : "OpenID discovery",
     tags(t.audiences || []),
     tags(t.algorithms || []),
     t.maxAge ? `${t.maxAge} s` : "—",
