@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -386,6 +387,8 @@ def test_an_admin_manages_a_client_in_the_browser(
             )
         page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
         assert serious_violations(page) == [], name
+        if name == "clients":  # a secret is shown once: not when the page is opened again
+            assert page.locator("#secret-value").count() == 0
     stored = page.evaluate(
         "() => [localStorage.length, sessionStorage.length, document.cookie, "
         "JSON.stringify({...localStorage}) + JSON.stringify({...sessionStorage})]"
@@ -474,6 +477,16 @@ def test_realms_and_trusted_issuers_from_the_console(
     assert page.input_value("#realm-select") == "acme"
 
 
+def admin_token_lifetime(console: Console) -> int:
+    answer = httpx.post(
+        f"{console.service.url}/realms/master/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials"},
+        auth=("ops", console.ops_secret),
+    )
+    lifetime: int = answer.json()["expires_in"]
+    return lifetime
+
+
 def admin_headers(console: Console) -> dict[str, str]:
     answer = httpx.post(
         f"{console.service.url}/realms/master/protocol/openid-connect/token",
@@ -504,6 +517,40 @@ def test_a_read_only_admin_sees_but_cannot_change(
     assert message == "The client ID or secret is wrong, or the client is disabled."
     assert "read-only" in page.inner_text("#who")
     assert "admin scope" in page.inner_text("#notice")
+
+    page.click("#signout")
+
+    assert page.is_visible("#signin-form")
+    assert page.locator("#page > *").count() == 0
+
+
+def test_the_console_renews_its_token_before_it_expires(
+    context: BrowserContext, console: Console
+) -> None:
+    """With master-realm tokens that live 6 s, the page asks for a new one before the first
+    expires, and keeps working past the first token's lifetime."""
+    headers = admin_headers(console)
+    master = console.service.url + "/admin/realms/master"
+    lifespan = httpx.get(master, headers=headers).json()["accessTokenLifespan"]
+    assert httpx.put(master, headers=headers, json={"accessTokenLifespan": 6}).status_code == 204
+    try:
+        page, _ = open_console(context, console)
+        asked: list[float] = []
+        page.on(
+            "request",
+            lambda request: asked.append(time.monotonic()) if "/token" in request.url else None,
+        )
+        assert eventually(lambda: admin_token_lifetime(console) == 6)
+        sign_in(page, "ops", console.ops_secret)
+        page.wait_for_timeout(6500)
+        go(page, "keys")
+        title = page.inner_text("#page-title")
+    finally:
+        httpx.put(master, headers=headers, json={"accessTokenLifespan": lifespan})
+
+    assert len(asked) == 2
+    assert 4.5 < asked[1] - asked[0] < 6
+    assert title == "Signing keys of acme"
 
 
 def test_the_console_fits_a_narrow_screen(

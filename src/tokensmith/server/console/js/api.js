@@ -7,7 +7,7 @@ const ADMIN = "../admin/realms";
 const RENEW_BEFORE = 30; // seconds before expiry; or at three quarters of a short lifetime
 
 let credentials = null; // {clientId, secret}
-let token = null; // {value, expiresAt, scope}
+let token = null; // {value, renewAt, scope}
 let renewTimer = null;
 let renewing = null;
 let onEnded = () => {};
@@ -69,15 +69,16 @@ async function fetchToken(creds) {
       "This client is not an admin client: its tokens carry neither the admin nor the admin.read scope.");
   }
   const lifetime = Number(body.expires_in) || 60;
-  return { value: body.access_token, expiresAt: Date.now() + lifetime * 1000, scope: body.scope, lifetime };
+  const wait = Math.max(5, Math.min(lifetime - RENEW_BEFORE, lifetime * 0.75));
+  return { value: body.access_token, renewAt: Date.now() + wait * 1000, scope: body.scope };
 }
 
-function scheduleRenewal(lifetime) {
+function scheduleRenewal() {
   clearTimeout(renewTimer);
-  const wait = Math.max(5, Math.min(lifetime - RENEW_BEFORE, lifetime * 0.75));
+  // A background tab's timers may run late: call() also renews a token past its renewAt.
   renewTimer = setTimeout(() => {
     renew().catch((err) => endSession(err));
-  }, wait * 1000);
+  }, Math.max(0, token.renewAt - Date.now()));
 }
 
 async function renew() {
@@ -88,7 +89,7 @@ async function renew() {
       .then((fresh) => {
         if (credentials === creds) {
           token = fresh;
-          scheduleRenewal(fresh.lifetime);
+          scheduleRenewal();
         }
       })
       .finally(() => {
@@ -111,7 +112,7 @@ export async function signIn(clientId, secret) {
   const fresh = await fetchToken(creds);
   credentials = creds;
   token = fresh;
-  scheduleRenewal(fresh.lifetime);
+  scheduleRenewal();
 }
 
 /** Forget the token and the credentials. */
@@ -125,7 +126,7 @@ export function signOut() {
 /** Call the admin API: `path` under /admin/realms; the answer's JSON (null when empty). Raises ApiError. */
 export async function call(method, path, body) {
   if (!credentials) throw new ApiError(401, "signed_out", "You are signed out.");
-  if (token.expiresAt - Date.now() < 5000) await renew().catch(endAndThrow);
+  if (Date.now() >= token.renewAt) await renew().catch(endAndThrow);
   let response = await send(method, path, body);
   if (response.status === 401 && credentials) {
     // The token may have been refused for a reason a new one mends (a restart with a new key).
