@@ -5,6 +5,7 @@ back."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -410,3 +411,48 @@ def test_realms_and_keys(admin: Admin) -> None:
     assert rotated["active"]["RS256"] in [k["kid"] for k in keys["keys"]]  # next became current
     assert deleted.status_code == 204
     assert gone.status_code == 404
+
+
+def test_failing_tokens_are_rate_limited_per_address_and_no_cors(tmp_path: Path) -> None:
+    """Requests with a token that fails count against the master realm's address limit (the
+    token endpoint's): past it, 429 with Retry-After even for a good token from that address.
+    The admin API sends no CORS headers: no web page of another origin may call it."""
+    assert tokensmith(tmp_path, "db", "upgrade").returncode == 0
+    made = tokensmith(tmp_path, "admin", "create-client", "ops", "--json")
+    secret = json.loads(made.stdout)["client_secret"]
+    limited = dataclasses.replace(settings(tmp_path), address_auth_limit="3/minute")
+    with serving(tmp_path, limited) as service:
+        good = httpx.post(
+            f"{service.url}/realms/master/protocol/openid-connect/token",
+            data={"grant_type": "client_credentials"},
+            auth=("ops", secret),
+        ).json()["access_token"]
+        bearer = {"authorization": f"Bearer {good}"}
+        before = httpx.get(f"{service.url}/admin/realms", headers=bearer)
+        forged = [
+            httpx.get(f"{service.url}/admin/realms", headers={"authorization": f"Bearer {t}"})
+            for t in ("x", "y.z", good[:-4] + "AAAA", good[:-8] + "AAAAAAAA")
+        ]
+        after = httpx.get(f"{service.url}/admin/realms", headers=bearer)
+        origin = {"origin": "https://evil.example"}
+        preflight = httpx.request(
+            "OPTIONS",
+            f"{service.url}/admin/realms",
+            headers={**origin, "access-control-request-method": "GET"},
+        )
+        cross = httpx.get(f"{service.url}/admin/realms", headers={**bearer, **origin})
+        log = service.output()
+
+    assert before.status_code == 200
+    assert [f.status_code for f in forged] == [401, 401, 401, 429]
+    assert after.status_code == 429
+    assert int(after.headers["retry-after"]) > 0
+    assert after.json()["error"] == "slow_down"
+    assert "event=rate_limited realm=master" in log
+    assert good not in log
+    assert preflight.status_code == 401  # no token: nothing to preflight
+    assert all(
+        not k.lower().startswith("access-control-")
+        for answer in (preflight, cross)
+        for k in answer.headers
+    )

@@ -24,6 +24,7 @@ from ..store import (
     realms,
 )
 from ._admin_checks import (
+    MAX_TTL,
     AdminError,
     RealmNotEmpty,
     check_algorithm,
@@ -415,11 +416,11 @@ class Admin:
         """Give the client a new secret; its other secrets keep working for ``grace`` seconds.
 
         Raises:
-            AdminError: ``grace`` is negative.
+            AdminError: ``grace`` is negative or longer than a year.
             NotFound: the realm or the client does not exist.
         """
-        if grace < 0:
-            raise AdminError("the grace period must not be negative")
+        if not 0 <= grace <= MAX_TTL:
+            raise AdminError(f"the grace period must be between 0 and {MAX_TTL} seconds")
         generated, digest = self._new_secret(secret)
         now = self._now()
         async with changing(self.db, realm_name) as (conn, realm):

@@ -29,20 +29,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, quote
 
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
-from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken
+from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken, SlowDown
 from ..store import Client, Conflict, NotFound, SigningKeyRecord, TrustedIssuer
 from ._admin import Admin
-from ._admin_checks import AdminError
+from ._admin_checks import MAX_TTL, AdminError
 from ._api_models import (
     UNSET,
     BodyError,
     ClientRepresentation,
+    CredentialRepresentation,
+    KeysMetadataRepresentation,
     RealmRepresentation,
     TrustedIssuerRepresentation,
     UnsetType,
@@ -57,6 +60,7 @@ from ._keycloak import (
     realm_representation,
 )
 from ._own import OwnTokens
+from ._ratelimit import AuthLimiter
 from ._routes import ADMIN, LEGACY_PREFIX
 from ._state import Registry
 from ._trust import DEFAULT_MAX_AGE, Trust
@@ -76,6 +80,188 @@ T = TypeVar("T")
 Handler = Callable[
     [list[str], Scope, bytes], Awaitable[tuple[int, object, list[tuple[bytes, bytes]]]]
 ]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter an operation reads."""
+
+    name: str
+    description: str
+    kind: Literal["integer", "string"] = "string"
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one method on one admin resource does: the :class:`AdminApi` method that answers,
+    what it takes and what it answers (the OpenAPI document is made from these)."""
+
+    handler: str
+    summary: str
+    status: int = 200
+    body: Any = None
+    """The model of the request body (from ``_api_models``), if it takes one."""
+    answer: Any = None
+    """The model of the answer's body, ``list[Model]`` for a list; None: no body."""
+    query: tuple[Query, ...] = ()
+    conflict: bool = False
+    """Whether it can answer 409 (a name or issuer already taken)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """An admin resource: its path under ``/admin/realms`` (``{name}``: any one segment) and its
+    operations by method."""
+
+    path: str
+    operations: dict[str, Operation]
+
+    @property
+    def shape(self) -> tuple[str | None, ...]:
+        """The path's segments, None for a parameter."""
+        return tuple(None if p.startswith("{") else p for p in self.path.strip("/").split("/") if p)
+
+
+_GRACE = Query(
+    "gracePeriod",
+    "tokensmith's: seconds the old secret keeps working beside the new one (0: none)",
+    "integer",
+    0,
+    MAX_TTL,
+)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "",
+        {
+            "GET": Operation("_realms", "List the realms", answer=list[RealmRepresentation]),
+            "POST": Operation(
+                "_create_realm",
+                "Create a realm (with a current and a next signing key)",
+                201,
+                RealmRepresentation,
+                conflict=True,
+            ),
+        },
+    ),
+    Route(
+        "/{realm}",
+        {
+            "GET": Operation("_realm", "Read a realm", answer=RealmRepresentation),
+            "PUT": Operation(
+                "_update_realm",
+                "Change a realm's token lifetimes",
+                204,
+                RealmRepresentation,
+            ),
+            "DELETE": Operation(
+                "_delete_realm",
+                "Delete a realm with its clients, keys and tokens (not master)",
+                204,
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/clients",
+        {
+            "GET": Operation(
+                "_clients",
+                "List a realm's clients",
+                answer=list[ClientRepresentation],
+                query=(Query("clientId", "only the client with this clientId"),),
+            ),
+            "POST": Operation(
+                "_create_client",
+                "Create a client; a generated secret is in this answer, once",
+                201,
+                ClientRepresentation,
+                ClientRepresentation,
+                conflict=True,
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/clients/{id}",
+        {
+            "GET": Operation("_client", "Read a client", answer=ClientRepresentation),
+            "PUT": Operation(
+                "_update_client",
+                "Change a client: what the body names replaces the client's settings",
+                204,
+                ClientRepresentation,
+            ),
+            "DELETE": Operation(
+                "_delete_client", "Delete a client with its secrets and tokens", 204
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/clients/{id}/client-secret",
+        {
+            "GET": Operation(
+                "_secret",
+                "Read the client's secret: always ********** (only its digest is kept)",
+                answer=CredentialRepresentation,
+            ),
+            "POST": Operation(
+                "_new_secret",
+                "Generate a new secret, shown in this answer once",
+                answer=CredentialRepresentation,
+                query=(_GRACE,),
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/keys",
+        {
+            "GET": Operation(
+                "_keys",
+                "List the realm's signing keys",
+                answer=KeysMetadataRepresentation,
+            )
+        },
+    ),
+    Route(
+        "/{realm}/keys/rotate",
+        {
+            "POST": Operation(
+                "_rotate_keys",
+                "tokensmith's: the next key signs, a new next key is made",
+                answer=KeysMetadataRepresentation,
+            )
+        },
+    ),
+    Route(
+        "/{realm}/trusted-issuers",
+        {
+            "GET": Operation(
+                "_issuers",
+                "tokensmith's: list the issuers whose tokens the realm accepts",
+                answer=list[TrustedIssuerRepresentation],
+            ),
+            "POST": Operation(
+                "_trust",
+                "tokensmith's: trust an issuer (id_auth, token exchange, jwt-bearer)",
+                201,
+                TrustedIssuerRepresentation,
+                TrustedIssuerRepresentation,
+                conflict=True,
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/trusted-issuers/{id}",
+        {
+            "GET": Operation(
+                "_issuer", "tokensmith's: read a trusted issuer", answer=TrustedIssuerRepresentation
+            ),
+            "DELETE": Operation("_distrust", "tokensmith's: stop trusting an issuer", 204),
+        },
+    ),
+)
+"""Every admin resource and what each method on it does: the dispatch table of
+:class:`AdminApi` and the admin part of the OpenAPI document."""
 
 
 class ApiError(Exception):
@@ -100,7 +286,11 @@ class AdminApi:
         *,
         max_body_bytes: int,
         address: Callable[[Scope], str] = lambda scope: (scope.get("client") or ("?", 0))[0],
+        limiter: AuthLimiter | None = None,
     ) -> None:
+        self.limiter = limiter or AuthLimiter()
+        """Counts requests with a token that fails, per address, against the master realm's
+        address limit (shared with its token endpoint): past it, 429 before any check."""
         self.registry = registry
         self.own = own
         self.admin = admin
@@ -108,27 +298,8 @@ class AdminApi:
         self.address = address
         """The address a request came from (past trusted proxies), for the events."""
         self._table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
-            ((), {"GET": self._realms, "POST": self._create_realm}),
-            (
-                (None,),
-                {"GET": self._realm, "PUT": self._update_realm, "DELETE": self._delete_realm},
-            ),
-            ((None, "clients"), {"GET": self._clients, "POST": self._create_client}),
-            (
-                (None, "clients", None),
-                {"GET": self._client, "PUT": self._update_client, "DELETE": self._delete_client},
-            ),
-            (
-                (None, "clients", None, "client-secret"),
-                {"GET": self._secret, "POST": self._new_secret},
-            ),
-            ((None, "keys"), {"GET": self._keys}),
-            ((None, "keys", "rotate"), {"POST": self._rotate_keys}),
-            ((None, "trusted-issuers"), {"GET": self._issuers, "POST": self._trust}),
-            (
-                (None, "trusted-issuers", None),
-                {"GET": self._issuer, "DELETE": self._distrust},
-            ),
+            (route.shape, {m: getattr(self, op.handler) for m, op in route.operations.items()})
+            for route in ROUTES
         ]
         """Each resource's path shape (None: any segment) and the handler of each method."""
 
@@ -144,10 +315,14 @@ class AdminApi:
             admin_client = await self._authorize(scope, write=write)
             handler = self._route(parts, method)
             body = await _read_body(receive, self.max_body_bytes) if write else b""
+            scope["tokensmith.admin_client"] = admin_client
             with acting(via="admin-api", by=admin_client, address=self.address(scope)):
                 status, answer, headers = await handler(parts, scope, body)
         except ApiError as err:
             status, answer, headers = err.status, _problem(err), _challenge(err)
+        except SlowDown as err:
+            status, answer = 429, {"error": err.error, "errorMessage": err.description}
+            headers = [(b"retry-after", str(err.retry_after).encode())]
         except (AdminError, BodyError) as err:
             status, answer, headers = (
                 400,
@@ -181,9 +356,12 @@ class AdminApi:
         state = await self.registry.realm(MASTER_REALM)
         if state is None:
             raise ApiError(401, "invalid_token", "there is no master realm, so no admin client")
+        address = self.address(scope)
+        await self.limiter.admit(state.realm, "", address)
         try:
             claims = await self.own.access_claims(state, token.strip())
         except InvalidToken as exc:
+            await self.limiter.failed(state.realm, None, address)
             raise ApiError(401, "invalid_token", str(exc)) from None
         scopes = str(claims.get("scope", "")).split()
         if ADMIN_SCOPE in scopes or (not write and ADMIN_READ_SCOPE in scopes):
@@ -315,11 +493,14 @@ class AdminApi:
             jwks_url=options.get("jwks_url"),
         )
         if plan.enabled != client.enabled:
+            if not plan.enabled:
+                _not_itself(parts[0], client, scope, "disable")
             await self.admin.set_client_enabled(parts[0], client.client_id, plan.enabled)
         return 204, None, []
 
     async def _delete_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         client = await self._find(parts[0], parts[2])
+        _not_itself(parts[0], client, scope, "delete")
         await self.admin.delete_client(parts[0], client.client_id)
         return 204, None, []
 
@@ -388,6 +569,20 @@ class AdminApi:
         trusted = await self._find_issuer(parts[0], parts[2])
         await Trust(self.admin).remove(parts[0], trusted.issuer)
         return 204, None, []
+
+
+def _not_itself(realm: str, client: Client, scope: Scope, what: str) -> None:
+    """Refuse an admin client that would lock itself out.
+
+    Raises:
+        ApiError: 400, ``client`` is the admin client making the request.
+    """
+    if realm == MASTER_REALM and client.client_id == scope.get("tokensmith.admin_client"):
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"an admin client cannot {what} itself; use another admin client or the CLI",
+        )
 
 
 def _unset_none(value: T | UnsetType | None) -> T | None:

@@ -294,6 +294,9 @@ class TokensmithApp:
         found = routes.match(path)
         if found is None and routes.is_admin_path(path):
             return await self._admin(path, scope, receive, send)
+        if found is None and routes.is_docs_path(path):
+            scope["tokensmith.endpoint"] = "docs"
+            return await _documents(path, scope, send)
         if found is None:
             if path in _HEALTH_PATHS:
                 scope["tokensmith.endpoint"] = "health"
@@ -304,8 +307,12 @@ class TokensmithApp:
             if path == "/metrics" and self._serves_metrics(scope):
                 assert self._metrics is not None
                 scope["tokensmith.endpoint"] = "metrics"
+                if scope["method"] not in routes.GET:
+                    raise _MethodNotAllowed("metrics take GET or HEAD", allow=b"GET, HEAD")
                 body, content_type = self._metrics.exposition()
-                return await _send(send, 200, body, [(b"content-type", content_type.encode())])
+                return await _send(
+                    send, 200, body, [(b"content-type", content_type.encode())], scope=scope
+                )
             alias = await self.registry.realm_for_path(path)
             if alias is None:
                 raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
@@ -361,6 +368,7 @@ class TokensmithApp:
                 Admin(self.db, self.registry.master, checker=self.checker, clock=self.clock),
                 max_body_bytes=self.settings.max_body_bytes,
                 address=self._address,
+                limiter=self.limiter,
             )
         await self._admin_api(path, scope, receive, send)
 
@@ -384,9 +392,9 @@ class TokensmithApp:
         restarts a service because its database is away.
 
         Raises:
-            _MethodNotAllowed: 405, a method other than GET or HEAD on the ``/health/`` paths.
+            _MethodNotAllowed: 405, a method other than GET or HEAD.
         """
-        if path != "/health" and scope["method"] not in ("GET", "HEAD"):
+        if scope["method"] not in routes.GET:
             raise _MethodNotAllowed("health checks take GET or HEAD", allow=b"GET, HEAD")
         status, body = 200, LIVE_BODY
         if path == "/health/ready":
@@ -577,6 +585,38 @@ async def _error(send: Send, err: OAuthError, *, basic: bool = False) -> None:
     if isinstance(err, _MethodNotAllowed):
         headers.append((b"allow", err.allow))
     await _send(send, err.status_code, error_body(err), headers)
+
+
+async def _documents(path: str, scope: Scope, send: Send) -> None:
+    """``/openapi.json``, the reference page ``/docs`` and its files, loaded with the first
+    request for one of them.
+
+    Raises:
+        _MethodNotAllowed: 405, a method other than GET or HEAD.
+        InvalidRequest: 404, no such file.
+    """
+    from . import _openapi
+
+    if scope["method"] not in routes.GET:
+        raise _MethodNotAllowed("the documentation takes GET or HEAD", allow=b"GET, HEAD")
+    if path == routes.OPENAPI:
+        body, kind = _openapi.document_bytes(), b"application/json"
+        headers = [(b"access-control-allow-origin", b"*")]
+    else:
+        found = (
+            (_openapi.DOCS_PAGE, "text/html; charset=utf-8")
+            if path == routes.DOCS
+            else _openapi.asset(path.removeprefix(routes.DOCS + "/assets/"))
+        )
+        if found is None:
+            raise InvalidRequest(f"there is no endpoint at {echo(path)}", status_code=404)
+        body, kind = found[0], found[1].encode()
+        headers = [
+            (b"content-security-policy", _openapi.DOCS_CSP.encode()),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+    headers += [(b"content-type", kind), (b"cache-control", b"public, max-age=300")]
+    await _send(send, 200, body, headers, scope=scope)
 
 
 async def _send(

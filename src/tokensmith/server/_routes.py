@@ -108,6 +108,17 @@ def is_console_path(path: str) -> bool:
     return path == CONSOLE or path.startswith(CONSOLE + "/")
 
 
+OPENAPI = "/openapi.json"
+"""The OpenAPI 3.1 document of every endpoint."""
+DOCS = "/docs"
+"""The API reference page (Swagger UI) and, under ``/docs/assets/``, its files."""
+
+
+def is_docs_path(path: str) -> bool:
+    """Whether ``path`` is the OpenAPI document's, the reference page's or one of its files."""
+    return path in (OPENAPI, DOCS) or path.startswith(DOCS + "/assets/")
+
+
 def url(issuer: str, endpoint: Endpoint) -> str:
     """Where ``endpoint`` of the realm with ``issuer`` is served."""
     return issuer + endpoint.path
