@@ -27,7 +27,7 @@ from tokensmith.server._keys import new_master_key_value
 
 from .cli_run import CliRun, run_cli
 from .conftest import eventually
-from .serve_process import Serving, serving
+from .serve_process import Serving, free_port, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -218,6 +218,19 @@ def test_the_console_can_be_turned_off(tmp_path: Path) -> None:
         assert "TOKENSMITH_CONSOLE" in settings(tmp_path, console=False).to_env()
 
     assert by_option.status_code == by_variable.status_code == 404
+
+
+def test_the_console_is_not_on_the_management_port(tmp_path: Path) -> None:
+    """With a management port, the console is served on the main port only."""
+    assert tokensmith(tmp_path, "db", "upgrade").returncode == 0
+    management = free_port()
+
+    with serving(tmp_path, settings(tmp_path), "--management-port", str(management)) as service:
+        main = httpx.get(service.url + "/console/")
+        other = httpx.get(f"http://127.0.0.1:{management}/console/")
+
+    assert main.status_code == 200
+    assert other.status_code == 404
 
 
 # --- in Chromium --------------------------------------------------------------------------------
