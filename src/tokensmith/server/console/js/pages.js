@@ -160,7 +160,7 @@ export async function realmsPage(ctx, root) {
   replace(
     root,
     heading("Realms"),
-    table("Realms", ["Realm", "Access tokens", "Refresh tokens", "Signing", ""], rows),
+    table("Realms", ["Realm", "Access tokens", "Refresh tokens", "Signing", "Actions"], rows),
     create,
     lifetimes,
   );
@@ -386,7 +386,7 @@ export async function issuersPage(ctx, root) {
   replace(
     root,
     heading(`Trusted issuers of ${realm}`),
-    table(`Trusted issuers of ${realm}`, ["Issuer", "Keys", "Audiences", "Algorithms", "Max age", "Claims", "Added", ""], rows, "No trusted issuers."),
+    table(`Trusted issuers of ${realm}`, ["Issuer", "Keys", "Audiences", "Algorithms", "Max age", "Claims", "Added", "Actions"], rows, "No trusted issuers."),
     add,
   );
 }
