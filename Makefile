@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/multipart.py
 	$(BIN)/python bench/auth_flood.py
+	$(BIN)/python bench/failure_flood.py
 	$(BIN)/python bench/keepalive_latency.py
 	$(BIN)/python bench/propagation.py
 	$(BIN)/python bench/health_scan.py

@@ -359,3 +359,20 @@ def test_the_readme_documents_the_json_keys() -> None:
         "key": KEY_KEYS,
         "issuer": ISSUER_KEYS,
     }
+
+
+def test_realm_update_changes_the_lifetimes_it_is_given(workdir: Path) -> None:
+    changed = tokensmith(workdir, "realm", "update", "acme", "--access-token-ttl", "10m")
+    shown = json.loads(tokensmith(workdir, "realm", "show", "acme", "--json").stdout)
+    nothing = tokensmith(workdir, "realm", "update", "acme")
+    zero = tokensmith(workdir, "realm", "update", "acme", "--refresh-token-ttl", "0")
+    missing = tokensmith(workdir, "realm", "update", "nope", "--access-token-ttl", "60")
+
+    assert changed.returncode == 0, changed.stderr
+    assert (shown["access_token_ttl"], shown["refresh_token_ttl"]) == (600, 1800)
+    assert "event=realm_updated realm=acme access_token_ttl=600 via=cli" in changed.stderr
+    assert nothing.returncode == 2
+    assert "nothing to change" in nothing.stderr
+    assert zero.returncode == missing.returncode == 1
+    assert "between 1 and" in zero.stderr
+    assert "no realm 'nope'" in missing.stderr

@@ -97,6 +97,8 @@ def test_every_serve_option_reads_its_variable(
         "TOKENSMITH_ADDRESS_AUTH_LIMIT": "7/minute",
         "TOKENSMITH_MASTER_KEY": "x" * 43,
         "TOKENSMITH_TRACING": "on",
+        "TOKENSMITH_ADMIN_EVENTS_DAYS": "30",
+        "TOKENSMITH_LAST_USED_INTERVAL": "15",
         "TOKENSMITH_CONSOLE": "false",
     }
 
@@ -131,6 +133,8 @@ def test_every_serve_option_reads_its_variable(
         metrics=False,
         management_port=9001,
         tracing=True,
+        admin_events_days=30,
+        last_used_interval=15.0,
         console=False,
     )
     assert set(env) == every_variable()  # the test sets each variable there is

@@ -175,7 +175,8 @@ def token_form(secret: str) -> dict[str, str]:
 @pytest.mark.parametrize("path", WEB_TOKEN)
 def test_a_listed_origin_gets_the_token_preflight(web: tuple[Service, str], path: str) -> None:
     """A preflight from a listed origin gets 204 allowing that origin (never "*", never
-    credentials) to POST with Authorization and Content-Type, for an hour, varying on Origin."""
+    credentials) to POST with Authorization, Content-Type and DPoP, for an hour, varying on
+    Origin."""
     service, _ = web
     preflight = {
         "Origin": APP,
@@ -190,8 +191,9 @@ def test_a_listed_origin_gets_the_token_preflight(web: tuple[Service, str], path
     assert cors_headers(response) == {
         "access-control-allow-origin": APP,
         "access-control-allow-methods": "POST",
-        "access-control-allow-headers": "authorization, content-type",
+        "access-control-allow-headers": "authorization, content-type, dpop",
         "access-control-max-age": "3600",
+        "access-control-expose-headers": "DPoP-Nonce",
     }
     assert response.headers["vary"] == "Origin"
 
@@ -209,7 +211,10 @@ def test_a_listed_origin_may_read_a_token(web: tuple[Service, str], path: str, o
 
     assert response.status_code == 200, response.text
     assert "access_token" in response.json()
-    assert cors_headers(response) == {"access-control-allow-origin": origin}
+    assert cors_headers(response) == {
+        "access-control-allow-origin": origin,
+        "access-control-expose-headers": "DPoP-Nonce",
+    }
     assert response.headers["vary"] == "Origin"
 
 
@@ -224,7 +229,10 @@ def test_a_listed_origin_may_read_a_refusal(web: tuple[Service, str]) -> None:
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
-    assert cors_headers(response) == {"access-control-allow-origin": APP}
+    assert cors_headers(response) == {
+        "access-control-allow-origin": APP,
+        "access-control-expose-headers": "DPoP-Nonce",
+    }
     assert response.headers["vary"] == "Origin"
 
 

@@ -72,8 +72,28 @@ async def _realm_create(admin: Admin, args: argparse.Namespace) -> int:
         refresh_reuse_grace=args.refresh_reuse_grace,
         max_assertion_lifetime=args.max_assertion_lifetime,
         cors_origins=args.cors_origin,
+        dpop_required=args.require_dpop,
+        dpop_nonce=args.dpop_nonce,
     )
     print(f"created realm {realm.name}")
+    print_realm(realm)
+    return 0
+
+
+async def _realm_update(admin: Admin, args: argparse.Namespace) -> int:
+    if args.access_token_ttl is None and args.refresh_token_ttl is None:
+        print(
+            "tokensmith: error: nothing to change; give --access-token-ttl and/or "
+            "--refresh-token-ttl",
+            file=sys.stderr,
+        )
+        return 2
+    realm = await admin.update_realm(
+        args.name,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+    )
+    print(f"updated realm {realm.name}")
     print_realm(realm)
     return 0
 
@@ -202,6 +222,7 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         scopes=args.scope,
         default_scopes=args.default_scope,
         refresh_tokens=args.refresh_tokens,
+        dpop_required=args.require_dpop,
         access_token_ttl=args.access_token_ttl,
         response_style=args.response_style,
         grant_types=args.grant,
@@ -325,6 +346,7 @@ _NEEDS_MASTER_KEY = {
 
 _HANDLERS: dict[tuple[str, str], Any] = {
     ("realm", "create"): _realm_create,
+    ("realm", "update"): _realm_update,
     ("realm", "list"): _realm_list,
     ("realm", "show"): _realm_show,
     ("realm", "delete"): _realm_delete,

@@ -14,7 +14,9 @@ from ._issuer_commands import add_parsers as add_issuer_parsers
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register the realm, client and key commands; ``common`` holds the options all share."""
-    realm = sub.add_parser("realm", help="create, list, show, delete, import and export realms")
+    realm = sub.add_parser(
+        "realm", help="create, update, list, show, delete, import and export realms"
+    )
     rsub = realm.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = rsub.add_parser(
         parents=[common], name="create", help="create a realm with fresh signing keys"
@@ -46,6 +48,16 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH",
         help="extra path answering this realm's token endpoint, e.g. /connect/token (repeatable)",
+    )
+    create.add_argument(
+        "--require-dpop",
+        action="store_true",
+        help="every access token of the realm must be DPoP-bound (RFC 9449)",
+    )
+    create.add_argument(
+        "--dpop-nonce",
+        action="store_true",
+        help="DPoP proofs at the token endpoint must carry the service's nonce (RFC 9449 §8)",
     )
     create.add_argument(
         "--cors-origin",
@@ -93,6 +105,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="failed client authentications from one source address before it is refused "
         "(HTTP 429), e.g. '20/minute;200/hour' (default: the service's, "
         "$TOKENSMITH_ADDRESS_AUTH_LIMIT)",
+    )
+    update = rsub.add_parser(
+        parents=[common],
+        name="update",
+        help="change a realm's token lifetimes",
+        description="Change a realm's token lifetimes. Tokens already issued keep theirs; "
+        "running instances use the new ones within the poll interval.",
+    )
+    update.add_argument("name")
+    update.add_argument(
+        "--access-token-ttl", type=duration, metavar="S", help="new access token lifetime"
+    )
+    update.add_argument(
+        "--refresh-token-ttl", type=duration, metavar="S", help="new refresh token lifetime"
     )
     rlist = rsub.add_parser(parents=[common], name="list", help="list realms")
     rlist.add_argument("--json", action="store_true", help=JSON_HELP)
@@ -189,6 +215,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--refresh-tokens",
         action="store_true",
         help="answer client_credentials with a refresh token too",
+    )
+    ccreate.add_argument(
+        "--require-dpop",
+        action="store_true",
+        help="refuse token requests without a DPoP proof: every access token is bound to the "
+        "client's key (RFC 9449)",
     )
     ccreate.add_argument(
         "--access-token-ttl",

@@ -48,6 +48,7 @@ OPTION_VARIABLES = {
     "loop": "TOKENSMITH_LOOP",
     "http": "TOKENSMITH_HTTP",
     "tracing": "TOKENSMITH_TRACING",
+    "admin_events_days": "TOKENSMITH_ADMIN_EVENTS_DAYS",
     "console": "TOKENSMITH_CONSOLE",
 }
 """The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
@@ -73,7 +74,8 @@ SERVE_EPILOG = (
     "(seconds within which admin changes reach the service, default 2), "
     "$TOKENSMITH_REALM_CACHE_SIZE (realms each process holds in memory, default 1000), "
     "$TOKENSMITH_CLIENT_AUTH_LIMIT and $TOKENSMITH_ADDRESS_AUTH_LIMIT (failed-authentication "
-    "limits of realms that set none). The README's table lists every variable."
+    "limits of realms that set none), $TOKENSMITH_LAST_USED_INTERVAL (seconds between writes "
+    "of when clients last got a token, default 60). The README's table lists every variable."
 )
 
 DESCRIPTION = """\
@@ -226,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
         "$TOKENSMITH_TRACING)",
     )
     serve.add_argument(
+        "--admin-events-days",
+        type=positive,
+        metavar="DAYS",
+        help="days the admin events and security events are kept (default 90; "
+        "$TOKENSMITH_ADMIN_EVENTS_DAYS)",
+    )
+    serve.add_argument(
         "--console",
         action=argparse.BooleanOptionalAction,
         help="serve the web console at /console on the main port: sign in with an admin "
@@ -312,6 +321,8 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, management_port=args.management_port)
             if args.tracing is not None:
                 settings = replace(settings, tracing=args.tracing)
+            if args.admin_events_days is not None:
+                settings = replace(settings, admin_events_days=args.admin_events_days)
             if args.console is not None:
                 settings = replace(settings, console=args.console)
             for name in PROCESS_OPTIONS:

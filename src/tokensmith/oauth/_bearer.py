@@ -206,15 +206,26 @@ _REGISTRIES = {
 }
 
 
-def _verify_signature(token: str, alg: str, candidates: list[Any]) -> None:
+_PROOF_REGISTRIES = {
+    alg: _Registry(algorithms=(alg,), strict_check_header=False) for alg in _REGISTRIES
+}
+for _registry in _PROOF_REGISTRIES.values():
+    # A DPoP proof carries its public key in the header: an RSA-4096 JWK is ~1 KB of it.
+    _registry.max_header_length = 2048
+
+
+def _verify_signature(token: str, alg: str, candidates: list[Any], *, proof: bool = False) -> None:
     """Return when one of ``candidates`` verifies ``token`` (RFC 7515 §5.2, by joserfc: strict
     base64url, its size limits, the types of registered header parameters, the signature).
+
+    With ``proof``, the header may be as large as a DPoP proof's, which carries its key.
 
     Raises:
         BadSignature: none does.
         InvalidToken: joserfc refuses the token whatever the key.
     """
-    registry, kty = _REGISTRIES.get(alg), KEY_TYPES.get(alg)
+    registry = (_PROOF_REGISTRIES if proof else _REGISTRIES).get(alg)
+    kty = KEY_TYPES.get(alg)
     for key in candidates:
         if registry is None or key.key_type != kty:  # HS/RS confusion: never across key types
             continue

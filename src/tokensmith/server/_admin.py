@@ -2,7 +2,8 @@
 may ask is checked first, in ``_admin_checks``; this module carries it out.
 
 Every change to a realm goes through :func:`changing`, which bumps the realm's version in the same
-transaction, so that running services drop what they cached within one poll interval.
+transaction, so that running services drop what they cached within one poll interval; and every
+change writes its admin event (``_audit``) in the transaction that makes it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ._admin_checks import (
     check_ttl,
     missing_realm,
 )
+from ._audit import record_change
 from ._events import emit
 from ._keys import MasterKey, new_key, published_until
 from ._secrets import SecretChecker, digest_generated, generate_secret
@@ -135,6 +137,8 @@ class Admin:
         refresh_reuse_grace: int | None = None,
         max_assertion_lifetime: int | None = None,
         cors_origins: Sequence[str] = (),
+        dpop_required: bool = False,
+        dpop_nonce: bool = False,
     ) -> Realm:
         """Create a realm with a current and a next signing key. ``client_auth_limit`` and
         ``address_auth_limit`` bound failed client authentications per client id and per source
@@ -144,7 +148,9 @@ class Admin:
         ``max_assertion_lifetime`` is how many seconds a private_key_jwt assertion may live at
         most (None: :data:`~tokensmith.store.DEFAULT_MAX_ASSERTION_LIFETIME`).
         ``cors_origins`` are the exact origins (``https://app.example.com``) whose pages may
-        call the token endpoint and read its answers (none: no CORS there).
+        call the token endpoint and read its answers (none: no CORS there). With
+        ``dpop_required`` every access token must be DPoP-bound (RFC 9449); with ``dpop_nonce``
+        proofs at the token endpoint must carry the service's nonce.
 
         Raises:
             AdminError: an argument is invalid.
@@ -178,12 +184,15 @@ class Admin:
                 refresh_reuse_grace=refresh_reuse_grace,
                 max_assertion_lifetime=max_assertion_lifetime,
                 cors_origins=origins,
+                dpop_required=dpop_required,
+                dpop_nonce=dpop_nonce,
             )
             for state in ("current", "next"):
                 await realms.add_key(
                     conn,
                     new_key(self.master, realm_id=realm.id, alg=algorithm, state=state, now=now),
                 )
+            await record_change(conn, self.clock, realm.name, "CREATE", "REALM", "", alg=realm.alg)
         emit("realm_created", realm=realm.name, alg=realm.alg)
         return realm
 
@@ -222,6 +231,7 @@ class Admin:
         async with changing(self.db, name) as (conn, realm):
             if values:
                 await realms.update_realm(conn, realm.id, **values)
+                await record_change(conn, self.clock, name, "UPDATE", "REALM", "", **values)
             changed = await require_realm(conn, name)
         if values:
             emit("realm_updated", realm=name, **values)
@@ -242,6 +252,7 @@ class Admin:
                 if count:
                     raise RealmNotEmpty(name, count)
             await realms.delete_realm(conn, name)
+            await record_change(conn, self.clock, realm.name, "DELETE", "REALM", "")
         emit("realm_deleted", realm=realm.name)
 
     async def create_client(
@@ -261,6 +272,7 @@ class Admin:
         jwks: Mapping[str, object] | None = None,
         jwks_url: str | None = None,
         resources: Sequence[str] = (),
+        dpop_required: bool = False,
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
@@ -268,6 +280,7 @@ class Admin:
         ``extra_claims`` go into every access token of the client. With ``jwks`` or ``jwks_url``
         the client authenticates with private_key_jwt and gets no secret. ``resources`` are the
         absolute URIs the client may name as RFC 8707 resource indicators (beside its audience).
+        With ``dpop_required`` its access tokens must be DPoP-bound (RFC 9449 §5.2).
 
         Raises:
             AdminError: an argument is invalid.
@@ -304,6 +317,17 @@ class Admin:
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
                 resources=targets,
+                dpop_required=dpop_required,
+            )
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "CREATE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+                method="private_key_jwt" if not digest else "client_secret",
             )
         emit(
             "client_created",
@@ -340,6 +364,16 @@ class Admin:
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.set_enabled(conn, client.id, enabled)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "UPDATE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+                enabled=enabled,
+            )
         emit(
             "client_enabled" if enabled else "client_disabled",
             realm=realm_name,
@@ -359,6 +393,7 @@ class Admin:
         extra_claims: Mapping[str, object] | None,
         jwks: Mapping[str, object] | None = None,
         jwks_url: str | None = None,
+        dpop_required: bool = False,
     ) -> Client:
         """Replace the client's token settings (its scopes, refresh tokens, access-token lifetime
         (None: the realm's), audience and extra claims) and, for a private_key_jwt client, its
@@ -394,6 +429,20 @@ class Admin:
                 extra_claims=json.dumps(dict(extra_claims)) if extra_claims else None,
                 jwks=json.dumps(dict(jwks)) if jwks is not None else None,
                 jwks_url=jwks_url,
+                dpop_required=dpop_required,
+            )
+            await record_change(
+                conn,
+                self.clock,
+                realm_name,
+                "UPDATE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+                scopes=allowed,
+                accessTokenLifespan=access_token_ttl,
+                refreshTokens=refresh_tokens,
+                dpopRequired=dpop_required,
             )
             changed = await clients.require_client(conn, realm.id, client_id)
         emit("client_updated", realm=realm_name, client_id=client_id)
@@ -408,6 +457,15 @@ class Admin:
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
             await clients.delete_client(conn, client.id)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "DELETE",
+                "CLIENT",
+                f"clients/{client.id}",
+                clientId=client_id,
+            )
         emit("client_deleted", realm=realm_name, client_id=client_id)
 
     async def rotate_secret(
@@ -428,6 +486,16 @@ class Admin:
             await clients.expire_secrets(conn, client.id, at=now + grace, now=now)
             await clients.add_secret(conn, client.id, digest, now)
             client = await clients.require_client(conn, realm.id, client_id)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "ACTION",
+                "CLIENT_SECRET",
+                f"clients/{client.id}/client-secret",
+                clientId=client_id,
+                gracePeriod=grace,
+            )
         emit("secret_rotated", realm=realm_name, client_id=client_id, grace=grace)
         return NewClient(client, generated)
 
@@ -488,7 +556,17 @@ class Admin:
                 conn, new_key(self.master, realm_id=realm.id, alg=algorithm, state="next", now=now)
             )
             keys = await realms.list_keys(conn, realm.id)
-        current = next((k.kid for k in keys if k.state == "current"), None)
-        following = next((k.kid for k in keys if k.state == "next"), None)
+            current = next((k.kid for k in keys if k.state == "current"), None)
+            following = next((k.kid for k in keys if k.state == "next"), None)
+            await record_change(
+                conn,
+                self.clock,
+                realm.name,
+                "ACTION",
+                "KEYS",
+                "keys",
+                currentKid=current,
+                nextKid=following,
+            )
         emit("key_rotated", realm=realm_name, current_kid=current, next_kid=following)
         return keys

@@ -19,7 +19,9 @@ Served:
   new secret is in the answer, once; ``?gracePeriod=SECONDS`` (tokensmith's) keeps the old one
   working meanwhile;
 - ``GET …/keys`` (Keycloak's ``KeysMetadataRepresentation``) and ``POST …/keys/rotate``
-  (tokensmith's).
+  (tokensmith's);
+- ``GET …/admin-events`` and ``GET …/events`` (Keycloak's, newest first, ``?first=&max=``) and
+  ``GET …/metrics`` (tokensmith's token counts), in ``_admin_events``.
 
 Errors are JSON with Keycloak's ``errorMessage`` beside an ``error`` code.
 """
@@ -30,6 +32,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, quote
 
@@ -40,12 +43,16 @@ from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken, SlowDown
 from ..store import Client, Conflict, NotFound, SigningKeyRecord, TrustedIssuer
 from ._admin import Admin
 from ._admin_checks import MAX_TTL, AdminError
+from ._admin_events import AdminEvents
 from ._api_models import (
     UNSET,
+    AdminEventRepresentation,
     BodyError,
     ClientRepresentation,
     CredentialRepresentation,
+    EventRepresentation,
     KeysMetadataRepresentation,
+    RealmMetrics,
     RealmRepresentation,
     TrustedIssuerRepresentation,
     UnsetType,
@@ -130,6 +137,10 @@ _GRACE = Query(
     "integer",
     0,
     MAX_TTL,
+)
+_PAGE = (
+    Query("first", "how many of the newest to skip", "integer", 0, 10**9 - 1),
+    Query("max", "how many to answer (at most 1000; default 100)", "integer", 0, 10**9 - 1),
 )
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -259,6 +270,38 @@ ROUTES: tuple[Route, ...] = (
             "DELETE": Operation("_distrust", "tokensmith's: stop trusting an issuer", 204),
         },
     ),
+    Route(
+        "/{realm}/admin-events",
+        {
+            "GET": Operation(
+                "_events.admin_events",
+                "The changes made to the realm, newest first",
+                answer=list[AdminEventRepresentation],
+                query=_PAGE,
+            )
+        },
+    ),
+    Route(
+        "/{realm}/events",
+        {
+            "GET": Operation(
+                "_events.events",
+                "Refused client authentications and refresh-token reuse, newest first",
+                answer=list[EventRepresentation],
+                query=_PAGE,
+            )
+        },
+    ),
+    Route(
+        "/{realm}/metrics",
+        {
+            "GET": Operation(
+                "_events.metrics",
+                "tokensmith's: tokens issued and failed authentications since the start",
+                answer=RealmMetrics,
+            )
+        },
+    ),
 )
 """Every admin resource and what each method on it does: the dispatch table of
 :class:`AdminApi` and the admin part of the OpenAPI document."""
@@ -297,8 +340,9 @@ class AdminApi:
         self.max_body_bytes = max_body_bytes
         self.address = address
         """The address a request came from (past trusted proxies), for the events."""
+        self._events = AdminEvents(admin)
         self._table: list[tuple[tuple[str | None, ...], dict[str, Handler]]] = [
-            (route.shape, {m: getattr(self, op.handler) for m, op in route.operations.items()})
+            (route.shape, {m: attrgetter(op.handler)(self) for m, op in route.operations.items()})
             for route in ROUTES
         ]
         """Each resource's path shape (None: any segment) and the handler of each method."""
@@ -480,8 +524,18 @@ class AdminApi:
         merged["attributes"] = {**current.get("attributes", {}), **raw.get("attributes", {})}
         plan = client_from_representation(merged)
         options = plan.options
+        unchanged = client_from_representation({**current, "secret": None}).options
+        if options != unchanged:
+            await self._update_settings(parts[0], client, options)
+        if plan.enabled != client.enabled:
+            if not plan.enabled:
+                _not_itself(parts[0], client, scope, "disable")
+            await self.admin.set_client_enabled(parts[0], client.client_id, plan.enabled)
+        return 204, None, []
+
+    async def _update_settings(self, realm: str, client: Client, options: dict[str, Any]) -> None:
         await self.admin.update_client(
-            parts[0],
+            realm,
             client.client_id,
             scopes=options["scopes"],
             default_scopes=options["default_scopes"],
@@ -491,12 +545,8 @@ class AdminApi:
             extra_claims=options.get("extra_claims"),
             jwks=options.get("jwks"),
             jwks_url=options.get("jwks_url"),
+            dpop_required=options.get("dpop_required", False),
         )
-        if plan.enabled != client.enabled:
-            if not plan.enabled:
-                _not_itself(parts[0], client, scope, "disable")
-            await self.admin.set_client_enabled(parts[0], client.client_id, plan.enabled)
-        return 204, None, []
 
     async def _delete_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         client = await self._find(parts[0], parts[2])

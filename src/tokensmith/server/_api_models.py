@@ -183,7 +183,56 @@ class TrustedIssuerRepresentation(_Model, rename="camel", omit_defaults=True, kw
     created_at: int | UnsetType = UNSET
 
 
+class AuthDetails(_Model, rename="camel", kw_only=True):
+    """Who made a change: the admin client (or, from the CLI, the system user) and from where."""
+
+    realm_id: str | None
+    client_id: str | None
+    ip_address: str | None
+
+
+class AdminEventRepresentation(_Model, rename="camel", kw_only=True):
+    """A change made to a realm (Keycloak's shape, without ``representation``), with
+    tokensmith's ``id`` and ``via`` (``cli``, ``admin-api`` or ``service``)."""
+
+    id: str
+    time: int
+    realm_id: str
+    auth_details: AuthDetails
+    operation_type: Literal["CREATE", "UPDATE", "DELETE", "ACTION"]
+    resource_type: str
+    resource_path: str
+    details: dict[str, Any]
+    via: str
+
+
+class EventRepresentation(_Model, rename="camel", kw_only=True):
+    """A security event (Keycloak's shape): a refused client authentication
+    (``CLIENT_LOGIN_ERROR``) or a refresh token used twice (``REFRESH_TOKEN_ERROR``)."""
+
+    id: str
+    time: int
+    type: str
+    realm_id: str
+    client_id: str | None
+    ip_address: str | None
+    error: str
+    details: dict[str, Any]
+
+
+class RealmMetrics(_Model, rename="camel", kw_only=True):
+    """tokensmith's: the realm's tokens issued and failed authentications since the service
+    started, summed over its workers."""
+
+    time: int
+    tokens_issued: int
+    authentication_failures: int
+
+
 ADMIN_MODELS: list[Any] = [
+    AdminEventRepresentation,
+    EventRepresentation,
+    RealmMetrics,
     Problem,
     RealmRepresentation,
     ClientRepresentation,
@@ -270,7 +319,6 @@ class TokenResponse(_Model, kw_only=True, omit_defaults=True):
     refresh_token: str | UnsetType = UNSET
     refresh_expires_in: int | UnsetType = UNSET
     issued_token_type: str | UnsetType = UNSET
-    not_before_policy: int | UnsetType = field(default=UNSET, name="not-before-policy")
 
 
 class PascalTokenResponse(_Model, kw_only=True, omit_defaults=True):
@@ -279,6 +327,8 @@ class PascalTokenResponse(_Model, kw_only=True, omit_defaults=True):
     token: str = field(name="Token")
     token_type: str = field(name="TokenType")
     expires_in: int = field(name="ExpiresIn")
+    refresh_token: str | UnsetType = field(default=UNSET, name="RefreshToken")
+    refresh_expires_in: int | UnsetType = field(default=UNSET, name="RefreshExpiresIn")
     scope: str | UnsetType = UNSET
 
 

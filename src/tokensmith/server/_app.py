@@ -39,6 +39,7 @@ from ..oauth import (
     SlowDown,
     TemporarilyUnavailable,
     UnauthorizedClient,
+    UseDPoPNonce,
     echo,
     error_body,
     form_parser,
@@ -50,12 +51,14 @@ from ._clientauth import ClientAuthenticator
 from ._cors import ANY_ORIGIN, Reply, admit_token_origin, preflight, reply_for
 from ._dbwatch import DatabaseWatch
 from ._discovery import metadata
+from ._dpop import DPoPChecker
 from ._events import observe
 from ._external import ExternalTokens
 from ._health import LIVE_BODY, Health
 from ._introspection import TokenInspector
 from ._keys import open_master_key
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter, TrustedProxies
+from ._recorder import EventRecorder
 from ._secrets import SecretChecker
 from ._settings import Settings
 from ._state import RealmState, Registry
@@ -153,6 +156,8 @@ class TokensmithApp:
         self._management_port = settings.management_port
         self._metrics: Metrics | None = None
         self._unobserve: Callable[[], None] | None = None
+        self._recorder: EventRecorder | None = None
+        self._unrecord: Callable[[], None] | None = None
         self._tending: asyncio.Task[None] | None = None
         if settings.metrics:
             from ._metrics import metrics
@@ -163,7 +168,8 @@ class TokensmithApp:
         return f"TokensmithApp({self.db!r})"
 
     async def startup(self) -> None:
-        """Migrate the database, load the master key and start watching for changes."""
+        """Migrate the database, load the master key and start watching for changes and
+        recording security events and clients' last use (``_recorder``)."""
         if self._registry is not None:
             return
         if self._migrate:
@@ -191,7 +197,13 @@ class TokensmithApp:
             verifiers=self._verifiers,
         )
         self._external = ExternalTokens(clock=self.clock, verifiers=self._verifiers)
-        self._endpoint = TokenEndpoint(clients, self.db, external=self._external, clock=self.clock)
+        self._endpoint = TokenEndpoint(
+            clients,
+            self.db,
+            external=self._external,
+            dpop=DPoPChecker(self.db, master.derived("dpop nonce")),
+            clock=self.clock,
+        )
         self._inspector = TokenInspector(clients, self.db, clock=self.clock)
         if self._migrate:  # serve's prepare() makes it otherwise, before the workers start
             from ._admin import Admin
@@ -200,6 +212,15 @@ class TokensmithApp:
             await ensure_master_realm(Admin(self.db, master, clock=self.clock))
         if self._metrics is not None and self._unobserve is None:
             self._unobserve = observe(self._metrics.observe)
+        self._recorder = EventRecorder(
+            self.db,
+            registry,
+            retention_days=self.settings.admin_events_days,
+            last_used_interval=self.settings.last_used_interval,
+            clock=self.clock,
+        )
+        self._unrecord = observe(self._recorder.observe)
+        self._recorder.start()
         self._tending = asyncio.get_running_loop().create_task(self._tend())
 
     async def _tend(self) -> None:
@@ -213,7 +234,8 @@ class TokensmithApp:
             await asyncio.sleep(self.settings.poll_interval)
 
     async def shutdown(self) -> None:
-        """Stop watching and close the database."""
+        """Stop watching, write the events and last uses still buffered, and close the
+        database."""
         if self._tending is not None:
             self._tending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,6 +244,12 @@ class TokensmithApp:
         if self._unobserve is not None:
             self._unobserve()
             self._unobserve = None
+        if self._unrecord is not None:
+            self._unrecord()
+            self._unrecord = None
+        if self._recorder is not None:
+            await self._recorder.stop()  # what it buffered, written before the database closes
+            self._recorder = None
         if self._metrics is not None:
             self._metrics.flush()
         if self._health is not None:
@@ -430,8 +458,21 @@ class TokensmithApp:
         issuer, audiences = self._issuer(state, scope, headers)
         endpoint = self._endpoint
         assert endpoint is not None
-        issued = await endpoint.issue(state, form, headers.get("authorization"), issuer, audiences)
-        await _send(send, 200, issued.response.render(issued.style), _TOKEN_HEADERS)
+        proofs = [bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"dpop"]
+        issued = await endpoint.issue(
+            state,
+            form,
+            headers.get("authorization"),
+            issuer,
+            audiences,
+            dpop=proofs,
+            url=audiences[-1],
+        )
+        answer_headers = _TOKEN_HEADERS
+        nonce = endpoint.dpop.next_nonce(state, self.clock())
+        if nonce is not None:  # RFC 9449 §8.2: a fresh nonce with every answer
+            answer_headers = [*_TOKEN_HEADERS, (b"dpop-nonce", nonce.encode())]
+        await _send(send, 200, issued.response.render(issued.style), answer_headers)
 
     async def _introspect(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         state, form, headers = await self._form_request(name, scope, receive)
@@ -584,6 +625,8 @@ async def _error(send: Send, err: OAuthError, *, basic: bool = False) -> None:
         headers.append((b"retry-after", str(err.retry_after).encode()))
     if isinstance(err, _MethodNotAllowed):
         headers.append((b"allow", err.allow))
+    if isinstance(err, UseDPoPNonce):
+        headers.append((b"dpop-nonce", err.nonce.encode()))
     await _send(send, err.status_code, error_body(err), headers)
 
 

@@ -33,10 +33,12 @@ ANY_ORIGIN = (b"access-control-allow-origin", b"*")
 PREFLIGHT_MAX_AGE = 3600
 """Seconds a browser may reuse a preflight answer: node oidc-provider's figure (browsers cap it
 at 2 hours, Chromium, or 24, Firefox)."""
-TOKEN_REQUEST_HEADERS = b"authorization, content-type"
+_EXPOSE = (b"access-control-expose-headers", b"DPoP-Nonce")
+"""A page may read the DPoP nonce of an answer (RFC 9449 §8), to send it with its next proof."""
+TOKEN_REQUEST_HEADERS = b"authorization, content-type, dpop"
 """The request headers a page may send the token endpoint: ``Authorization`` (HTTP Basic),
-and ``Content-Type`` (the form types need no preflight; a page sending another type then reads
-our 400 rather than a CORS failure)."""
+``Content-Type`` (the form types need no preflight; a page sending another type then reads
+our 400 rather than a CORS failure) and ``DPoP`` (RFC 9449)."""
 _VARY_ORIGIN = (b"vary", b"Origin")
 
 
@@ -61,7 +63,7 @@ class Reply:
     async def __call__(self, message: Message) -> None:
         if self.origin is not None and message["type"] == "http.response.start":
             headers = [*message.get("headers", ()), (b"access-control-allow-origin", self.origin)]
-            message = {**message, "headers": [*headers, _VARY_ORIGIN]}
+            message = {**message, "headers": [*headers, _EXPOSE, _VARY_ORIGIN]}
         await self._send(message)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..oauth import ASSERTION_ALGORITHMS, GRANT_TYPES
+from ..oauth import ASSERTION_ALGORITHMS, DPOP_ALGORITHMS, GRANT_TYPES
 from . import _routes as routes
 from ._clientauth import METHODS
 from ._state import RealmState
@@ -62,6 +62,7 @@ def metadata(state: RealmState, issuer: str, *, oidc: bool) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "scopes_supported": ["openid"],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 §5.1
     }
     if oidc:
         document["authorization_endpoint"] = routes.url(issuer, routes.AUTHORIZE)

@@ -99,6 +99,12 @@ def acting(**who: str) -> Iterator[None]:
         _actor.reset(token)
 
 
+def actor() -> Fields | None:
+    """Who causes what happens now: the fields of the innermost :func:`acting` block, or None
+    outside one (the service itself, or a program using :class:`~tokensmith.server.Admin`)."""
+    return _actor.get()
+
+
 def emit(name: str, /, **fields: object) -> None:
     """Report event ``name`` with ``fields``: to every observer, and to the ``tokensmith.events``
     logger at the event's level (DEBUG for per-request events, WARNING for the database going

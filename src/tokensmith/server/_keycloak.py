@@ -11,10 +11,10 @@ A Keycloak realm export (``kc.sh export``, or the admin console's partial export
   ``clientId``, ``enabled``, its ``secret`` (kept, so the same curl and the same python-keycloak
   code keep working; stored as argon2id, since a person or Keycloak chose it) or, for
   ``client-jwt``, its keys (``jwks.url`` or ``jwks.string``), the attributes
-  ``access.token.lifespan``, ``client_credentials.use_refresh_token`` and
-  ``use.refresh.tokens``, its default and optional client scopes (those Keycloak writes into
-  the token's ``scope``), and the protocol mappers that have a tokensmith equivalent: an audience
-  mapper (the client's ``aud``) and hard-coded claims.
+  ``access.token.lifespan``, ``client_credentials.use_refresh_token``,
+  ``use.refresh.tokens`` and ``dpop.bound.access.tokens``, its default and optional client
+  scopes (those Keycloak writes into the token's ``scope``), and the protocol mappers that have
+  a tokensmith equivalent: an audience mapper (the client's ``aud``) and hard-coded claims.
 
 Nothing else is dropped silently: :class:`ImportPlan` lists every client left out and why,
 everything of the realm that has no place here (users, roles, groups, flows, identity providers,
@@ -299,8 +299,11 @@ def client_from_representation(rep: object) -> ClientPlan:
 
 
 def client_representation(realm: Realm, client: Client) -> dict[str, Any]:
-    """The client as a Keycloak ``ClientRepresentation``, without its secret, with ``id``."""
-    return {"id": str(client.id), **_client_rep(realm, client, [])}
+    """The client as a Keycloak ``ClientRepresentation``, without its secret, with ``id`` and
+    tokensmith's ``lastUsed``: when it last got a token (epoch milliseconds, written by each
+    service process at most a minute late), or null."""
+    used = None if client.last_used_at is None else client.last_used_at * 1000
+    return {"id": str(client.id), **_client_rep(realm, client, []), "lastUsed": used}
 
 
 def realm_representation(realm: Realm) -> dict[str, Any]:
@@ -465,6 +468,8 @@ def _client_plan(
         _true(attributes.get("client_credentials.use_refresh_token", False))
         and attributes.get("use.refresh.tokens", "true") != "false"
     )
+    if _true(attributes.get("dpop.bound.access.tokens", False)):
+        options["dpop_required"] = True
     defaults = rep.get("defaultClientScopes", export.get("defaultDefaultClientScopes", []))
     optional = rep.get("optionalClientScopes", export.get("defaultOptionalClientScopes", []))
     in_token = [
@@ -606,6 +611,7 @@ def _client_rep(realm: Realm, client: Client, left_out: list[Skipped]) -> dict[s
     attributes: dict[str, str] = {
         "client_credentials.use_refresh_token": str(client.refresh_tokens).lower(),
         "use.refresh.tokens": str(client.refresh_tokens).lower(),
+        "dpop.bound.access.tokens": str(client.dpop_required).lower(),
     }
     if client.access_token_ttl is not None:
         attributes["access.token.lifespan"] = str(client.access_token_ttl)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -72,10 +74,16 @@ class MasterKey:
                 f"{MAKE_MASTER_KEY}"
             )
         self._fernet = Fernet(fernet_key)
+        self._secret = hmac.new(fernet_key, b"tokensmith derived keys", hashlib.sha256).digest()
         self.source = source
 
     def __repr__(self) -> str:
         return f"MasterKey(source={self.source!r})"
+
+    def derived(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. DPoP nonces), the same in every process with this
+        master key and telling nothing about it."""
+        return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def load(cls, value: str | None, key_file: Path) -> MasterKey:

@@ -57,6 +57,11 @@ start there."""
 _metrics: Metrics | None = None
 
 
+def current() -> Metrics | None:
+    """This process's metrics, or None when it runs without them (``--no-metrics``)."""
+    return _metrics
+
+
 def metrics() -> Metrics:
     """This process's metrics, made on first use (after ``serve`` set the multiprocess
     directory, when there is one)."""
@@ -99,6 +104,12 @@ class Metrics:
             "tokensmith_refresh_token_reuse",
             "Refresh tokens presented again after use or revocation (each revoked its family).",
             ["realm"],
+            registry=own,
+        )
+        self.events_dropped = Counter(
+            "tokensmith_events_dropped",
+            "Security events not written to the events table because more than a flush's worth "
+            "came in at once (a flood of failures).",
             registry=own,
         )
         self.database_errors = Counter(
@@ -149,6 +160,7 @@ class Metrics:
             "rate_limited": self._rate_limited,
             "refresh_token_reused": self._reused,
             "database_error": lambda fields: self.database_errors.inc(),
+            "events_dropped": self._events_dropped,
             "database_unavailable": self._unavailable,
             "database_recovered": lambda fields: self.database_up.set(1),
         }
@@ -182,6 +194,10 @@ class Metrics:
 
     def _reused(self, fields: Fields) -> None:
         self._add((self.reuse, fields["realm"]))
+
+    def _events_dropped(self, fields: Fields) -> None:
+        count = fields["count"]
+        self._add((self.events_dropped,), float(count) if isinstance(count, int) else 1.0)
 
     def _unavailable(self, fields: Fields) -> None:
         self.database_outages.inc()
@@ -220,6 +236,34 @@ class Metrics:
         sizes = registry.sizes()
         for cache, size in sizes.items():
             self._child(self.cache_entries, cache).set(size)
+
+    def totals(self, realm: str) -> dict[str, int]:
+        """The realm's access tokens issued (``tokens``) and failed client authentications
+        (``failures``) since the service started, summed over the workers (each worker's counts
+        up to one poll interval late, this process's own up to now)."""
+        self.flush()
+        found = {"tokens": 0.0, "failures": 0.0}
+        wanted = {
+            "tokensmith_tokens_issued_total": "tokens",
+            "tokensmith_client_auth_failures_total": "failures",
+        }
+        for family in self._collect():
+            for sample in family.samples:
+                key = wanted.get(sample.name)
+                if key is not None and sample.labels.get("realm") == realm:
+                    found[key] += sample.value
+        return {key: int(value) for key, value in found.items()}
+
+    def _collect(self) -> Any:
+        from prometheus_client import CollectorRegistry
+
+        registry = self.registry
+        if registry is None:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.directory)  # type: ignore[no-untyped-call]
+        return registry.collect()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every metric (summed over the workers of ``serve --workers

@@ -239,7 +239,7 @@ def _admin_operation(method: str, route_path: str, op: Operation) -> dict[str, A
         responses["413"] = _json(problem, "The body is larger than the service takes")
     scopes = [ADMIN_SCOPE] if write else [ADMIN_READ_SCOPE]
     operation: dict[str, Any] = {
-        "operationId": op.handler.strip("_").replace("_", " ").title().replace(" ", ""),
+        "operationId": op.handler.rpartition(".")[2].strip("_").title().replace("_", ""),
         "tags": ["admin"],
         "summary": op.summary,
         "security": [{"adminToken": scopes}],

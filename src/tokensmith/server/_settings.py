@@ -82,6 +82,8 @@ SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "METRICS": ("metrics", boolean),
     "MANAGEMENT_PORT": ("management_port", port),
     "TRACING": ("tracing", boolean),
+    "ADMIN_EVENTS_DAYS": ("admin_events_days", positive),
+    "LAST_USED_INTERVAL": ("last_used_interval", _poll_interval),
     "CONSOLE": ("console", boolean),
 }
 """Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
@@ -162,11 +164,13 @@ class Settings:
     Each process holds at most ``realm_cache_size`` realms in memory (the least recently used
     is dropped and read again when needed). ``tracing`` makes an OpenTelemetry span per token,
     introspection and revocation request (needs the ``otel`` extra; see the README, Tracing).
+    Admin events and security events are kept ``admin_events_days`` days; each process writes
+    when its clients last got a token every ``last_used_interval`` seconds.
     ``console`` serves the web console at ``/console`` on the main port.
 
     Raises:
         ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
-            malformed, or ``realm_cache_size`` is below 1.
+            malformed, or ``realm_cache_size`` or ``admin_events_days`` is below 1.
     """
 
     database_url: str = field(default=DEFAULT_URL, repr=False)  # may carry a password
@@ -184,6 +188,8 @@ class Settings:
     metrics: bool = True
     management_port: int | None = None
     tracing: bool = False
+    admin_events_days: int = 90
+    last_used_interval: float = 60.0
     console: bool = True
 
     def __post_init__(self) -> None:
@@ -195,6 +201,10 @@ class Settings:
                 )
         if self.realm_cache_size < 1:
             raise ConfigurationError("the realm cache must hold at least one realm")
+        if self.admin_events_days < 1:
+            raise ConfigurationError("events must be kept at least one day")
+        if not self.last_used_interval > 0:
+            raise ConfigurationError("the last-use write interval must be a positive number")
         check_storage(self.rate_limit_storage)
         check_limits(self.client_auth_limit)
         check_limits(self.address_auth_limit)
@@ -208,13 +218,16 @@ class Settings:
         ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
         ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces),
         ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS``,
-        ``TOKENSMITH_TRACING`` and ``TOKENSMITH_CONSOLE`` (booleans) and
-        ``TOKENSMITH_MANAGEMENT_PORT``.
+        ``TOKENSMITH_TRACING`` and ``TOKENSMITH_CONSOLE`` (booleans),
+        ``TOKENSMITH_MANAGEMENT_PORT``, ``TOKENSMITH_ADMIN_EVENTS_DAYS`` and
+        ``TOKENSMITH_LAST_USED_INTERVAL`` (seconds).
 
         A variable that is unset or empty gives the default.
 
         Raises:
-            ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` is not a positive number,
+            ConfigurationError: ``TOKENSMITH_POLL_INTERVAL`` or
+                ``TOKENSMITH_LAST_USED_INTERVAL`` is not a positive number,
+                ``TOKENSMITH_ADMIN_EVENTS_DAYS`` not a positive whole number,
                 ``TOKENSMITH_REALM_CACHE_SIZE`` not a positive whole number, or the public URL, a
                 rate limit, the rate-limit storage or a trusted proxy is malformed; the message
                 names the variable.

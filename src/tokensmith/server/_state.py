@@ -201,6 +201,12 @@ class Registry:
             "unknown_client_ids": len(self.unknown_clients),
         }
 
+    def knows_client(self, realm: str, client_id: str) -> bool:
+        """Whether ``client_id`` is a client of the realm ``realm`` as held now (memory only:
+        False for a realm or client not loaded)."""
+        state = self._states.get(realm)
+        return state is not None and client_id in state.clients
+
     async def realm_for_path(self, path: str) -> str | None:
         """The realm whose token endpoint has the alias ``path``, or None. The aliases of the
         realms held are answered from memory; another path that could be an alias is looked up

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Collection
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from ..oauth import (
 from ..store import Client, Connection, Database, RefreshTokenRecord, refresh
 from . import _resources
 from ._clientauth import ClientAuthenticator
+from ._dpop import DPoPChecker
 from ._events import emit
 from ._external import ExternalTokens
 from ._own import OwnTokens
@@ -54,6 +56,9 @@ _REUSED = (
     "the refresh token was already used; every token issued from it is now revoked, "
     "so authenticate again with client_credentials"
 )
+_BOUND_TO: ContextVar[str | None] = ContextVar("tokensmith_dpop_binding", default=None)
+"""The DPoP key thumbprint the access tokens of the request being answered are bound to
+(``cnf.jkt``), set by :meth:`TokenEndpoint.issue` for every grant's minting."""
 _FAMILY_REVOKED = {_REUSED: "used", _REVOKED: "revoked"}
 """The refusals that revoke a token's family, and the state of the token presented."""
 
@@ -76,10 +81,12 @@ class TokenEndpoint:
         db: Database,
         *,
         external: ExternalTokens | None = None,
+        dpop: DPoPChecker | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.clients = clients
         self.db = db
+        self.dpop = dpop or DPoPChecker(db, secrets.token_bytes(32))
         self.external = external or ExternalTokens(clock=clock)
         self.clock = clock
         self.own = OwnTokens(clients.registry, db, clock=clock)
@@ -91,17 +98,41 @@ class TokenEndpoint:
         authorization: str | None,
         issuer: str,
         audiences: Collection[str] = (),
+        *,
+        dpop: list[str] | None = None,
+        url: str = "",
     ) -> Issued:
-        """Authenticate the client and run the grant it asked for.
+        """Authenticate the client and run the grant it asked for. ``dpop`` holds the request's
+        DPoP headers and ``url`` the URL it was sent to (RFC 9449): with a good proof the access
+        token is bound to its key.
 
         Raises:
-            OAuthError: any RFC 6749 §5.2 error.
+            OAuthError: any RFC 6749 §5.2 error, and RFC 9449's invalid_dpop_proof and
+                use_dpop_nonce.
         """
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("grant_type is missing")
         client = await self.clients.authenticate(state, form, authorization, audiences=audiences)
         now = self.clock()
+        bound = None
+        if dpop or state.realm.dpop_required or client.dpop_required:
+            bound = await self.dpop.binding(state, client, dpop or [], url=url, now=now)
+        token = _BOUND_TO.set(bound)
+        try:
+            return await self._grant(state, client, grant_type, form, issuer, now)
+        finally:
+            _BOUND_TO.reset(token)
+
+    async def _grant(
+        self,
+        state: RealmState,
+        client: Client,
+        grant_type: str,
+        form: dict[str, str],
+        issuer: str,
+        now: float,
+    ) -> Issued:
         if grant_type == "client_credentials":
             scope = _requested_scope(client, form.get("scope"))
             targets = _resources.for_request(state, client, form)
@@ -162,6 +193,9 @@ class TokenEndpoint:
             claims["azp"] = client.client_id
         if scope_text:
             claims["scope"] = scope_text
+        bound = _BOUND_TO.get()
+        if bound is not None:
+            claims["cnf"] = {"jkt": bound}
         access_token = state.signer.sign(claims)
         refresh_token: str | None = None
         pending: RefreshTokenRecord | None = None
@@ -187,6 +221,7 @@ class TokenEndpoint:
             refresh_token=refresh_token,
             refresh_expires_in=refresh_ttl,
             issued_token_type=issued_token_type,
+            token_type="Bearer" if bound is None else "DPoP",
         )
         return Issued(response, style, pending)
 

@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from ..oauth import (
     DEFAULT_EXTERNAL_ALGORITHMS,
@@ -22,6 +23,7 @@ from ..store import TrustedIssuer
 from ..store import issuers as issuer_rows  # the repository; Trust.issuers is the method
 from ._admin import Admin, changing, reading
 from ._admin_checks import AdminError, check_ttl
+from ._audit import record_change
 from ._events import emit
 
 DEFAULT_MAX_AGE = 3600
@@ -83,6 +85,16 @@ class Trust:
                 private_key=_private_key,
                 now=int(self.admin.clock()),
             )
+            await record_change(
+                conn,
+                self.admin.clock,
+                realm.name,
+                "CREATE",
+                "TRUSTED_ISSUER",
+                f"trusted-issuers/{quote(issuer, safe='')}",
+                issuer=issuer,
+                demo=_private_key is not None,
+            )
         emit("issuer_trusted", realm=realm_name, issuer=issuer)
 
     async def issuers(self, realm_name: str) -> list[TrustedIssuer]:
@@ -102,6 +114,15 @@ class Trust:
         """
         async with changing(self.admin.db, realm_name) as (conn, realm):
             await issuer_rows.remove_issuer(conn, realm.id, issuer)
+            await record_change(
+                conn,
+                self.admin.clock,
+                realm.name,
+                "DELETE",
+                "TRUSTED_ISSUER",
+                f"trusted-issuers/{quote(issuer, safe='')}",
+                issuer=issuer,
+            )
         emit("issuer_untrusted", realm=realm_name, issuer=issuer)
 
     async def add_demo(self, realm_name: str, issuer: str = DEMO_ISSUER) -> None:

@@ -2,6 +2,7 @@
 
 from . import _clients as clients
 from . import _denylist as denylist
+from . import _eventlog as eventlog
 from . import _issuers as issuers
 from . import _meta as meta
 from . import _realms as realms
@@ -21,7 +22,9 @@ from ._models import (
     DEFAULT_MAX_ASSERTION_LIFETIME,
     DEFAULT_REFRESH_REUSE_GRACE,
     REALM_NAME,
+    AdminEventRecord,
     Client,
+    EventRecord,
     Realm,
     RefreshTokenRecord,
     SigningKeyRecord,
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT_URL",
     "REALM_NAME",
     "SCHEMA_REVISION",
+    "AdminEventRecord",
     "ChangeListener",
     "Client",
     "Conflict",
@@ -44,6 +48,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailable",
+    "EventRecord",
     "NotFound",
     "Realm",
     "RefreshTokenRecord",
@@ -54,6 +59,7 @@ __all__ = [
     "async_url",
     "clients",
     "denylist",
+    "eventlog",
     "issuers",
     "meta",
     "realms",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,7 +14,7 @@ from ..oauth import parse_scope
 from ._denylist import use_assertion as use_assertion
 from ._errors import Conflict, NotFound
 from ._models import Client, StoredSecret
-from ._tables import client_secrets, clients
+from ._tables import client_secrets, clients, realms
 
 
 def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> Client:
@@ -37,6 +37,8 @@ def _client(row: Row[tuple[object, ...]], secrets: tuple[StoredSecret, ...]) -> 
         jwks=m["jwks"],
         jwks_url=m["jwks_url"],
         resources=frozenset(m["resources"].split()),
+        dpop_required=bool(m["dpop_required"]),
+        last_used_at=m["last_used_at"],
     )
 
 
@@ -70,6 +72,7 @@ async def create_client(
     jwks: str | None = None,
     jwks_url: str | None = None,
     resources: str = "",
+    dpop_required: bool = False,
 ) -> Client:
     """Insert a client with one secret digest.
 
@@ -94,6 +97,7 @@ async def create_client(
                 jwks=jwks,
                 jwks_url=jwks_url,
                 resources=resources,
+                dpop_required=dpop_required,
             )
         )
     except IntegrityError:
@@ -185,3 +189,24 @@ async def expire_secrets(conn: AsyncConnection, client_pk: int, *, at: int, now:
             and_(client_secrets.c.client_pk == client_pk, client_secrets.c.expires_at <= now)
         )
     )
+
+
+async def record_use(conn: AsyncConnection, uses: list[tuple[str, str, int]]) -> None:
+    """Set each ``(realm name, client id, at)``'s ``last_used_at`` to ``at`` unless it is later
+    already (another process wrote a later use), in one batched statement. Changes no realm's
+    version: what services cache stays valid."""
+    if not uses:
+        return
+    realm_id = select(realms.c.id).where(realms.c.name == bindparam("u_realm")).scalar_subquery()
+    statement = (
+        update(clients)
+        .where(
+            and_(
+                clients.c.realm_id == realm_id,
+                clients.c.client_id == bindparam("u_client"),
+                or_(clients.c.last_used_at.is_(None), clients.c.last_used_at < bindparam("u_at")),
+            )
+        )
+        .values(last_used_at=bindparam("u_at"))
+    )
+    await conn.execute(statement, [{"u_realm": r, "u_client": c, "u_at": at} for r, c, at in uses])

@@ -1,14 +1,15 @@
 """The deny list: JWT IDs the service refuses until they expire, in one table (``denied_jtis``).
 
-Two kinds of ``jti`` share it, each per realm:
+Three kinds of ``jti`` share it, each per realm, apart (one kind cannot burn another's):
 
 - ``"assertion"``: a client assertion once used, so that presenting it again is refused
   (RFC 7523 §3: the ``jti`` may be used only once);
 - ``"access_token"``: a revoked access token (RFC 7009 §2), refused by introspection and by the
-  service's own checks although its signature and expiry still hold.
+  service's own checks although its signature and expiry still hold;
+- ``"dpop"``: a DPoP proof once used at the token endpoint (RFC 9449 §11.1).
 
 A row is kept only until the token it names would have expired; :func:`delete_expired` then
-prunes rows of both kinds.
+prunes rows of every kind.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._tables import denied_jtis
 
-Kind = Literal["assertion", "access_token"]
-"""What a denied jti names: a used client assertion or a revoked access token."""
+Kind = Literal["assertion", "access_token", "dpop"]
+"""What a denied jti names: a used client assertion, a revoked access token or a used DPoP
+proof (RFC 9449 §11.1; the key's thumbprint and the proof's jti)."""
 
 
 async def deny(conn: AsyncConnection, realm_id: int, kind: Kind, jti: str, expires_at: int) -> bool:

@@ -42,6 +42,10 @@ class Realm:
     max_assertion_lifetime: int | None = None
     cors_origins: tuple[str, ...] = ()
     """Exact origins (``https://app.example.com``) whose pages may call the token endpoint."""
+    dpop_required: bool = False
+    """Every access token of the realm must be DPoP-bound (RFC 9449)."""
+    dpop_nonce: bool = False
+    """DPoP proofs at the token endpoint must carry the service's nonce (RFC 9449 §8)."""
 
     @property
     def reuse_grace(self) -> int:
@@ -94,6 +98,10 @@ class Client:
     jwks_url: str | None = None
     resources: frozenset[str] = frozenset()
     """RFC 8707 resource indicators the client may name (absolute URIs)."""
+    dpop_required: bool = False
+    """The client's access tokens must be DPoP-bound (RFC 9449 §5.2)."""
+    last_used_at: int | None = None
+    """When the client last got a token (seconds; written at most a minute late), or None."""
 
     @cached_property
     def static_claims(self) -> dict[str, Any]:
@@ -155,3 +163,36 @@ class RefreshTokenRecord:
     parent: str | None = field(default=None, repr=False)
     resources: str = ""
     """The RFC 8707 resources the token was issued for, space-separated; empty for none."""
+
+
+@dataclass(frozen=True)
+class AdminEventRecord:
+    """A change made to a realm (Keycloak's admin event): when (milliseconds), what, and who
+    made it. ``details`` is a JSON object that never holds a secret."""
+
+    id: int
+    time: int
+    realm: str
+    operation: str
+    resource_type: str
+    resource_path: str
+    via: str
+    actor: str | None
+    address: str | None
+    details: str
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A security event of a realm (Keycloak's event): a refused client authentication or a
+    refresh-token reuse, when (milliseconds), from where; ``client_id`` only names a client of
+    the realm."""
+
+    id: int
+    time: int
+    realm: str
+    type: str
+    client_id: str | None
+    address: str | None
+    error: str | None
+    details: str

@@ -34,6 +34,8 @@ def _realm(row: Row[tuple[object, ...]], paths: Sequence[str] = ()) -> Realm:
         address_auth_limit=m["address_auth_limit"],
         max_assertion_lifetime=m["max_assertion_lifetime"],
         cors_origins=tuple(m["cors_origins"].split()),
+        dpop_required=bool(m["dpop_required"]),
+        dpop_nonce=bool(m["dpop_nonce"]),
     )
 
 
@@ -53,6 +55,8 @@ async def create_realm(
     refresh_reuse_grace: int | None = None,
     max_assertion_lifetime: int | None = None,
     cors_origins: Sequence[str] = (),
+    dpop_required: bool = False,
+    dpop_nonce: bool = False,
 ) -> Realm:
     """Insert a realm with its token-path aliases.
 
@@ -90,6 +94,8 @@ async def create_realm(
                 refresh_reuse_grace=refresh_reuse_grace,
                 max_assertion_lifetime=max_assertion_lifetime,
                 cors_origins=" ".join(cors_origins),
+                dpop_required=dpop_required,
+                dpop_nonce=dpop_nonce,
             )
         )
         realm_id = result.inserted_primary_key[0]  # type: ignore[index]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -44,6 +45,9 @@ realms = Table(
     Column("max_assertion_lifetime", Integer, nullable=True),
     # Origins whose pages may call the token endpoint (CORS), space-separated; "": none.
     Column("cors_origins", Text, nullable=False, server_default=""),
+    # DPoP (RFC 9449): every access token must be bound to a key; proofs must carry our nonce.
+    Column("dpop_required", Boolean, nullable=False, server_default=false()),
+    Column("dpop_nonce", Boolean, nullable=False, server_default=false()),
     # Bumped by every change to the realm, its clients, keys or paths; services poll it.
     Column("version", BigInteger, nullable=False, default=1),
     Column("created_at", BigInteger, nullable=False),
@@ -80,6 +84,11 @@ clients = Table(
     Column("jwks_url", String(1024), nullable=True),  # …or where to fetch them
     # RFC 8707: the resources (absolute URIs, space-separated) the client may name.
     Column("resources", Text, nullable=False, server_default=""),
+    # DPoP (RFC 9449 §5.2, dpop_bound_access_tokens): the client's tokens must be bound.
+    Column("dpop_required", Boolean, nullable=False, server_default=false()),
+    # When the client last got a token: each worker remembers its clients' last use and writes
+    # it at most once a minute (never per token, never bumping the realm's version).
+    Column("last_used_at", BigInteger, nullable=True),
     UniqueConstraint("realm_id", "client_id", name="uq_clients_realm_client_id"),
 )
 
@@ -178,3 +187,42 @@ refresh_tokens = Table(
     # RFC 8707: the resources (space-separated) the token was issued for; "" for none.
     Column("resources", Text, nullable=False, server_default=""),
 )
+
+# The two event logs read by the admin API (Keycloak's admin events and events). Their times are
+# milliseconds since the epoch, as Keycloak's; they name the realm by name, without a foreign key,
+# so that a deleted realm's events (its deletion among them) stay until retention prunes them.
+admin_events = Table(
+    "admin_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False, index=True),
+    Column("realm", String(64), nullable=False),
+    # CREATE, UPDATE, DELETE or ACTION
+    Column("operation", String(16), nullable=False),
+    # REALM, CLIENT, CLIENT_SECRET, KEYS, TRUSTED_ISSUER
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_path", String(1024), nullable=False),
+    # Who made the change: via cli or admin-api (service: the service itself), by the system user
+    # or the admin client, from address (over HTTP).
+    Column("via", String(16), nullable=False),
+    Column("actor", String(255), nullable=True),
+    Column("address", String(255), nullable=True),
+    Column("details", Text, nullable=False, server_default="{}"),  # a JSON object, no secret
+)
+Index("ix_admin_events_realm_time", admin_events.c.realm, admin_events.c.time)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False, index=True),
+    Column("realm", String(64), nullable=False),
+    # CLIENT_LOGIN_ERROR, REFRESH_TOKEN_ERROR
+    Column("type", String(32), nullable=False),
+    # Only a client of the realm; never an id a caller made up (it could be a pasted secret).
+    Column("client_id", String(255), nullable=True),
+    Column("address", String(255), nullable=True),
+    Column("error", String(64), nullable=True),
+    Column("details", Text, nullable=False, server_default="{}"),  # a JSON object, no secret
+)
+Index("ix_events_realm_time", events.c.realm, events.c.time)

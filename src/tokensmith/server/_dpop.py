@@ -1,0 +1,91 @@
+"""DPoP at the token endpoint (RFC 9449 §5): check the proof a token request carries and say
+which key the access token is bound to (``cnf.jkt``), or None for a Bearer token.
+
+A proof is checked after the client has authenticated: its signature, ``htm`` POST, ``htu`` the
+URL the request was sent to, its age, and the realm's nonce when the realm asks for one (§8; a
+proof without it gets ``use_dpop_nonce`` and a fresh nonce in ``DPoP-Nonce``). Its ``jti`` is put
+on the realm's deny list (kind ``dpop``, apart from client assertions and revoked tokens) until
+the proof is too old anyway, so a replayed proof is refused by every instance on the database.
+A realm or a client that requires DPoP refuses a token request without a proof.
+
+Refresh tokens stay unbound: RFC 9449 §5 binds them only for public clients, and every client
+here is confidential (its authentication already ties a refresh token to it); each access token
+issued on refresh is bound to the key of that request's proof.
+"""
+
+from __future__ import annotations
+
+from ..oauth import (
+    MAX_PROOF_AGE,
+    InvalidDPoPProof,
+    Nonces,
+    UseDPoPNonce,
+    check_proof,
+    proof_nonce,
+)
+from ..store import Client, Database, denylist
+from ._state import RealmState
+
+_LEEWAY = 10
+
+
+class DPoPChecker:
+    """Checks the DPoP proofs of token requests for every realm of a database."""
+
+    def __init__(self, db: Database, nonce_secret: bytes) -> None:
+        """``nonce_secret``: the key of the nonces, the same in every instance (derived from the
+        master key), so that each accepts the nonces of the others."""
+        self.db = db
+        self.nonces = Nonces(nonce_secret)
+
+    def __repr__(self) -> str:
+        return "DPoPChecker()"
+
+    async def binding(
+        self,
+        state: RealmState,
+        client: Client,
+        proofs: list[str],
+        *,
+        url: str,
+        now: float,
+    ) -> str | None:
+        """The thumbprint of the key to bind the access token to, or None for a Bearer token.
+
+        Raises:
+            InvalidDPoPProof: the proof is refused, more than one was sent, or the realm or the
+                client requires one and none was sent.
+            UseDPoPNonce: the realm asks for its nonce and the proof does not carry a valid one.
+        """
+        realm = state.realm
+        if not proofs:
+            if realm.dpop_required or client.dpop_required:
+                who = f"realm {realm.name}" if realm.dpop_required else f"client {client.client_id}"
+                raise InvalidDPoPProof(f"{who} requires a DPoP proof (RFC 9449) with every request")
+            return None
+        if len(proofs) > 1:
+            raise InvalidDPoPProof("more than one DPoP header was sent")
+        nonce = None
+        if realm.dpop_nonce:
+            nonce = proof_nonce(proofs[0])
+            if not self.nonces.valid(nonce, now):
+                raise UseDPoPNonce(
+                    "send the DPoP proof again with the nonce of the DPoP-Nonce header",
+                    nonce=self.nonces.current(now),
+                )
+        proof = check_proof(proofs[0], method="POST", url=url, now=now, nonce=nonce)
+        async with self.db.write() as conn:
+            fresh = await denylist.deny(
+                conn,
+                realm.id,
+                "dpop",
+                proof.jkt + ":" + proof.jti,
+                int(proof.iat + MAX_PROOF_AGE + _LEEWAY),
+            )
+        if not fresh:
+            raise InvalidDPoPProof("the DPoP proof was already used (its jti); make a new one")
+        return proof.jkt
+
+    def next_nonce(self, state: RealmState, now: float) -> str | None:
+        """The nonce to hand out with an answer of the realm, when it asks for nonces."""
+        return self.nonces.current(now) if state.realm.dpop_nonce else None

@@ -1,0 +1,266 @@
+"""DPoP (RFC 9449) at the token endpoint, over real HTTP against `tokensmith serve`: a proof
+binds the access token to its key (cnf.jkt, token_type DPoP); each check of §4.3 refuses a bad
+proof with invalid_dpop_proof; a replayed proof is refused; a realm with nonces answers
+use_dpop_nonce with a DPoP-Nonce, then accepts the proof that carries it; a realm or a client
+that requires DPoP refuses a request without a proof."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, RSAKey
+
+from tokensmith.oauth import ProofKey, jwt_claims, thumbprint
+
+from .serve_process import Serving, serving
+from .test_admin_api import settings, tokensmith
+
+TOKEN_PATH = "/realms/{}/protocol/openid-connect/token"
+
+
+@dataclass
+class Service:
+    serving: Serving
+    secrets: dict[str, str]
+
+    def url(self, realm: str = "acme") -> str:
+        return self.serving.url + TOKEN_PATH.format(realm)
+
+    def token(
+        self, proof: str | list[str] | None, *, realm: str = "acme", client: str = "svc"
+    ) -> httpx.Response:
+        proofs = [] if proof is None else [proof] if isinstance(proof, str) else proof
+        return httpx.post(
+            self.url(realm),
+            data={"grant_type": "client_credentials"},
+            auth=(client, self.secrets[client]),
+            headers=[("DPoP", p) for p in proofs],
+        )
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    tmp_path = tmp_path_factory.mktemp("dpop")
+    made: dict[str, str] = {}
+    for args in (
+        ("db", "upgrade"),
+        ("realm", "create", "acme"),
+        ("realm", "create", "strict", "--require-dpop", "--dpop-nonce"),
+    ):
+        assert tokensmith(tmp_path, *args).returncode == 0
+    for realm, client, *flags in (
+        ("acme", "svc"),
+        ("acme", "bound", "--require-dpop"),
+        ("strict", "strict"),
+    ):
+        created = tokensmith(tmp_path, "client", "create", realm, client, *flags, "--json")
+        assert created.returncode == 0, created.stderr
+        made[client] = json.loads(created.stdout)["client_secret"]
+    with serving(tmp_path, settings(tmp_path)) as running:
+        yield Service(running, made)
+
+
+def signed(header: dict[str, Any], claims: dict[str, Any], key: ECKey | RSAKey) -> str:
+    return jwt.encode(header, claims, key)
+
+
+def claims_for(url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "jti": f"j{time.monotonic_ns()}",
+        "htm": "POST",
+        "htu": url,
+        "iat": int(time.time()),
+        **extra,
+    }
+
+
+def test_a_proof_binds_the_token_to_its_key(service: Service) -> None:
+    key = ProofKey()
+    answer = service.token(key.proof("POST", service.url(), now=time.time()))
+    plain = service.token(None)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"] == "DPoP"
+    assert jwt_claims(answer.json()["access_token"])["cnf"] == {"jkt": key.jkt}  # type: ignore[index]
+    assert plain.json()["token_type"] == "Bearer"
+    assert "cnf" not in jwt_claims(plain.json()["access_token"])  # type: ignore[operator]
+
+
+def test_an_rsa_proof_key_works_too(service: Service) -> None:
+    key = ProofKey(alg="RS256")
+    answer = service.token(key.proof("POST", service.url(), now=time.time()))
+
+    assert answer.status_code == 200, answer.text
+    assert jwt_claims(answer.json()["access_token"])["cnf"] == {"jkt": key.jkt}  # type: ignore[index]
+
+
+def _bad_proofs(url: str) -> dict[str, tuple[str | list[str], str]]:
+    """Each way a proof breaks a check of RFC 9449 §4.3, and what the refusal says."""
+    key = ECKey.generate_key("P-256")
+    jwk = key.as_dict(private=False)
+    other = ECKey.generate_key("P-256")
+    good_header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}
+    good = signed(good_header, claims_for(url), key)
+    head, body, _ = good.split(".")
+    forged_body = signed(good_header, claims_for(url, htm="GET"), key).split(".")[1]
+    return {
+        "not a JWT": ("not-a-jwt", "malformed"),
+        "two headers": ([good, good], "more than one DPoP header"),
+        "typ": (signed({**good_header, "typ": "JWT"}, claims_for(url), key), "typ"),
+        "alg none": (f"{head.replace(head, _b64({**good_header, 'alg': 'none'}))}.{body}.", "alg"),
+        "HS256": (
+            signed({"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk}, claims_for(url), _oct()),
+            "alg",
+        ),
+        "no jwk": (signed({"typ": "dpop+jwt", "alg": "ES256"}, claims_for(url), key), "jwk"),
+        "private jwk": (
+            signed({**good_header, "jwk": key.as_dict(private=True)}, claims_for(url), key),
+            "private key",
+        ),
+        "signed by another key": (signed(good_header, claims_for(url), other), "signature"),
+        "forged claims": (f"{head}.{forged_body}.{good.split('.')[2]}", "signature"),
+        "htm": (signed(good_header, claims_for(url, htm="GET"), key), "method"),
+        "htu": (
+            signed(good_header, claims_for(url.replace("/token", "/certs")), key),
+            "another URL",
+        ),
+        "stale": (signed(good_header, claims_for(url, iat=int(time.time()) - 3600), key), "older"),
+        "future": (
+            signed(good_header, claims_for(url, iat=int(time.time()) + 3600), key),
+            "future",
+        ),
+        "no jti": (
+            signed(good_header, {k: v for k, v in claims_for(url).items() if k != "jti"}, key),
+            "jti",
+        ),
+    }
+
+
+def _b64(header: dict[str, Any]) -> str:
+    from tokensmith.oauth import b64url
+
+    return b64url(json.dumps(header).encode()).decode()
+
+
+def _oct() -> Any:
+    from joserfc.jwk import OctKey
+
+    return OctKey.generate_key(256)
+
+
+@pytest.mark.parametrize("case", list(_bad_proofs("http://x/token")))
+def test_each_check_of_rfc_9449_refuses_a_bad_proof(service: Service, case: str) -> None:
+    proof, said = _bad_proofs(service.url())[case]
+
+    answer = service.token(proof)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_dpop_proof"
+    assert said in answer.json()["error_description"]
+
+
+def test_a_replayed_proof_is_refused(service: Service) -> None:
+    key = ProofKey()
+    proof = key.proof("POST", service.url(), now=time.time())
+
+    first = service.token(proof)
+    again = service.token(proof)
+
+    assert first.status_code == 200
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_dpop_proof"
+    assert "already used" in again.json()["error_description"]
+
+
+def test_the_query_of_htu_and_the_case_of_the_scheme_do_not_matter(service: Service) -> None:
+    key = ProofKey()
+    url = "HTTP" + service.url().removeprefix("http") + "?ignored=1#too"
+
+    answer = service.token(key.proof("POST", url, now=time.time()))
+
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_client_that_requires_dpop_refuses_a_bearer_request(service: Service) -> None:
+    refused = service.token(None, client="bound")
+    key = ProofKey()
+    accepted = service.token(key.proof("POST", service.url(), now=time.time()), client="bound")
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"
+    assert "client bound requires a DPoP proof" in refused.json()["error_description"]
+    assert accepted.json()["token_type"] == "DPoP"
+
+
+def test_a_realm_with_nonces_asks_for_one_then_accepts_it(service: Service) -> None:
+    key = ProofKey()
+    url = service.url("strict")
+
+    bare = service.token(None, realm="strict", client="strict")
+    first = service.token(key.proof("POST", url, now=time.time()), realm="strict", client="strict")
+    nonce = first.headers["dpop-nonce"]
+    second = service.token(
+        key.proof("POST", url, now=time.time(), nonce=nonce), realm="strict", client="strict"
+    )
+    wrong = service.token(
+        key.proof("POST", url, now=time.time(), nonce=nonce[:-2] + "AA"),
+        realm="strict",
+        client="strict",
+    )
+
+    assert bare.status_code == 400
+    assert "realm strict requires a DPoP proof" in bare.json()["error_description"]
+    assert first.status_code == 400
+    assert first.json()["error"] == "use_dpop_nonce"
+    assert second.status_code == 200, second.text
+    assert second.headers["dpop-nonce"]  # a fresh one with every answer
+    assert second.json()["token_type"] == "DPoP"
+    assert wrong.json()["error"] == "use_dpop_nonce"
+
+
+def test_discovery_advertises_the_proof_algorithms(service: Service) -> None:
+    meta = httpx.get(service.serving.url + "/realms/acme/.well-known/openid-configuration").json()
+
+    assert meta["dpop_signing_alg_values_supported"] == [
+        "ES256",
+        "ES384",
+        "RS256",
+        "PS256",
+        "EdDSA",
+    ]
+
+
+def test_the_thumbprint_is_rfc_7638s() -> None:
+    """RFC 7638 §3.1's example key and thumbprint."""
+    jwk = {
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tS"
+        "oc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR"
+        "0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhA"
+        "I4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+
+    assert thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_nothing_secret_in_the_service_log(service: Service, tmp_path: Path) -> None:
+    key = ProofKey()
+    proof = key.proof("POST", service.url(), now=time.time())
+    token = service.token(proof).json()["access_token"]
+
+    log = service.serving.output()
+
+    assert proof not in log
+    assert token not in log
+    assert all(secret not in log for secret in service.secrets.values())
