@@ -43,6 +43,7 @@ def settings(workdir: Path, **kwargs: Any) -> Settings:
         database_url=f"sqlite:///{workdir / 'console.db'}",
         master_key=MASTER_KEY,
         poll_interval=0.2,
+        last_used_interval=0.2,
         **kwargs,
     )
 
@@ -488,6 +489,49 @@ def test_realms_and_trusted_issuers_from_the_console(
     assert after == []
     assert gone.status_code == 404
     assert page.input_value("#realm-select") == "acme"
+
+
+def test_live_activity_and_events_show_what_happens(
+    context: BrowserContext, console: Console, tmp_path: Path
+) -> None:
+    """Tokens issued and failed logins made while the live activity page is open show as rates
+    above zero within a few 2 s polls; the events page then lists the failed login and the
+    client's creation, and the clients page when the client last got a token."""
+    made = tokensmith(console.workdir, "client", "create", "acme", "meter", "--json")
+    assert made.returncode == 0, made.stderr
+    secret = json.loads(made.stdout)["client_secret"]
+    page, _ = open_console(context, console)
+    sign_in(page, "ops", console.ops_secret)
+    go(page, "activity")
+
+    issued = [console.curl_token("meter", secret)[0] for _ in range(10)]
+    failed = [console.curl_token("meter", "not-its-secret")[0] for _ in range(3)]
+    page.wait_for_function(
+        "() => Number(document.querySelector('#issued-rate').textContent) > 0"
+        " && Number(document.querySelector('#failure-rate').textContent) > 0",
+        timeout=10_000,
+    )
+    page.screenshot(path=tmp_path / "activity.png", full_page=True)
+    chart = page.get_attribute("#live-chart", "aria-label") or ""
+    go(page, "events")
+    for _ in range(20):
+        if page.locator("tr:has-text('CLIENT_LOGIN_ERROR'):has-text('meter')").count() == 3:
+            break
+        page.wait_for_timeout(250)
+        page.click("text=Refresh")
+        page.wait_for_selector("#page:not([aria-busy]) #page-title")
+    page.screenshot(path=tmp_path / "events.png", full_page=True)
+    login_errors = page.locator("tr:has-text('CLIENT_LOGIN_ERROR'):has-text('meter')").count()
+    creations = page.locator("tr:has-text('CREATE'):has-text('clients/')").count()
+    go(page, "clients")
+    last_used = page.inner_text("[data-client=meter] >> xpath=ancestor::tr/td[6]")
+
+    assert issued == [200] * 10
+    assert failed == [401] * 3
+    assert "tokens issued:" in chart
+    assert login_errors == 3
+    assert creations >= 1
+    assert last_used.endswith(" s ago")
 
 
 def admin_token_lifetime(console: Console) -> int:

@@ -72,6 +72,12 @@ export class LineChart {
         else ctx.lineTo(x, y);
       });
       ctx.stroke();
+      const x = left + (this.points - 1) * step;
+      const y = top + plotH - (plotH * s.values.at(-1)) / max;
+      ctx.fillStyle = ctx.strokeStyle;
+      ctx.beginPath();
+      ctx.arc(x, y, 3.5, 0, 2 * Math.PI); // the latest value, visible from the first sample
+      ctx.fill();
     }
     const latest = this.series
       .map((s) => `${s.label}: ${s.values.length ? formatNumber(s.values.at(-1)) : "no data yet"}${this.unit}`)
