@@ -496,8 +496,10 @@ def test_live_activity_and_events_show_what_happens(
 ) -> None:
     """Tokens issued and failed logins made while the live activity page is open show as rates
     above zero within a few 2 s polls; the events page then lists the failed login and the
-    client's creation, and the clients page when the client last got a token."""
-    made = tokensmith(console.workdir, "client", "create", "acme", "meter", "--json")
+    client's creation, and the clients page the client's grants and when it last got a token."""
+    made = tokensmith(
+        console.workdir, "client", "create", "acme", "meter", "--grant", "id_auth", "--json"
+    )
     assert made.returncode == 0, made.stderr
     secret = json.loads(made.stdout)["client_secret"]
     page, _ = open_console(context, console)
@@ -525,6 +527,9 @@ def test_live_activity_and_events_show_what_happens(
     creations = page.locator("tr:has-text('CREATE'):has-text('clients/')").count()
     go(page, "clients")
     last_used = page.inner_text("[data-client=meter] >> xpath=ancestor::tr/td[6]")
+    grants = page.locator(
+        "[data-client=meter] >> xpath=ancestor::tr/td[2]/span[@class='tag']"
+    ).all_inner_texts()
 
     assert issued == [200] * 10
     assert failed == [401] * 3
@@ -532,6 +537,7 @@ def test_live_activity_and_events_show_what_happens(
     assert login_errors == 3
     assert creations >= 1
     assert last_used.endswith(" s ago")
+    assert grants == ["client_credentials", "id_auth"]
 
 
 def admin_token_lifetime(console: Console) -> int:
