@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,3 +264,236 @@ def test_nothing_secret_in_the_service_log(service: Service, tmp_path: Path) -> 
     assert proof not in log
     assert token not in log
     assert all(secret not in log for secret in service.secrets.values())
+
+
+# --- protected APIs (RFC 9449 §7) ----------------------------------------------------------------
+
+
+@dataclass
+class API:
+    url: str
+    service: Service
+
+    def dpop_token(self, key: ProofKey) -> str:
+        answer = self.service.token(key.proof("POST", self.service.url(), now=time.time()))
+        assert answer.json()["token_type"] == "DPoP"
+        token: str = answer.json()["access_token"]
+        return token
+
+    def get(
+        self,
+        path: str,
+        token: str,
+        *,
+        scheme: str = "DPoP",
+        proofs: Sequence[str] = (),
+    ) -> httpx.Response:
+        headers = [("Authorization", f"{scheme} {token}"), *(("DPoP", p) for p in proofs)]
+        return httpx.get(self.url + path, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def api(service: Service) -> Iterator[API]:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    from tokensmith.resource import BearerAuthMiddleware, RequireToken, Verifier
+
+    from .server_thread import ServerThread
+
+    issuer = f"{service.serving.url}/realms/acme"
+    verifier = Verifier(issuer=issuer, audience="acme")
+    nonced = Verifier(issuer=issuer, audience="acme", dpop_nonce_secret=b"k" * 32)
+    require = RequireToken(verifier)
+
+    async def things(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.state.claims["sub"]})
+
+    async def depends(request: Request) -> JSONResponse:
+        claims = await require(request)
+        return JSONResponse({"sub": claims["sub"]})
+
+    app = Starlette(
+        routes=[
+            Mount(
+                "/api",
+                app=BearerAuthMiddleware(Starlette(routes=[Route("/things", things)]), verifier),
+            ),
+            Mount(
+                "/nonce",
+                app=BearerAuthMiddleware(Starlette(routes=[Route("/things", things)]), nonced),
+            ),
+            Route("/dependency", depends),
+        ]
+    )
+    with ServerThread(app) as server:
+        yield API(server.url, service)
+
+
+def test_a_bound_token_with_its_proof_is_accepted(api: API) -> None:
+    key = ProofKey()
+    token = api.dpop_token(key)
+    url = api.url + "/api/things"
+
+    answer = api.get(
+        "/api/things", token, proofs=[key.proof("GET", url, now=time.time(), access_token=token)]
+    )
+    by_dependency = api.get(
+        "/dependency",
+        token,
+        proofs=[key.proof("GET", api.url + "/dependency", now=time.time(), access_token=token)],
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"sub": "svc"}
+    assert by_dependency.status_code == 200, by_dependency.text
+
+
+def _refused(api: API) -> dict[str, tuple[httpx.Response, str]]:
+    key, other = ProofKey(), ProofKey()
+    token = api.dpop_token(key)
+    url = api.url + "/api/things"
+    now = time.time()
+    replayed = key.proof("GET", url, now=now, access_token=token)
+    assert api.get("/api/things", token, proofs=[replayed]).status_code == 200
+    plain = api.service.token(None).json()["access_token"]
+    return {
+        "sent as Bearer": (api.get("/api/things", token, scheme="Bearer"), "invalid_token"),
+        "no proof": (api.get("/api/things", token), "invalid_dpop_proof"),
+        "no ath": (
+            api.get("/api/things", token, proofs=[key.proof("GET", url, now=now)]),
+            "invalid_dpop_proof",
+        ),
+        "another token's ath": (
+            api.get(
+                "/api/things", token, proofs=[key.proof("GET", url, now=now, access_token=plain)]
+            ),
+            "invalid_dpop_proof",
+        ),
+        "another key": (
+            api.get(
+                "/api/things", token, proofs=[other.proof("GET", url, now=now, access_token=token)]
+            ),
+            "invalid_dpop_proof",
+        ),
+        "replayed": (api.get("/api/things", token, proofs=[replayed]), "invalid_dpop_proof"),
+        "wrong htm": (
+            api.get(
+                "/api/things", token, proofs=[key.proof("POST", url, now=now, access_token=token)]
+            ),
+            "invalid_dpop_proof",
+        ),
+        "wrong htu": (
+            api.get(
+                "/api/things",
+                token,
+                proofs=[key.proof("GET", api.url + "/other", now=now, access_token=token)],
+            ),
+            "invalid_dpop_proof",
+        ),
+        "stale": (
+            api.get(
+                "/api/things",
+                token,
+                proofs=[key.proof("GET", url, now=now - 3600, access_token=token)],
+            ),
+            "invalid_dpop_proof",
+        ),
+        "a bearer token as DPoP": (
+            api.get(
+                "/api/things", plain, proofs=[key.proof("GET", url, now=now, access_token=plain)]
+            ),
+            "invalid_token",
+        ),
+    }
+
+
+def test_each_refusal_at_a_protected_api_answers_a_dpop_challenge(api: API) -> None:
+    for case, (answer, error) in _refused(api).items():
+        assert answer.status_code == 401, (case, answer.text)
+        assert answer.json()["error"] == error, case
+        challenge = answer.headers["www-authenticate"]
+        if case == "sent as Bearer":
+            assert challenge.startswith("Bearer "), case
+            assert "DPoP-bound" in answer.json()["error_description"]
+        else:
+            assert challenge.startswith("DPoP algs="), (case, challenge)
+            assert f'error="{error}"' in challenge, case
+
+
+def test_an_api_with_nonces_asks_for_one_then_accepts_it(api: API) -> None:
+    key = ProofKey()
+    token = api.dpop_token(key)
+    url = api.url + "/nonce/things"
+
+    first = api.get(
+        "/nonce/things", token, proofs=[key.proof("GET", url, now=time.time(), access_token=token)]
+    )
+    nonce = first.headers["dpop-nonce"]
+    second = api.get(
+        "/nonce/things",
+        token,
+        proofs=[key.proof("GET", url, now=time.time(), access_token=token, nonce=nonce)],
+    )
+
+    assert first.status_code == 401
+    assert first.json()["error"] == "use_dpop_nonce"
+    assert 'error="use_dpop_nonce"' in first.headers["www-authenticate"]
+    assert second.status_code == 200, second.text
+
+
+# --- the client (TokenSource(dpop=True)) ---------------------------------------------------------
+
+
+def _source(service: Service, realm: str = "acme", client: str = "svc", **options: Any) -> Any:
+    from tokensmith import TokenSource
+
+    return TokenSource(
+        service.url(realm),
+        client_id=client,
+        client_secret=service.secrets[client],
+        dpop=True,
+        **options,
+    )
+
+
+def test_a_source_gets_bound_tokens_and_proves_them_to_apis(api: API) -> None:
+    import requests
+
+    with _source(api.service) as source:
+        token = source.token()
+        with httpx.Client(auth=source) as http:
+            direct = http.get(api.url + "/api/things")
+            nonced = http.get(api.url + "/nonce/things")  # 401 use_dpop_nonce, then again
+            again = http.get(api.url + "/nonce/things")  # the nonce is known now
+        fresh_origin = api.url.replace("127.0.0.1", "localhost")  # no nonce known there yet
+        by_requests = requests.get(
+            fresh_origin + "/nonce/things", auth=source.requests_auth(), timeout=10
+        )
+
+    assert token.token_type == "DPoP"
+    assert jwt_claims(token.access_token)["cnf"] == {"jkt": source.dpop_key.jkt}  # type: ignore[index]
+    assert direct.status_code == nonced.status_code == again.status_code == 200, nonced.text
+    assert [r.status_code for r in nonced.history] == [401]  # use_dpop_nonce, then the retry
+    assert again.history == []
+    assert by_requests.status_code == 200, by_requests.text
+    assert [r.status_code for r in by_requests.history] == [401]
+    assert "ProofKey(alg='ES256'" in repr(source.dpop_key)
+
+
+async def test_an_async_source_proves_its_tokens_too(api: API) -> None:
+    async with _source(api.service) as source, httpx.AsyncClient(auth=source) as http:
+        answer = await http.get(api.url + "/nonce/things")
+
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_source_sends_the_token_endpoints_nonce_when_asked(service: Service) -> None:
+    with _source(service, realm="strict", client="strict") as source:
+        token = source.token()
+        fetches = source.stats.fetches
+
+    assert token.token_type == "DPoP"
+    assert fetches == 1  # one fetch: its request went twice, the second with the nonce

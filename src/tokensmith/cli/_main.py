@@ -21,6 +21,7 @@ SERVER_PACKAGES = frozenset(
         "cryptography",
         "httptools",
         "limits",
+        "msgspec",
         "prometheus_client",
         "sqlalchemy",
         "uvicorn",

@@ -36,6 +36,7 @@ from ..oauth import (
     Clock,
     InvalidGrant,
     OAuthError,
+    ProofKey,
     Signer,
     error_from_response,
     sha256_hex,
@@ -76,6 +77,7 @@ class TokenCore:
         on_event: Callable[[str, Mapping[str, object]], None] | None,
         assertion_signer: Signer | None = None,
         tracing: Tracing | None = None,
+        dpop: ProofKey | None = None,
     ) -> None:
         if not token_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"token_url must be an http(s) URL, not {token_url!r}")
@@ -88,6 +90,10 @@ class TokenCore:
                 "public client)"
             )
         self.assertion_signer = assertion_signer
+        self.dpop = dpop
+        """The key DPoP proofs are made with (RFC 9449); None: Bearer tokens."""
+        self.dpop_nonce: str | None = None
+        """The token endpoint's latest DPoP nonce, sent with the next proof."""
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -288,6 +294,7 @@ class TokenCore:
             hidden.append(self.client_secret.reveal())
             if self.auth_method == "client_secret_basic":
                 hidden.append(self._basic_credentials())
+        nonce_retried = False
         for n in range(1, self.retry.attempts + 1):
             sent_at = self.clock()  # expires_in counts from the request, not from the answer
             status: int | None = None
@@ -310,6 +317,11 @@ class TokenCore:
                     sending.end()
                 raise
             else:
+                if self._nonce_asked(response) and not nonce_retried:
+                    # RFC 9449 §8: the server wants its nonce in the proof; send again at once.
+                    nonce_retried = True
+                    response = yield Send(self._build(form))
+                    self._nonce_asked(response)
                 status = response.status_code
                 if sending is not None:
                     _record_answer(sending, response)
@@ -363,7 +375,24 @@ class TokenCore:
                 body["client_id"] = self.client_id
             if self.auth_method == "client_secret_post" and self.client_secret is not None:
                 body["client_secret"] = self.client_secret.reveal()
+        if self.dpop is not None:  # a fresh proof per request: its jti is single-use
+            headers["DPoP"] = self.dpop.proof(
+                "POST", self.token_url, now=self.clock(), nonce=self.dpop_nonce
+            )
         return HTTPRequest(self.token_url, headers, urlencode(body, doseq=True).encode())
+
+    def _nonce_asked(self, response: HTTPResponse) -> bool:
+        """Keep the DPoP nonce an answer carries; whether the answer is ``use_dpop_nonce``."""
+        if self.dpop is None:
+            return False
+        nonce = response.headers.get("dpop-nonce")
+        if not nonce:
+            return False
+        self.dpop_nonce = nonce
+        if response.status_code != 400:
+            return False
+        body = _json(response.body)
+        return isinstance(body, dict) and body.get("error") == "use_dpop_nonce"
 
     def _basic_credentials(self) -> str:
         assert self.client_id is not None

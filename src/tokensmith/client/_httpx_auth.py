@@ -1,5 +1,6 @@
-"""The ``httpx.Auth`` side of a token source: the bearer token on every request, and one resend
-with a new token when the API answers 401 to a token that is still held."""
+"""The ``httpx.Auth`` side of a token source: the access token on every request (with a DPoP
+proof for a DPoP-bound token), one resend with the API's nonce when it asks for one (RFC 9449
+§9), and one resend with a new token when the API answers 401 to a token that is still held."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ import httpx
 
 if TYPE_CHECKING:
     from ._source import TokenSource
+    from ._token import Token
+
+
+def _authorize(source: TokenSource, request: httpx.Request, token: Token) -> None:
+    request.headers["Authorization"] = token.authorization
+    proof = source.dpop_proof(token, request.method, str(request.url))
+    if proof is not None:
+        request.headers["DPoP"] = proof
 
 
 def bearer_flow(
@@ -17,14 +26,18 @@ def bearer_flow(
 ) -> Generator[httpx.Request, httpx.Response, None]:
     """``httpx.Auth.sync_auth_flow`` for ``source``."""
     token = source.token()
-    request.headers["Authorization"] = token.authorization
+    _authorize(source, request, token)
     response = yield request
+    if source.dpop_nonce_asked(str(request.url), response.status_code, response.headers):
+        response.read()
+        _authorize(source, request, token)
+        response = yield request
     if response.status_code == 401 and source.retry_unauthorized:
         source.invalidate(token)
         fresh = source.token()
         if fresh.access_token != token.access_token:
             response.read()
-            request.headers["Authorization"] = fresh.authorization
+            _authorize(source, request, fresh)
             yield request
 
 
@@ -33,12 +46,16 @@ async def async_bearer_flow(
 ) -> AsyncGenerator[httpx.Request, httpx.Response]:
     """``httpx.Auth.async_auth_flow`` for ``source``."""
     token = await source.atoken()
-    request.headers["Authorization"] = token.authorization
+    _authorize(source, request, token)
     response = yield request
+    if source.dpop_nonce_asked(str(request.url), response.status_code, response.headers):
+        await response.aread()
+        _authorize(source, request, token)
+        response = yield request
     if response.status_code == 401 and source.retry_unauthorized:
         source.invalidate(token)
         fresh = await source.atoken()
         if fresh.access_token != token.access_token:
             await response.aread()
-            request.headers["Authorization"] = fresh.authorization
+            _authorize(source, request, fresh)
             yield request

@@ -17,7 +17,7 @@ from ._token import Secret
 
 if TYPE_CHECKING:
     from ..core._tracing import TracerProvider
-    from ..oauth import Algorithm, Clock, PrivateKey
+    from ..oauth import Algorithm, Clock, PrivateKey, ProofKey
     from ._core import AuthMethod
     from ._dialect import Dialect
     from ._options import Retry, TokenCache
@@ -49,6 +49,7 @@ class SourceOptions(TypedDict, total=False):
     private_key_alg: Algorithm
     key_id: str | None
     tracing: bool | TracerProvider
+    dpop: bool | ProofKey
 
 
 def truphone(

@@ -12,13 +12,16 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 
 if TYPE_CHECKING:
     from ._source import TokenSource
+    from ._token import Token
 
 _RETRIED = "_tokensmith_retried"
 
 
 class RequestsAuth(AuthBase):
-    """Bearer tokens from a :class:`TokenSource` for ``requests``; on a 401 to a token still
-    held, gets a new one and resends the request once (when its body can be resent)."""
+    """Access tokens from a :class:`TokenSource` for ``requests`` (with a DPoP proof for a
+    DPoP-bound token); on a 401 asking for the API's DPoP nonce, resends once with it; on
+    another 401 to a token still held, gets a new one and resends the request once (when its
+    body can be resent)."""
 
     def __init__(self, source: TokenSource) -> None:
         self.source = source
@@ -28,23 +31,38 @@ class RequestsAuth(AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         token = self.source.token()
-        request.headers["Authorization"] = token.authorization
+        self._authorize(request, token)
         request.register_hook("response", self._on_response)
         return request
+
+    def _authorize(self, request: requests.PreparedRequest, token: Token) -> None:
+        request.headers["Authorization"] = token.authorization
+        proof = self.source.dpop_proof(token, str(request.method), str(request.url))
+        if proof is not None:
+            request.headers["DPoP"] = proof
 
     def _on_response(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         request = response.request
         if response.status_code != 401 or getattr(request, _RETRIED, False):
             return response
         sent = str(request.headers.get("Authorization", "")).partition(" ")[2]
-        self.source.invalidate(sent)
-        fresh = self.source.token()
-        if fresh.access_token == sent or hasattr(request.body, "read"):
+        asked = self.source.dpop_nonce_asked(
+            str(request.url), response.status_code, response.headers
+        )
+        token = self.source.current
+        if asked and token is not None and token.access_token == sent:
+            fresh = token  # the same token, with a proof that carries the API's nonce
+        else:
+            self.source.invalidate(sent)
+            fresh = self.source.token()
+            if fresh.access_token == sent:
+                return response
+        if hasattr(request.body, "read"):
             return response
         response.content  # noqa: B018 (drain so the connection can be reused)
         response.close()
         retry = request.copy()
-        retry.headers["Authorization"] = fresh.authorization
+        self._authorize(retry, fresh)
         setattr(retry, _RETRIED, True)
         new: requests.Response = response.connection.send(retry, **kwargs)
         new.history.append(response)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,7 +30,7 @@ from ..core import (
     run_async,
     run_sync,
 )
-from ..oauth import Algorithm, Clock, PrivateKey, Signer, key_from_pem, key_id
+from ..oauth import Algorithm, Clock, PrivateKey, ProofKey, Signer, key_from_pem, key_id
 from ._background import BackgroundRenewal
 from ._core import AuthMethod, TokenCore
 from ._dialect import STANDARD, Dialect
@@ -75,6 +76,10 @@ class TokenSource(httpx.Auth):
         tracing: OpenTelemetry spans for each token fetch and each token request, which carry
             a ``traceparent`` so that the server's span is their child: True for the global
             tracer provider, or a tracer provider (needs the ``otel`` extra; default off).
+        dpop: sender-constrained tokens (RFC 9449): True makes a P-256 key held in memory only,
+            or give a :class:`~tokensmith.oauth.ProofKey`. Every token request then carries a
+            DPoP proof (a server nonce is fetched and sent when asked for), and the httpx and
+            requests adapters send a proof with each API request of a DPoP-bound token.
 
     Raises:
         ConfigurationError: an incomplete configuration, or ``tracing`` without the
@@ -107,6 +112,7 @@ class TokenSource(httpx.Auth):
         private_key_alg: Algorithm = "ES256",
         key_id: str | None = None,
         tracing: bool | TracerProvider = False,
+        dpop: bool | ProofKey = False,
     ) -> None:
         if private_key is not None and auth_method == "client_secret_post":
             auth_method = "private_key_jwt"
@@ -128,7 +134,10 @@ class TokenSource(httpx.Auth):
             rng=random.Random(),  # noqa: S311 (jitter, not cryptography)
             on_event=on_event,
             tracing=make_tracing(tracing),
+            dpop=ProofKey() if dpop is True else dpop or None,
         )
+        self._api_nonces: dict[str, str] = {}
+        """The latest DPoP nonce of each API origin (RFC 9449 §9)."""
         self._clock = clock
         self._background = background
         self.retry_unauthorized = retry_unauthorized
@@ -327,6 +336,34 @@ class TokenSource(httpx.Auth):
             return max(0.05, wait)
         return max(1.0, core.renew_at - now)
 
+    # --- DPoP ------------------------------------------------------------------------------------
+
+    @property
+    def dpop_key(self) -> ProofKey | None:
+        """The key DPoP proofs are made with; None when the source asks for Bearer tokens."""
+        return self._core.dpop
+
+    def dpop_proof(self, token: Token, method: str, url: str) -> str | None:
+        """The ``DPoP`` header value for calling ``method`` ``url`` with ``token`` (None for a
+        Bearer token): a fresh proof with the token's hash and the API's latest nonce."""
+        key = self._core.dpop
+        if key is None or token.token_type.lower() != "dpop":
+            return None
+        nonce = self._api_nonces.get(_origin(url))
+        return key.proof(
+            method, url, now=self._clock(), access_token=token.access_token, nonce=nonce
+        )
+
+    def dpop_nonce_asked(self, url: str, status: int, headers: Mapping[str, str]) -> bool:
+        """Keep the DPoP nonce an API answer carries; whether the answer asks to send the
+        request again with it (401 with a ``DPoP`` challenge ``error="use_dpop_nonce"``)."""
+        nonce = headers.get("dpop-nonce")
+        if self._core.dpop is None or not nonce:
+            return False
+        self._api_nonces[_origin(url)] = nonce
+        challenge = headers.get("www-authenticate", "")
+        return status == 401 and "use_dpop_nonce" in challenge
+
     # --- httpx.Auth ----------------------------------------------------------------------------
 
     def sync_auth_flow(
@@ -346,6 +383,11 @@ class TokenSource(httpx.Auth):
         from ._requests import RequestsAuth
 
         return RequestsAuth(self)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _assertion_signer(

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._drive import run_async, run_sync, send_async, send_sync
     from ._flight import Flight, SingleFlight, loop_callback_queue
     from ._tracing import TraceSpan, Tracing, current_span, make_tracing
-    from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable
+    from ._verifier import Claims, Introspection, Verifier, VerifierUnavailable, bound_key
 
 __getattr__ = _lazy_getattr(
     __name__,
@@ -48,6 +48,7 @@ __getattr__ = _lazy_getattr(
         "Tracing": "._tracing",
         "Verifier": "._verifier",
         "VerifierUnavailable": "._verifier",
+        "bound_key": "._verifier",
         "current_loop": "._clients",
         "current_span": "._tracing",
         "loop_callback_queue": "._flight",
@@ -85,6 +86,7 @@ __all__ = [
     "VerifierUnavailable",
     "Wait",
     "WouldDeadlock",
+    "bound_key",
     "current_loop",
     "current_span",
     "loop_callback_queue",

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -26,11 +26,17 @@ import httpx
 
 from ..oauth import (
     ALGORITHMS,
+    MAX_PROOF_AGE,
     Clock,
+    InvalidDPoPProof,
     InvalidToken,
+    Nonces,
     PublicKeys,
     TokensmithError,
     UnknownKey,
+    UseDPoPNonce,
+    check_proof,
+    proof_nonce,
     verify_jwt_access_token,
 )
 from ._clients import AsyncClients
@@ -41,6 +47,14 @@ from ._flow import Flow, HTTPRequest, HTTPResponse, Join, Send, TransportFailure
 Claims = dict[str, Any]
 
 _ACCEPT_JSON = {"Accept": "application/json"}
+
+
+def bound_key(claims: Claims) -> str | None:
+    """The thumbprint of the key a DPoP-bound token is bound to (``cnf.jkt``); None for a
+    bearer token."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 class VerifierUnavailable(TokensmithError):
@@ -80,9 +94,11 @@ class Verifier:
         introspection: also ask the token service whether the token is active.
         jwks: fixed keys (a JWKS document) instead of fetched ones.
         typ: accepted ``typ`` header values (None: not checked, e.g. for ID tokens).
-        cache_size: verified tokens remembered.
+        cache_size: verified tokens remembered (and DPoP proofs, ten times as many).
         timeout: seconds for each HTTP request.
         clock: the time, for tests.
+        dpop_nonce_secret: ask DPoP proofs for nonces made with this key (RFC 9449 §9); the
+            same key in every instance of the API.
 
     Raises:
         ValueError: no issuer, JWKS URL or JWKS given; a refused algorithm; an unusable ``jwks``.
@@ -104,6 +120,7 @@ class Verifier:
         cache_size: int = 10_000,
         timeout: float = 5.0,
         clock: Clock = time.time,
+        dpop_nonce_secret: bytes | None = None,
     ) -> None:
         if issuer is None and jwks_url is None and jwks is None:
             raise ValueError("give issuer=, jwks_url= or jwks=")
@@ -134,6 +151,8 @@ class Verifier:
         self._fetches = SingleFlight()
         self._http: httpx.Client | None = None
         self._ahttp = AsyncClients(lambda: httpx.AsyncClient(timeout=self.timeout))
+        self._nonces = Nonces(dpop_nonce_secret) if dpop_nonce_secret is not None else None
+        self._proofs_seen: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"Verifier(issuer={self.issuer!r}, audience={self.audience!r})"
@@ -182,6 +201,64 @@ class Verifier:
         if self._http is not None:
             self._http.close()
             self._http = None
+
+    def check_dpop(
+        self, claims: Claims, token: str, proofs: Sequence[str], *, method: str, url: str
+    ) -> None:
+        """Check the DPoP proof of a request made with a DPoP-bound token (RFC 9449 §7.1):
+        exactly one proof, valid for ``method`` and ``url``, with ``ath`` the hash of ``token``,
+        made with the key of the token's ``cnf.jkt``, not seen before (within this verifier),
+        with this API's nonce when it asks for one.
+
+        Raises:
+            InvalidDPoPProof: (401) the proof is missing, refused or replayed.
+            UseDPoPNonce: (401) the proof lacks this API's current nonce.
+            InvalidToken: the token is not DPoP-bound.
+        """
+        jkt = bound_key(claims)
+        if jkt is None:
+            raise InvalidToken("the token is not DPoP-bound; send it as 'Bearer <token>'")
+        if len(proofs) != 1:
+            raise InvalidDPoPProof(
+                "a DPoP-bound token needs exactly one DPoP proof header", status_code=401
+            )
+        now = self.clock()
+        nonce = None
+        if self._nonces is not None:
+            nonce = proof_nonce(proofs[0])
+            if not self._nonces.valid(nonce, now):
+                raise UseDPoPNonce(
+                    "send the DPoP proof again with the nonce of the DPoP-Nonce header",
+                    nonce=self._nonces.current(now),
+                    status_code=401,
+                )
+        try:
+            proof = check_proof(
+                proofs[0], method=method, url=url, now=now, access_token=token, nonce=nonce
+            )
+        except InvalidDPoPProof as exc:
+            raise InvalidDPoPProof(exc.description, status_code=401) from None
+        if proof.jkt != jkt:
+            raise InvalidDPoPProof(
+                "the DPoP proof was made with another key than the token is bound to (cnf.jkt)",
+                status_code=401,
+            )
+        expires = proof.iat + MAX_PROOF_AGE + self.leeway
+        seen = f"{proof.jkt}:{proof.jti}"
+        if self._proofs_seen.setdefault(seen, expires) is not expires:  # atomic under the GIL
+            raise InvalidDPoPProof("the DPoP proof was already used (its jti)", status_code=401)
+        if len(self._proofs_seen) > 10 * self.cache_size:
+            self._forget_proofs(now)
+
+    def _forget_proofs(self, now: float) -> None:
+        """Drop the proofs too old to be accepted again; if too many are still young, the oldest
+        half (a flood must not grow memory without bound)."""
+        seen = self._proofs_seen
+        for key in [k for k, expires in list(seen.items()) if expires < now]:
+            seen.pop(key, None)
+        if len(seen) > 10 * self.cache_size:
+            for key in list(seen)[: len(seen) // 2]:
+                seen.pop(key, None)
 
     # --- the flow ------------------------------------------------------------------------------
 

@@ -53,6 +53,22 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+def presented_token(authorization: str | None) -> tuple[str, str] | None:
+    """The scheme (``bearer`` or ``dpop``, RFC 9449 §7.1) and token of an ``Authorization``
+    header; None when there is no header.
+
+    Raises:
+        InvalidToken: the header is not a Bearer or DPoP credential with a token68 value.
+    """
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() not in ("bearer", "dpop") or not token or " " in token:
+        raise InvalidToken("the Authorization header must be 'Bearer <token>' or 'DPoP <token>'")
+    return scheme.lower(), token
+
+
 def www_authenticate(realm: str, err: OAuthError | None = None) -> str:
     """The ``WWW-Authenticate`` value of RFC 6750 §3: no ``error`` when no token was sent."""
     parts = [f'Bearer realm="{_quoted(realm)}"']

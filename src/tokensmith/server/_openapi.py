@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any
 
-from .. import __version__
 from ..oauth import GRANT_TYPES
 from . import _routes as routes
 from ._admin_api import ADMIN_READ_SCOPE, ADMIN_SCOPE, MASTER_REALM, ROUTES, Operation
@@ -327,7 +326,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "tokensmith",
-            "version": __version__,
+            "version": _version(),
             "summary": "OAuth 2.0 machine-to-machine token service",
             "description": (
                 "Realm endpoints follow Keycloak's layout and are also served under `/auth` "
@@ -371,6 +370,15 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _version() -> str:
+    """The installed tokensmith's version (the package's own top level is not a layer the server
+    may import)."""
+    try:
+        return metadata.version("tokensmith")
+    except metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "0+unknown"
 
 
 @cache
