@@ -616,6 +616,30 @@ def test_the_console_renews_its_token_before_it_expires(
     assert title == "Signing keys of acme"
 
 
+def test_the_session_ends_when_the_admin_client_loses_access(
+    context: BrowserContext, console: Console
+) -> None:
+    """When its admin client is disabled, the page's next call is refused, a new token too, and
+    the page returns to the sign-in form saying why, with the token forgotten."""
+    made = tokensmith(console.workdir, "admin", "create-client", "temp", "--json")
+    assert made.returncode == 0, made.stderr
+    page, _ = open_console(context, console)
+    sign_in(page, "temp", json.loads(made.stdout)["client_secret"])
+
+    assert tokensmith(console.workdir, "client", "disable", "master", "temp").returncode == 0
+    for turn in range(40):  # the service notices within its poll interval
+        if page.is_visible("#signin-form"):
+            break
+        page.evaluate("(name) => { location.hash = name; }", "#/keys" if turn % 2 else "#/realms")
+        page.wait_for_timeout(150)
+    page.wait_for_selector("#signin-error:not([hidden])")
+
+    assert page.inner_text("#signin-error") == (
+        "Your session ended: The client ID or secret is wrong, or the client is disabled."
+    )
+    assert page.is_hidden("#app-view")
+
+
 def test_the_console_fits_a_narrow_screen(
     browser: Browser, console: Console, tmp_path: Path
 ) -> None:
