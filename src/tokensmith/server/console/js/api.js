@@ -143,8 +143,8 @@ export async function call(method, path, body) {
   if (!response.ok) {
     const error = (answer && answer.error) || "error";
     let message = (answer && (answer.errorMessage || answer.error_description)) || `HTTP ${response.status}`;
-    if (response.status === 403) {
-      message = `Your admin client may only read (scope admin.read); this change needs the admin scope. (${message})`;
+    if (response.status === 403 && error === "insufficient_scope") {
+      message = "Your admin client may only read (scope admin.read): this change needs the admin scope.";
     } else if (response.status === 401) {
       endSession(new ApiError(401, error, message));
     }
