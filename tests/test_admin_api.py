@@ -308,6 +308,33 @@ def test_put_changes_a_client_as_keycloak_does(admin: Admin) -> None:
     assert "$.attributes" in wrong_type.json()["errorMessage"]
 
 
+def test_a_clients_grants_are_listed_and_read_only(admin: Admin) -> None:
+    """grantTypes names the grants a client may use, its extension grants included; a GET-PUT
+    round trip keeps them, and a create or an update naming other extension grants is a 400."""
+    made = tokensmith(
+        admin.workdir, "client", "create", "acme", "sso", "--grant", "id_auth", "--refresh-tokens"
+    )
+    assert made.returncode == 0, made.stderr
+    token = admin.token()
+    [sso] = admin.call("GET", "/admin/realms/acme/clients?clientId=sso", token).json()
+    path = f"/admin/realms/acme/clients/{sso['id']}"
+
+    round_trip = admin.call("PUT", path, token, json=sso)
+    dropped = admin.call("PUT", path, token, json={**sso, "grantTypes": ["client_credentials"]})
+    created = admin.call(
+        "POST",
+        "/admin/realms/acme/clients",
+        token,
+        json={"clientId": "exchanger", "grantTypes": ["client_credentials", "token-exchange"]},
+    )
+
+    assert sso["grantTypes"] == ["client_credentials", "refresh_token", "id_auth"]
+    assert round_trip.status_code == 204, round_trip.text
+    assert dropped.status_code == created.status_code == 400
+    assert "grantTypes is read-only" in dropped.json()["errorMessage"]
+    assert "--grant" in created.json()["errorMessage"]
+
+
 def test_put_changes_a_realms_token_lifetimes(admin: Admin) -> None:
     token = admin.token()
     before = admin.call("GET", "/admin/realms/acme", token).json()

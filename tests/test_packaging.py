@@ -197,8 +197,8 @@ def test_the_sdist_holds_the_sources_and_documents_only(dist: tuple[Path, Path])
 def test_the_wheel_holds_the_package_migrations_license_and_command(
     dist: tuple[Path, Path],
 ) -> None:
-    """The wheel has every package file (migrations, their template, py.typed), the license
-    file and expression, the extras and the `tokensmith` command."""
+    """The wheel has every package file (migrations, their template, py.typed, the console's
+    pages), the license file and expression, the extras and the `tokensmith` command."""
     _, wheel = dist
 
     with zipfile.ZipFile(wheel) as archive:
@@ -210,6 +210,7 @@ def test_the_wheel_holds_the_package_migrations_license_and_command(
 
     assert set(SOURCES) <= names
     assert "tokensmith/store/migrations/script.py.mako" in names
+    assert {"tokensmith/server/console/index.html", "tokensmith/server/console/js/app.js"} <= names
     assert not [n for n in names if n.startswith("tests/") or n.endswith(".pyc")]
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata.get_all("License-File") == ["LICENSE"]

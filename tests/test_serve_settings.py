@@ -99,6 +99,7 @@ def test_every_serve_option_reads_its_variable(
         "TOKENSMITH_TRACING": "on",
         "TOKENSMITH_ADMIN_EVENTS_DAYS": "30",
         "TOKENSMITH_LAST_USED_INTERVAL": "15",
+        "TOKENSMITH_CONSOLE": "false",
     }
 
     result = run_cli("serve", cwd=tmp_path, env=env)
@@ -134,6 +135,7 @@ def test_every_serve_option_reads_its_variable(
         tracing=True,
         admin_events_days=30,
         last_used_interval=15.0,
+        console=False,
     )
     assert set(env) == every_variable()  # the test sets each variable there is
 

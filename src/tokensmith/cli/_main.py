@@ -50,6 +50,7 @@ OPTION_VARIABLES = {
     "http": "TOKENSMITH_HTTP",
     "tracing": "TOKENSMITH_TRACING",
     "admin_events_days": "TOKENSMITH_ADMIN_EVENTS_DAYS",
+    "console": "TOKENSMITH_CONSOLE",
 }
 """The ``TOKENSMITH_*`` variable of each option of ``serve`` (and ``--database`` of every
 command), by the option's destination; an option given on the command line wins, and its
@@ -234,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="days the admin events and security events are kept (default 90; "
         "$TOKENSMITH_ADMIN_EVENTS_DAYS)",
     )
+    serve.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        help="serve the web console at /console on the main port: sign in with an admin "
+        "client of the master realm (default on; $TOKENSMITH_CONSOLE)",
+    )
     from ._db_commands import add_parsers as add_db_parsers
 
     add_db_parsers(sub, common)
@@ -317,6 +324,8 @@ def _service_command(args: argparse.Namespace) -> int:
                 settings = replace(settings, tracing=args.tracing)
             if args.admin_events_days is not None:
                 settings = replace(settings, admin_events_days=args.admin_events_days)
+            if args.console is not None:
+                settings = replace(settings, console=args.console)
             for name in PROCESS_OPTIONS:
                 if getattr(args, name) is not None:
                     options[name] = getattr(args, name)

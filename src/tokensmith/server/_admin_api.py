@@ -493,7 +493,8 @@ class AdminApi:
         return 200, client_representation(realm, await self._find(parts[0], parts[2])), []
 
     async def _create_client(self, parts: list[str], scope: Scope, body: bytes) -> Any:
-        _, raw = decode(body, ClientRepresentation)
+        rep, raw = decode(body, ClientRepresentation)
+        _same_extension_grants(rep, frozenset())
         plan = client_from_representation(raw)
         new = await self.admin.create_client(
             parts[0], plan.client_id, secret=plan.secret, **plan.options
@@ -518,6 +519,7 @@ class AdminApi:
             raise AdminError(
                 "a secret is not set here: POST to the client's client-secret to generate one"
             )
+        _same_extension_grants(rep, client.grant_types)
         realm = await self.admin.realm(parts[0])
         current = client_representation(realm, client)
         merged = {**current, **raw, "secret": None}
@@ -652,6 +654,24 @@ def _issuer_representation(trusted: TrustedIssuer) -> dict[str, Any]:
         "claims": list(trusted.claims),
         "createdAt": trusted.created_at * 1000,
     }
+
+
+def _same_extension_grants(rep: ClientRepresentation, current: frozenset[str]) -> None:
+    """Refuse a representation whose ``grantTypes`` names other extension grants than
+    ``current``: the list is read-only here (``client_credentials`` and ``refresh_token`` in it
+    follow the client's other settings and are not read).
+
+    Raises:
+        AdminError: it does.
+    """
+    if isinstance(rep.grant_types, UnsetType):
+        return
+    named = frozenset(rep.grant_types) - {"client_credentials", "refresh_token"}
+    if named != current:
+        raise AdminError(
+            "grantTypes is read-only here: a client's extension grants (id_auth, "
+            "token-exchange, jwt-bearer) are set with tokensmith client create --grant"
+        )
 
 
 def _keys_metadata(keys: list[SigningKeyRecord]) -> dict[str, Any]:

@@ -118,7 +118,11 @@ class ProtocolMapperRepresentation(_Model, rename="camel", omit_defaults=True, k
 class ClientRepresentation(_Model, rename="camel", omit_defaults=True, kw_only=True):
     """A client as Keycloak describes one. ``clientId`` is required to create one; ``secret``
     is in the answer to a create only, when tokensmith generated it. ``lastUsed`` (tokensmith's,
-    epoch milliseconds) is when the client last got a token, to within a minute."""
+    epoch milliseconds) is when the client last got a token, to within a minute. ``grantTypes``
+    (tokensmith's, read-only) names the grants it may use: ``client_credentials``,
+    ``refresh_token`` when it gets refresh tokens (the ``client_credentials.use_refresh_token``
+    attribute), and its extension grants (``id_auth``, ``token-exchange``, ``jwt-bearer``), which
+    ``tokensmith client create --grant`` sets."""
 
     id: str | UnsetType = UNSET
     client_id: str | UnsetType = UNSET
@@ -137,6 +141,7 @@ class ClientRepresentation(_Model, rename="camel", omit_defaults=True, kw_only=T
     optional_client_scopes: list[str] | UnsetType = UNSET
     protocol_mappers: list[ProtocolMapperRepresentation] | UnsetType = UNSET
     last_used: int | UnsetType | None = UNSET
+    grant_types: list[str] | UnsetType = UNSET
 
 
 class CredentialRepresentation(_Model, rename="camel", omit_defaults=True, kw_only=True):

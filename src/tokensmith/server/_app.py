@@ -1,9 +1,10 @@
 """The ASGI application: dispatches what the route table (``_routes``) matches, plus per-realm
 token-path aliases, the health checks (``/health/live``, ``/health/ready`` and ``/health``,
 see ``_health``) and ``/metrics``, to the token, introspection, revocation, authorization
-(always refused), JWKS and discovery handlers; answers errors as RFC 6749 JSON. A request that
-came in on the management port (``Settings.management_port``) gets only ``/metrics`` and the
-health checks. Every request's duration is counted by route name.
+(always refused), JWKS and discovery handlers, the admin API and the web console (``/console``,
+unless ``Settings.console`` is off; both loaded with their first request); answers errors as RFC
+6749 JSON. A request that came in on the management port (``Settings.management_port``) gets only
+``/metrics`` and the health checks. Every request's duration is counted by route name.
 
 A realm has one issuer, ``{base}/realms/{name}``, whichever path form a request used; the base is
 the configured public URL, or the request's Host only when that Host is allowed.
@@ -73,6 +74,7 @@ Handler = Callable[[str, Scope, Receive, Send], Awaitable[None]]
 if TYPE_CHECKING:
     from ..core._tracing import TracerProvider
     from ._admin_api import AdminApi
+    from ._console import Console
 
 log = logging.getLogger("tokensmith.server")
 
@@ -147,6 +149,7 @@ class TokensmithApp:
         self._endpoint: TokenEndpoint | None = None
         self._inspector: TokenInspector | None = None
         self._admin_api: AdminApi | None = None
+        self._console: Console | None = None
         self._external: ExternalTokens | None = None
         self._verifiers = Verifiers()
         self.watch = DatabaseWatch(self.db)
@@ -326,6 +329,9 @@ class TokensmithApp:
             if path in _HEALTH_PATHS:
                 scope["tokensmith.endpoint"] = "health"
                 return await self._health_check(path, scope, send)
+            if self.settings.console and routes.is_console_path(path):
+                scope["tokensmith.endpoint"] = "console"
+                return await self._serve_console(path, scope, send)
             if path == "/metrics" and self._serves_metrics(scope):
                 assert self._metrics is not None
                 scope["tokensmith.endpoint"] = "metrics"
@@ -393,6 +399,14 @@ class TokensmithApp:
                 limiter=self.limiter,
             )
         await self._admin_api(path, scope, receive, send)
+
+    async def _serve_console(self, path: str, scope: Scope, send: Send) -> None:
+        """The web console's files, read with its first request."""
+        if self._console is None:
+            from ._console import Console
+
+            self._console = Console()
+        await self._console(path, scope, send)
 
     def _address(self, scope: Scope) -> str:
         """The address a request came from, past the trusted proxies."""

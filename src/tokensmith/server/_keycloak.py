@@ -301,9 +301,24 @@ def client_from_representation(rep: object) -> ClientPlan:
 def client_representation(realm: Realm, client: Client) -> dict[str, Any]:
     """The client as a Keycloak ``ClientRepresentation``, without its secret, with ``id`` and
     tokensmith's ``lastUsed``: when it last got a token (epoch milliseconds, written by each
-    service process at most a minute late), or null."""
+    service process at most a minute late), or null; and tokensmith's ``grantTypes`` (read-only):
+    the grants it may use (see :func:`client_grants`)."""
     used = None if client.last_used_at is None else client.last_used_at * 1000
-    return {"id": str(client.id), **_client_rep(realm, client, []), "lastUsed": used}
+    return {
+        "id": str(client.id),
+        **_client_rep(realm, client, []),
+        "lastUsed": used,
+        "grantTypes": client_grants(client),
+    }
+
+
+def client_grants(client: Client) -> list[str]:
+    """The grants ``client`` may use: ``client_credentials``, ``refresh_token`` when it gets
+    refresh tokens, then its extension grants by tokensmith's short names (``id_auth``, …)."""
+    base = (
+        ["client_credentials", "refresh_token"] if client.refresh_tokens else ["client_credentials"]
+    )
+    return [*base, *sorted(client.grant_types)]
 
 
 def realm_representation(realm: Realm) -> dict[str, Any]:

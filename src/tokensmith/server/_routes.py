@@ -99,6 +99,15 @@ def is_admin_path(path: str) -> bool:
     return rest.startswith(ADMIN) and rest[len(ADMIN) : len(ADMIN) + 1] in ("", "/")
 
 
+CONSOLE = "/console"
+"""Where the web console is served (the main port only; ``Settings.console`` turns it off)."""
+
+
+def is_console_path(path: str) -> bool:
+    """Whether ``path`` is the web console's."""
+    return path == CONSOLE or path.startswith(CONSOLE + "/")
+
+
 OPENAPI = "/openapi.json"
 """The OpenAPI 3.1 document of every endpoint."""
 DOCS = "/docs"

@@ -84,6 +84,7 @@ SETTINGS_VARIABLES: dict[str, tuple[str, Reader]] = {
     "TRACING": ("tracing", boolean),
     "ADMIN_EVENTS_DAYS": ("admin_events_days", positive),
     "LAST_USED_INTERVAL": ("last_used_interval", _poll_interval),
+    "CONSOLE": ("console", boolean),
 }
 """Each ``TOKENSMITH_*`` variable of :class:`Settings` (without the prefix): the field it sets, and
 how its text becomes the value."""
@@ -165,6 +166,7 @@ class Settings:
     introspection and revocation request (needs the ``otel`` extra; see the README, Tracing).
     Admin events and security events are kept ``admin_events_days`` days; each process writes
     when its clients last got a token every ``last_used_interval`` seconds.
+    ``console`` serves the web console at ``/console`` on the main port.
 
     Raises:
         ConfigurationError: the public URL, the rate-limit storage, a limit or a trusted proxy is
@@ -188,6 +190,7 @@ class Settings:
     tracing: bool = False
     admin_events_days: int = 90
     last_used_interval: float = 60.0
+    console: bool = True
 
     def __post_init__(self) -> None:
         if self.public_url is not None:
@@ -214,9 +217,10 @@ class Settings:
         ``TOKENSMITH_REALM_CACHE_SIZE``, ``TOKENSMITH_RATE_LIMIT_STORAGE``,
         ``TOKENSMITH_CLIENT_AUTH_LIMIT``, ``TOKENSMITH_ADDRESS_AUTH_LIMIT``,
         ``TOKENSMITH_TRUSTED_PROXIES`` (CIDRs separated by commas or spaces),
-        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS`` and
-        ``TOKENSMITH_TRACING`` (booleans), ``TOKENSMITH_MANAGEMENT_PORT``,
-        ``TOKENSMITH_ADMIN_EVENTS_DAYS`` and ``TOKENSMITH_LAST_USED_INTERVAL`` (seconds).
+        ``TOKENSMITH_ALLOWED_HOSTS`` (``host[:port]``, likewise), ``TOKENSMITH_METRICS``,
+        ``TOKENSMITH_TRACING`` and ``TOKENSMITH_CONSOLE`` (booleans),
+        ``TOKENSMITH_MANAGEMENT_PORT``, ``TOKENSMITH_ADMIN_EVENTS_DAYS`` and
+        ``TOKENSMITH_LAST_USED_INTERVAL`` (seconds).
 
         A variable that is unset or empty gives the default.
 
