@@ -189,6 +189,9 @@ def issuer_json(t: TrustedIssuer) -> dict[str, Any]:
         "max_age": t.max_age,
         "claims": list(t.claims),
         "demo": t.private_key is not None,
+        "profile": t.profile,
+        "client_audience": t.client_audience,
+        "ca_file": t.ca_file,
     }
 
 

@@ -72,6 +72,11 @@ class TokenSource(httpx.Auth):
         clock: the time, for tests.
         private_key, private_key_alg, key_id: authenticate with RFC 7523 private_key_jwt (a PEM
             or a key; the ``kid`` defaults to the key's thumbprint) instead of a secret.
+        platform_token: authenticate with the workload's platform token instead of a secret
+            (workload identity federation): a callable called before each token request, e.g.
+            :class:`FileToken` (a Kubernetes projected token), :class:`GitHubActionsToken`, or
+            :func:`platform_token` ``("kubernetes")``; ``client_id`` may then be omitted when
+            the service finds the client by the token.
         tracing: OpenTelemetry spans for each token fetch and each token request, which carry
             a ``traceparent`` so that the server's span is their child: True for the global
             tracer provider, or a tracer provider (needs the ``otel`` extra; default off).
@@ -107,9 +112,12 @@ class TokenSource(httpx.Auth):
         private_key_alg: Algorithm = "ES256",
         key_id: str | None = None,
         tracing: bool | TracerProvider = False,
+        platform_token: Callable[[], str] | None = None,
     ) -> None:
         if private_key is not None and auth_method == "client_secret_post":
             auth_method = "private_key_jwt"
+        if platform_token is not None and auth_method == "client_secret_post":
+            auth_method = "federated"
         secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
         self._core = TokenCore(
             token_url,
@@ -128,6 +136,7 @@ class TokenSource(httpx.Auth):
             rng=random.Random(),  # noqa: S311 (jitter, not cryptography)
             on_event=on_event,
             tracing=make_tracing(tracing),
+            platform_token=platform_token,
         )
         self._clock = clock
         self._background = background

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import ssl
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ class Verifier:
         cache_size: verified tokens remembered.
         timeout: seconds for each HTTP request.
         clock: the time, for tests.
+        ca_file: a PEM CA bundle to check the issuer's certificate with (a private CA, as a
+            Kubernetes cluster's); default: the system's store.
 
     Raises:
         ValueError: no issuer, JWKS URL or JWKS given; a refused algorithm; an unusable ``jwks``.
@@ -104,6 +107,7 @@ class Verifier:
         cache_size: int = 10_000,
         timeout: float = 5.0,
         clock: Clock = time.time,
+        ca_file: str | None = None,
     ) -> None:
         if issuer is None and jwks_url is None and jwks is None:
             raise ValueError("give issuer=, jwks_url= or jwks=")
@@ -133,7 +137,10 @@ class Verifier:
         self._introspected: dict[bytes, tuple[bool, float]] = {}
         self._fetches = SingleFlight()
         self._http: httpx.Client | None = None
-        self._ahttp = AsyncClients(lambda: httpx.AsyncClient(timeout=self.timeout))
+        self.ca_file = ca_file
+        self._ahttp = AsyncClients(
+            lambda: httpx.AsyncClient(timeout=self.timeout, verify=self._tls())
+        )
 
     def __repr__(self) -> str:
         return f"Verifier(issuer={self.issuer!r}, audience={self.audience!r})"
@@ -169,8 +176,15 @@ class Verifier:
 
     def _sync_http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout)
+            self._http = httpx.Client(timeout=self.timeout, verify=self._tls())
         return self._http
+
+    def _tls(self) -> ssl.SSLContext | bool:
+        """How the issuer's certificate is checked: against ``ca_file`` when given (a private
+        CA, as a Kubernetes cluster's), else the system's store."""
+        if self.ca_file is None:
+            return True
+        return ssl.create_default_context(cafile=self.ca_file)
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

@@ -91,18 +91,26 @@ class ExternalTokens:
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidGrant(f"the {what} has no sub claim")
 
+    def verifier(self, trusted: TrustedIssuer) -> Verifier:
+        """The (cached) verifier of the issuer's signatures, ``iss``, ``exp`` and ``nbf``."""
+        return self._verifier(trusted)
+
     def _verifier(self, trusted: TrustedIssuer) -> Verifier:
         def make() -> Verifier:
             from ..core import Verifier
 
+            # A SPIFFE trust domain is no iss (JWT-SVIDs may have none): the bundle's keys say
+            # which domain signed, and the federated check matches sub to it.
+            spiffe = trusted.profile == "spiffe"
             return Verifier(
-                issuer=trusted.issuer,
+                issuer=None if spiffe else trusted.issuer,
                 jwks_url=trusted.jwks_url,
                 jwks=json.loads(trusted.jwks) if trusted.jwks else None,
                 audience=None,
                 algorithms=trusted.algorithms,
                 typ=None,
                 clock=self.clock,
+                ca_file=trusted.ca_file,
             )
 
         return self.verifiers.get(

@@ -2,6 +2,7 @@
 
 from . import _clients as clients
 from . import _denylist as denylist
+from . import _federation as federation
 from . import _issuers as issuers
 from . import _meta as meta
 from . import _realms as realms
@@ -22,6 +23,7 @@ from ._models import (
     DEFAULT_REFRESH_REUSE_GRACE,
     REALM_NAME,
     Client,
+    FederatedCredential,
     Realm,
     RefreshTokenRecord,
     SigningKeyRecord,
@@ -44,6 +46,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailable",
+    "FederatedCredential",
     "NotFound",
     "Realm",
     "RefreshTokenRecord",
@@ -54,6 +57,7 @@ __all__ = [
     "async_url",
     "clients",
     "denylist",
+    "federation",
     "issuers",
     "meta",
     "realms",
