@@ -54,6 +54,11 @@ def print_new_secret(args: argparse.Namespace, new: NewClient, what: str) -> Non
         )
     elif c.jwks or c.jwks_url:
         print("authentication: private_key_jwt (no secret)")
+    elif new.secret is None and getattr(args, "federated_only", False):
+        print(
+            "authentication: federated only (no secret); add a credential with: "
+            f"tokensmith client federate {args.realm} {c.client_id} --issuer URL --subject SUB"
+        )
     else:
         print("client_secret: (the one you gave, stored with argon2id)")
 
@@ -153,7 +158,11 @@ def client_json(realm: str, c: Client) -> dict[str, Any]:
         "extra_claims": c.static_claims,
         "access_token_ttl": c.access_token_ttl,
         "response_style": c.response_style,
-        "authentication": "private_key_jwt" if c.jwks or c.jwks_url else "client_secret",
+        "authentication": "private_key_jwt"
+        if c.jwks or c.jwks_url
+        else "client_secret"
+        if c.secrets
+        else "federated",
         "jwks_url": c.jwks_url,
         "secrets": [
             {
