@@ -26,7 +26,7 @@ from tokensmith.server import Federation, Trust
 from ..conftest import Service
 from ..federation_issuer import StandInIssuer
 
-REQUEST_TOKEN = "actions-runtime-token-not-to-be-shown"  # noqa: S105 (a test value)
+REQUEST_TOKEN = "actions-runtime-token-not-to-be-shown"
 MAIN_ONLY = 'claims.repository == "acme/deploy" && claims.ref == "refs/heads/main"'
 
 
@@ -46,7 +46,7 @@ class ActionsTokenURL:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            def do_GET(self) -> None:
                 if self.headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
                     self.send_response(401)
                     self.end_headers()
