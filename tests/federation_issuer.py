@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ class StandInIssuer:
     discovery (GitHub, GitLab) and ``/bundle`` (SPIFFE); while :attr:`down`, every request gets
     503. The issuer URL is :attr:`url`."""
 
-    def __init__(self, alg: str = "RS256") -> None:
+    def __init__(self, alg: str = "RS256", *, ca_dir: Path | None = None) -> None:
         self.alg = alg
         self.keys: list[tuple[str, PrivateKey]] = []
         self.down = False
@@ -66,7 +67,13 @@ class StandInIssuer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        self.ca_file: Path | None = None
+        if ca_dir is not None:  # HTTPS with a certificate of a private CA, as a cluster's
+            self.ca_file, context = _private_tls(ca_dir)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def rotate(self) -> None:
         """Replace the signing key: the old one leaves the JWKS at once."""
@@ -124,3 +131,59 @@ class StandInIssuer:
             self.server.shutdown()
             self.server.server_close()
             thread.join()
+
+
+def _private_tls(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """A CA (its certificate written to ``directory/ca.crt``) and a server context whose
+    certificate, for 127.0.0.1, that CA signed."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stand-in cluster CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = directory / "ca.crt"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file, key_file = directory / "server.crt", directory / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return ca_file, context

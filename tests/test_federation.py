@@ -5,6 +5,7 @@ bundle endpoint mint tokens of the documented shapes), on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -231,6 +232,25 @@ def bundle() -> Iterator[StandInIssuer]:
     """The keys of SPIFFE trust domain example.org (its bundle, given inline)."""
     with StandInIssuer("ES256").serving() as issuer:
         yield issuer
+
+
+def test_a_clusters_keys_are_fetched_with_its_ca_file(service: Service, tmp_path: Path) -> None:
+    """An API server whose certificate a private CA signed: with --ca-file its keys are fetched
+    and the pod's token accepted; without it, its keys cannot be had (503)."""
+    with StandInIssuer("RS256", ca_dir=tmp_path).serving() as cluster:
+        assert cluster.ca_file is not None
+        federate(service, cluster.url, "kubernetes", subject=POD, ca_file=str(cluster.ca_file))
+        service.admin(lambda a: Trust(a).add("r1", f"{cluster.url}/", profile="kubernetes"))
+        service.admin(lambda a: Federation(a).add("r1", "deployer", f"{cluster.url}/", subject=POD))
+        audience = service.token_url("r1")
+        good = present(service, cluster.mint("kubernetes", audience=audience, now=service.clock()))
+        unverified = cluster.mint(
+            "kubernetes", audience=audience, now=service.clock(), claims={"iss": f"{cluster.url}/"}
+        )
+        without_ca = present(service, unverified)
+
+    assert good.status_code == 200, good.text
+    assert without_ca.status_code == 503, without_ca.text
 
 
 def test_a_spiffe_svid_authenticates_with_the_jwt_spiffe_type(
