@@ -14,7 +14,7 @@ import pytest
 from tokensmith.oauth import jwt_claims
 from tokensmith.server import AdminError, Federation, Trust
 
-from .conftest import Service
+from .conftest import Service, eventually
 from .federation_issuer import StandInIssuer, shape
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -75,6 +75,19 @@ def federate(
         )
 
     service.admin(setup)
+
+
+def once_loaded(service: Service, token: str) -> httpx.Response:
+    """The answer to ``token`` once the service has noticed an admin change of the realm (it
+    polls): the first that is not 401 "not trusted" or "no federated credential"."""
+    answers: list[httpx.Response] = []
+
+    def settled() -> bool:
+        answers.append(present(service, token))
+        return answers[-1].status_code != 401
+
+    eventually(settled)
+    return answers[-1]
 
 
 def refused(response: httpx.Response) -> str:
@@ -220,7 +233,7 @@ def test_an_issuer_outage_is_ridden_out_with_the_keys_fetched_before(
         service.admin(lambda a: Trust(a).add("r1", unreachable.url, profile="kubernetes"))
         service.admin(lambda a: Federation(a).add("r1", "deployer", unreachable.url, subject=POD))
         token = unreachable.mint("kubernetes", audience=audience, now=service.clock())
-        never = present(service, token)
+        never = once_loaded(service, token)
 
     assert during.status_code == 200, during.text
     assert never.status_code == 503, never.text
@@ -247,7 +260,7 @@ def test_a_clusters_keys_are_fetched_with_its_ca_file(service: Service, tmp_path
         unverified = cluster.mint(
             "kubernetes", audience=audience, now=service.clock(), claims={"iss": f"{cluster.url}/"}
         )
-        without_ca = present(service, unverified)
+        without_ca = once_loaded(service, unverified)
 
     assert good.status_code == 200, good.text
     assert without_ca.status_code == 503, without_ca.text
@@ -314,3 +327,37 @@ def test_a_subject_the_platform_cannot_issue_is_refused_when_added(
         service.admin(
             lambda a: Federation(a).add("r1", "deployer", kubernetes.url, subject="deployer")
         )
+
+
+def test_a_condition_that_anybody_on_github_could_meet_is_refused(
+    service: Service, github: StandInIssuer
+) -> None:
+    """On github.com anybody can get a token: a condition that does not pin the repository or
+    owner (here: any repository's main branch) is refused when added."""
+    federate(service, github.url, "github-actions", condition=MAIN_ONLY)
+
+    with pytest.raises(AdminError, match="must pin the owner"):
+        service.admin(
+            lambda a: Federation(a).add(
+                "r1", "deployer", github.url, condition='claims.ref == "refs/heads/main"'
+            )
+        )
+
+
+def test_a_github_issuer_without_an_audience_serves_no_grant(
+    service: Service, github: StandInIssuer
+) -> None:
+    """A GitHub issuer trusted for federated authentication does not make its tokens, which
+    anybody can get, good for id_auth; with an audience it would."""
+    federate(service, github.url, "github-actions", condition=MAIN_ONLY)
+    secret = service.admin(lambda a: a.create_client("r1", "sso", grant_types=["id_auth"])).secret
+    token = github.mint("github-actions", audience="sso", now=service.clock())
+
+    answer = service.http.post(
+        service.token_url("r1"),
+        data={"grant_type": "id_auth", "id_token": token},
+        auth=("sso", secret or ""),
+    )
+
+    assert answer.status_code == 400, answer.text
+    assert "federated client authentication only" in answer.json()["error_description"]

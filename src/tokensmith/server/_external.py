@@ -22,6 +22,7 @@ from ..oauth import (
     system_clock,
 )
 from ..store import TrustedIssuer
+from ._profiles import profile_of
 from ._state import RealmState
 from ._verifiers import Verifiers
 
@@ -66,6 +67,12 @@ class ExternalTokens:
         if trusted is None:
             raise InvalidGrant(
                 f"the {what} issuer {echo(iss)!r} is not trusted by realm {state.realm.name!r}"
+            )
+        if not trusted.audiences and profile_of(trusted.profile).owner_claims:
+            # Anybody can get a token of github.com or gitlab.com for any audience.
+            raise InvalidGrant(
+                f"the {what} issuer {echo(iss)!r} is trusted for federated client "
+                "authentication only; trust it with an audience to accept its tokens here"
             )
         try:
             verifier = self._verifier(trusted)

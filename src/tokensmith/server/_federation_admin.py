@@ -72,10 +72,15 @@ class Federation:
                     f"realm {realm_name!r} does not trust issuer {issuer!r}; add it with "
                     f"'tokensmith issuer add {realm_name} {issuer} --profile …'"
                 )
+            profile = profile_of(trusted.profile)
             if subject is not None:
-                problem = profile_of(trusted.profile).check_subject(subject)
+                problem = profile.check_subject(subject)
                 if problem is not None:
                     raise AdminError(f"subject {subject!r} cannot match: {problem}")
+            if condition is not None:
+                problem = profile.check_condition(condition)
+                if problem is not None:
+                    raise AdminError(problem)
             existing = await federation.list_credentials(conn, realm.id, client.id)
             if name is None:
                 taken = {c.name for c in existing}

@@ -60,6 +60,22 @@ class IssuerProfile:
     subject_example: str
     claims: tuple[str, ...]
     """The platform's own claims, for conditions (documentation and help)."""
+    owner_claims: tuple[str, ...] = ()
+    """On a platform where anybody can get a token (github.com, gitlab.com): the claims that
+    say whose it is. A condition must read one of them, and the issuer's tokens serve the
+    grants (id_auth, token exchange, jwt-bearer) only with ``--audience`` set."""
+
+    def check_condition(self, condition: str) -> str | None:
+        """Why ``condition`` would let anybody on the platform in, or None."""
+        if not self.owner_claims:
+            return None
+        if any(_reads(condition, claim) for claim in self.owner_claims):
+            return None
+        names = ", ".join(f"claims.{c}" for c in self.owner_claims)
+        return (
+            f"anybody can get a {self.name} token: the condition must pin the owner with one "
+            f"of {names}"
+        )
 
     def check_subject(self, subject: str) -> str | None:
         """Why ``subject`` cannot be a ``sub`` of this platform, or None."""
@@ -118,6 +134,15 @@ PROFILES: dict[str, IssuerProfile] = {
                 "run_id",
                 "runner_environment",
             ),
+            owner_claims=(
+                "sub",
+                "repository",
+                "repository_id",
+                "repository_owner",
+                "repository_owner_id",
+                "job_workflow_ref",
+                "workflow_ref",
+            ),
         ),
         IssuerProfile(
             name="gitlab-ci",
@@ -142,6 +167,14 @@ PROFILES: dict[str, IssuerProfile] = {
                 "user_login",
                 "runner_environment",
             ),
+            owner_claims=(
+                "sub",
+                "project_path",
+                "project_id",
+                "namespace_path",
+                "namespace_id",
+                "ci_config_ref_uri",
+            ),
         ),
         IssuerProfile(
             name="spiffe",
@@ -156,6 +189,12 @@ PROFILES: dict[str, IssuerProfile] = {
         ),
     )
 }
+
+
+def _reads(condition: str, claim: str) -> bool:
+    """Whether ``condition`` reads ``claims.CLAIM`` (or ``claims["CLAIM"]``)."""
+    name = re.escape(claim)
+    return re.search(rf"claims\s*(\.\s*{name}\b|\[\s*[\"']{name}[\"']\s*\])", condition) is not None
 
 
 def profile_of(name: str) -> IssuerProfile:
