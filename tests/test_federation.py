@@ -361,3 +361,29 @@ def test_a_github_issuer_without_an_audience_serves_no_grant(
 
     assert answer.status_code == 400, answer.text
     assert "federated client authentication only" in answer.json()["error_description"]
+
+
+def test_a_gitlab_job_reuses_its_id_token(service: Service, github: StandInIssuer) -> None:
+    """A GitLab CI job reads one id_token for its whole run: the gitlab-ci profile accepts it
+    again, and a condition reads GitLab's own claims."""
+    gitlab = github  # any stand-in issuer will do
+    condition = 'claims.project_path == "acme/deploy" && claims.ref_protected == "true"'
+    federate(service, gitlab.url, "gitlab-ci", condition=condition)
+    token = gitlab.mint("gitlab-ci", audience=service.token_url("r1"), now=service.clock())
+
+    answers = [present(service, token) for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [200, 200], answers[-1].text
+
+
+def test_a_generic_oidc_issuers_token_with_a_jti_is_single_use(
+    service: Service, github: StandInIssuer
+) -> None:
+    """The oidc profile makes a token with a jti single-use, as RFC 7523 §3 says."""
+    federate(service, github.url, "oidc", subject="repo:acme/deploy:ref:refs/heads/main")
+    token = github.mint("github-actions", audience=service.token_url("r1"), now=service.clock())
+
+    first, again = present(service, token), present(service, token)
+
+    assert first.status_code == 200, first.text
+    assert "already used" in refused(again)
