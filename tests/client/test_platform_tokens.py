@@ -18,6 +18,7 @@ from tokensmith import (
     ConfigurationError,
     FileToken,
     GitHubActionsToken,
+    InvalidClient,
     TokenSource,
     platform_token,
 )
@@ -202,3 +203,21 @@ def test_the_presets_name_their_sources(tmp_path: Path) -> None:
     assert isinstance(platform_token("github-actions", audience="a"), GitHubActionsToken)
     with pytest.raises(ConfigurationError):
         platform_token("vault")
+
+
+def test_a_refused_platform_token_appears_in_no_error_or_log(
+    service: Service, issuer: StandInIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A platform token for another audience is refused; neither the error nor any log line of
+    the client or the service carries it."""
+    trust(service, issuer.url, "kubernetes", subject="system:serviceaccount:prod:deployer")
+    token = issuer.mint("kubernetes", audience="https://elsewhere.example", now=service.clock())
+    caplog.set_level("DEBUG")
+
+    source = TokenSource(service.token_url("r1"), platform_token=lambda: token)
+    with source, pytest.raises(InvalidClient) as refused:
+        source.token()
+
+    assert token not in str(refused.value)
+    assert token not in repr(source)
+    assert token.split(".")[1] not in caplog.text
