@@ -94,6 +94,12 @@ def print_client(c: Client) -> None:
     print(f"extra claims:    {c.extra_claims or '-'}")
     print(f"access ttl:      {f'{c.access_token_ttl}s' if c.access_token_ttl else 'realm default'}")
     print(f"response style:  {c.response_style or 'realm default'}")
+    if not c.secrets and not (c.jwks or c.jwks_url):
+        print(
+            "authentication:  federated credentials only (tokensmith client federations "
+            f"REALM {c.client_id})"
+        )
+        return
     print("secrets:")
     for s in c.secrets:
         kind = "generated, sha256" if s.digest.startswith("sha256$") else "chosen, argon2id"
