@@ -387,3 +387,15 @@ def test_a_generic_oidc_issuers_token_with_a_jti_is_single_use(
 
     assert first.status_code == 200, first.text
     assert "already used" in refused(again)
+
+
+def test_an_unreadable_ca_file_fails_closed(service: Service, tmp_path: Path) -> None:
+    """A CA file that is not there trusts nothing: the cluster's keys cannot be fetched (503),
+    never a 500 and never with the system's CAs instead."""
+    with StandInIssuer("RS256", ca_dir=tmp_path).serving() as cluster:
+        federate(service, cluster.url, "kubernetes", subject=POD, ca_file="/nonexistent/ca.crt")
+        token = cluster.mint("kubernetes", audience=service.token_url("r1"), now=service.clock())
+
+        answer = present(service, token)
+
+    assert answer.status_code == 503, answer.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import ssl
 import time
 from collections.abc import Collection
@@ -38,6 +39,8 @@ from ._clients import AsyncClients
 from ._drive import run_async, run_sync
 from ._flight import SingleFlight
 from ._flow import Flow, HTTPRequest, HTTPResponse, Join, Send, TransportFailure, Wait
+
+log = logging.getLogger("tokensmith.verifier")
 
 Claims = dict[str, Any]
 
@@ -181,10 +184,16 @@ class Verifier:
 
     def _tls(self) -> ssl.SSLContext | bool:
         """How the issuer's certificate is checked: against ``ca_file`` when given (a private
-        CA, as a Kubernetes cluster's), else the system's store."""
+        CA, as a Kubernetes cluster's), else the system's store. A CA file that cannot be read
+        trusts no certificate at all, so that fetching the keys fails (and says so in the log)
+        rather than trusting the system's store instead."""
         if self.ca_file is None:
             return True
-        return ssl.create_default_context(cafile=self.ca_file)
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("cannot read the CA file %s (%s)", self.ca_file, type(exc).__name__)
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, against no CA
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

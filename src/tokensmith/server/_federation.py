@@ -13,6 +13,7 @@ single-use ``jti`` of a platform that does not reuse its tokens.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from ._cel import Condition
     from ._external import ExternalTokens
     from ._state import RealmState, Registry
+
+log = logging.getLogger("tokensmith.server")
 
 _MAX_JTI = 200  # with the issuer's id, fits the 255 characters the replay store keeps
 _MAX_REASONS = 5  # failed checks named in one description
@@ -84,6 +87,12 @@ def compile_credentials(
             try:
                 entry = CompiledCredential(record, compile_condition(record.condition))
             except ConditionError as exc:
+                log.error(
+                    "federated credential %s of client %s cannot be used: %s",
+                    record.name,
+                    record.client_id,
+                    exc,
+                )
                 entry = CompiledCredential(record, broken=str(exc))
         compiled.setdefault(record.issuer, []).append(entry)
     return {issuer: tuple(entries) for issuer, entries in compiled.items()}
