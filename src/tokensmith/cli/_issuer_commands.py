@@ -141,6 +141,10 @@ async def _list(admin: Admin, args: argparse.Namespace) -> int:
     for t in trusted:
         keys = t.jwks_url or ("inline keys" if t.jwks else "keys by discovery")
         demo = "  (demo: tokensmith holds its key)" if t.private_key else ""
+        if t.client_audience:
+            demo += f"  client-aud={t.client_audience}"
+        if t.ca_file:
+            demo += f"  ca-file={t.ca_file}"
         print(
             f"{t.issuer}  {t.profile}  {keys}  aud={' '.join(sorted(t.audiences)) or 'any'}  "
             f"algs={' '.join(t.algorithms)}  max-age={t.max_age}s  "
