@@ -415,6 +415,42 @@ def test_trusted_issuers(admin: Admin) -> None:
     assert all("private" not in json.dumps(t).lower() for t in listed)
 
 
+def test_federated_credentials(admin: Admin) -> None:
+    """Trust a GitHub Actions issuer with its profile's defaults, give a client a federated
+    credential, read it back, refuse a condition that does not compile, and remove it."""
+    token = admin.token()
+    github = "https://token.actions.githubusercontent.com"
+    trusted = admin.call(
+        "POST",
+        "/admin/realms/acme/trusted-issuers",
+        token,
+        json={"issuer": github, "profile": "github-actions"},
+    )
+    made = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "ci"})
+    base = made.headers["location"].split(admin.service.url)[-1] + "/federated-credentials"
+    condition = 'claims.repository == "acme/app" && claims.ref == "refs/heads/main"'
+    added = admin.call(
+        "POST", base, token, json={"issuer": github, "condition": condition, "name": "main"}
+    )
+    broken = admin.call("POST", base, token, json={"issuer": github, "condition": "claims.("})
+    listed = admin.call("GET", base, token).json()
+    gone = admin.call("DELETE", f"{base}/main", token)
+    again = admin.call("DELETE", f"{base}/main", token)
+
+    assert trusted.status_code == 201, trusted.text
+    assert (trusted.json()["profile"], trusted.json()["algorithms"]) == (
+        "github-actions",
+        ["RS256"],
+    )
+    assert added.status_code == 201, added.text
+    assert broken.status_code == 400
+    assert "does not compile" in broken.json()["errorMessage"]
+    assert [(c["name"], c["issuer"], c["condition"]) for c in listed] == [
+        ("main", github, condition)
+    ]
+    assert (gone.status_code, again.status_code) == (204, 404)
+
+
 def test_realms_and_keys(admin: Admin) -> None:
     """Create, read and delete a realm; read its keys in Keycloak's shape and rotate them."""
     token = admin.token()

@@ -56,7 +56,19 @@ CLIENT_KEYS = {
 }
 SECRET_KEYS = {"id", "kind", "created_at", "expires_at"}
 KEY_KEYS = {"kid", "state", "alg", "created_at", "stopped_at"}
-ISSUER_KEYS = {"issuer", "keys", "jwks_url", "audiences", "algorithms", "max_age", "claims", "demo"}
+ISSUER_KEYS = {
+    "issuer",
+    "keys",
+    "jwks_url",
+    "audiences",
+    "algorithms",
+    "max_age",
+    "claims",
+    "demo",
+    "profile",
+    "client_audience",
+    "ca_file",
+}
 """The keys of the JSON objects, as the README documents them: a change here is a change to
 what scripts rely on."""
 

@@ -166,3 +166,22 @@ async def _until_waiting_on_a_lock(db: Database, seconds: float = 5.0) -> bool:
                 return True
         await asyncio.sleep(0.01)  # polling a state, not waiting a guessed time
     return False
+
+
+async def test_a_jti_used_for_one_purpose_does_not_burn_another(
+    db: Database, realm_id: int
+) -> None:
+    """A jti used as a client assertion may still be used once as a DPoP proof, and the
+    reverse; each is refused the second time for its own purpose."""
+    async with db.write() as conn:
+        first = [
+            await denylist.use_jti(conn, realm_id, "assertion", "same", 1000),
+            await denylist.use_jti(conn, realm_id, "dpop", "same", 1000),
+        ]
+    async with db.write() as conn:
+        again = [
+            await denylist.use_jti(conn, realm_id, "assertion", "same", 1000),
+            await denylist.use_jti(conn, realm_id, "dpop", "same", 1000),
+        ]
+
+    assert (first, again) == ([True, True], [False, False])

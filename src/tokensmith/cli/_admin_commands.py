@@ -24,6 +24,7 @@ from ._admin_output import (
     when,
 )
 from ._args import read_jwks, static_claims
+from ._federation_commands import HANDLERS as FEDERATION_HANDLERS
 from ._issuer_commands import HANDLERS as ISSUER_HANDLERS
 
 if TYPE_CHECKING:  # the server's dependencies load only when an admin command runs
@@ -231,6 +232,7 @@ async def _client_create(admin: Admin, args: argparse.Namespace) -> int:
         jwks=read_jwks(args.jwks_file),
         jwks_url=args.jwks_url,
         resources=args.resource,
+        federated_only=args.federated_only,
     )
     print_new_secret(args, new, "created client")
     return 0
@@ -363,4 +365,5 @@ _HANDLERS: dict[tuple[str, str], Any] = {
     ("key", "list"): _key_list,
     ("key", "rotate"): _key_rotate,
     **ISSUER_HANDLERS,
+    **FEDERATION_HANDLERS,
 }

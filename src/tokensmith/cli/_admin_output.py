@@ -54,6 +54,11 @@ def print_new_secret(args: argparse.Namespace, new: NewClient, what: str) -> Non
         )
     elif c.jwks or c.jwks_url:
         print("authentication: private_key_jwt (no secret)")
+    elif new.secret is None and getattr(args, "federated_only", False):
+        print(
+            "authentication: federated only (no secret); add a credential with: "
+            f"tokensmith client federate {args.realm} {c.client_id} --issuer URL --subject SUB"
+        )
     else:
         print("client_secret: (the one you gave, stored with argon2id)")
 
@@ -89,6 +94,12 @@ def print_client(c: Client) -> None:
     print(f"extra claims:    {c.extra_claims or '-'}")
     print(f"access ttl:      {f'{c.access_token_ttl}s' if c.access_token_ttl else 'realm default'}")
     print(f"response style:  {c.response_style or 'realm default'}")
+    if not c.secrets and not (c.jwks or c.jwks_url):
+        print(
+            "authentication:  federated credentials only (tokensmith client federations "
+            f"REALM {c.client_id})"
+        )
+        return
     print("secrets:")
     for s in c.secrets:
         kind = "generated, sha256" if s.digest.startswith("sha256$") else "chosen, argon2id"
@@ -153,7 +164,11 @@ def client_json(realm: str, c: Client) -> dict[str, Any]:
         "extra_claims": c.static_claims,
         "access_token_ttl": c.access_token_ttl,
         "response_style": c.response_style,
-        "authentication": "private_key_jwt" if c.jwks or c.jwks_url else "client_secret",
+        "authentication": "private_key_jwt"
+        if c.jwks or c.jwks_url
+        else "client_secret"
+        if c.secrets
+        else "federated",
         "jwks_url": c.jwks_url,
         "secrets": [
             {
@@ -189,6 +204,9 @@ def issuer_json(t: TrustedIssuer) -> dict[str, Any]:
         "max_age": t.max_age,
         "claims": list(t.claims),
         "demo": t.private_key is not None,
+        "profile": t.profile,
+        "client_audience": t.client_audience,
+        "ca_file": t.ca_file,
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..oauth import ALGORITHMS, EXTRA_GRANTS, ResponseStyle
 from ._args import JSON_HELP, duration
+from ._federation_commands import add_parsers as add_federation_parsers
 from ._issuer_commands import add_parsers as add_issuer_parsers
 
 
@@ -269,6 +270,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="private_key_jwt: where the client's public keys are; no secret",
     )
+    keys.add_argument(
+        "--federated-only",
+        action="store_true",
+        help="no secret and no keys: the client authenticates only with its platform's token "
+        "(add a credential with 'tokensmith client federate')",
+    )
     ccreate.add_argument("--json", action="store_true", help="print a JSON object")
     clist = csub.add_parser(parents=[common], name="list", help="list a realm's clients")
     clist.add_argument("realm")
@@ -314,4 +321,5 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="promote the next key to current and make a new next key",
     )
     krotate.add_argument("realm")
+    add_federation_parsers(csub, common)
     add_issuer_parsers(sub, common)

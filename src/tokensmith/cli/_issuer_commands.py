@@ -1,5 +1,5 @@
 """``tokensmith issuer …``: the external issuers a realm trusts (id_auth, token exchange,
-jwt-bearer), and demo id_tokens."""
+jwt-bearer, federated client authentication), and demo id_tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS
+from ..server._profiles import PROFILE_NAMES
 from ._admin_output import issuer_json, print_json
 from ._args import JSON_HELP, duration, read_jwks
 
@@ -21,7 +22,33 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     isub = issuer.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = isub.add_parser("add", parents=[common], help="trust tokens signed by an issuer")
     add.add_argument("realm")
-    add.add_argument("issuer", help="the issuer URL, as in the tokens' iss claim")
+    add.add_argument(
+        "issuer",
+        nargs="?",
+        help="the issuer URL, as in the tokens' iss claim (a SPIFFE trust domain, "
+        "spiffe://example.org, for --profile spiffe; default: the profile's, for "
+        "github-actions and gitlab-ci)",
+    )
+    add.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default="oidc",
+        help="the platform, whose quirks apply: kubernetes (keys at /openid/v1/jwks, tokens "
+        "reused), github-actions, gitlab-ci, spiffe (trust bundle, SPIFFE ID subjects) or oidc "
+        "(default)",
+    )
+    add.add_argument(
+        "--client-audience",
+        metavar="AUD",
+        help="the aud its tokens must name to authenticate a client, e.g. "
+        "api://AzureADTokenExchange (default: this service's token endpoint or issuer URL)",
+    )
+    add.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        type=lambda path: str(Path(path).resolve()),
+        help="fetch its keys trusting this CA bundle (e.g. the Kubernetes cluster's ca.crt)",
+    )
     keys = add.add_mutually_exclusive_group()
     keys.add_argument("--jwks-url", metavar="URL", help="where its keys are (default: discovery)")
     keys.add_argument("--jwks-file", metavar="FILE", type=Path, help="its keys, a JWKS JSON file")
@@ -37,16 +64,16 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ALG",
-        help="an accepted algorithm (repeatable; default "
+        help="an accepted algorithm (repeatable; default: the profile's, "
         + " and ".join(DEFAULT_EXTERNAL_ALGORITHMS)
-        + ")",
+        + " for oidc)",
     )
     add.add_argument(
         "--max-age",
         type=duration,
-        default=3600,
+        default=None,
         metavar="S",
-        help="refuse tokens issued longer ago than this (default 1h)",
+        help="refuse tokens issued longer ago than this (default: the profile's, 1h for oidc)",
     )
     add.add_argument(
         "--claim",
@@ -77,19 +104,27 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def _add(admin: Admin, args: argparse.Namespace) -> int:
-    from ..server import Trust
+    from ..server import AdminError, Trust
+    from ..server._profiles import PROFILES
 
+    profile = PROFILES[args.profile]
+    issuer = args.issuer or profile.issuer
+    if issuer is None:
+        raise AdminError(f"give the issuer URL of the {profile.name} issuer")
     await Trust(admin).add(
         args.realm,
-        args.issuer,
+        issuer,
         jwks_url=args.jwks_url,
         jwks=read_jwks(args.jwks_file),
         audiences=args.audience,
-        algorithms=args.alg or DEFAULT_EXTERNAL_ALGORITHMS,
-        max_age=args.max_age,
+        algorithms=args.alg or profile.algorithms,
+        max_age=args.max_age if args.max_age is not None else profile.max_age,
         claims=args.claim,
+        profile=profile.name,
+        client_audience=args.client_audience,
+        ca_file=args.ca_file,
     )
-    print(f"realm {args.realm} now trusts {args.issuer}")
+    print(f"realm {args.realm} now trusts {issuer} ({profile.name})")
     return 0
 
 
@@ -106,8 +141,12 @@ async def _list(admin: Admin, args: argparse.Namespace) -> int:
     for t in trusted:
         keys = t.jwks_url or ("inline keys" if t.jwks else "keys by discovery")
         demo = "  (demo: tokensmith holds its key)" if t.private_key else ""
+        if t.client_audience:
+            demo += f"  client-aud={t.client_audience}"
+        if t.ca_file:
+            demo += f"  ca-file={t.ca_file}"
         print(
-            f"{t.issuer}  {keys}  aud={' '.join(sorted(t.audiences)) or 'any'}  "
+            f"{t.issuer}  {t.profile}  {keys}  aud={' '.join(sorted(t.audiences)) or 'any'}  "
             f"algs={' '.join(t.algorithms)}  max-age={t.max_age}s  "
             f"claims={' '.join(t.claims) or '-'}{demo}"
         )

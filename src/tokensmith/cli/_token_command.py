@@ -36,6 +36,19 @@ def add_parser(sub: Any) -> None:
         "manager's command through a pipe, or a file with < (at a terminal: a prompt that "
         "does not echo)",
     )
+    secret.add_argument(
+        "--federated",
+        metavar="SOURCE",
+        help="no secret: authenticate with this platform's token (a client with a federated "
+        "credential): kubernetes (the projected token at /var/run/secrets/tokens/tokensmith), "
+        "github-actions (the job's OIDC token, for --audience or the token URL), file:PATH or "
+        "spiffe:PATH",
+    )
+    p.add_argument(
+        "--audience",
+        metavar="AUD",
+        help="with --federated github-actions: the aud to ask GitHub for (default: the token URL)",
+    )
     p.add_argument("--scope", help='scopes, space-separated, e.g. "api api2"')
     p.add_argument(
         "--grant",
@@ -60,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
         TokenSource,
         grant_named,
         load_profile,
+        platform_token,
         secret_from_env,
     )
     from ..oauth import jwt_claims
 
-    given = bool(args.client_secret_env or args.client_secret_stdin)
+    given = bool(args.client_secret_env or args.client_secret_stdin or args.federated)
     options: dict[str, Any] = load_profile(args.profile, secret=not given) if args.profile else {}
     if args.token_url:
         options["token_url"] = args.token_url
@@ -76,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         options["client_secret"] = secret_from_env(args.client_secret_env)
     elif args.client_secret_stdin:
         options["client_secret"] = Secret(_secret_from_stdin())
+    elif args.federated:
+        options.pop("client_secret", None)
+        options["platform_token"] = platform_token(
+            args.federated, audience=args.audience or options["token_url"]
+        )
     elif "client_secret" not in options and options.get("client_id"):
         if not sys.stdin.isatty():
             raise ConfigurationError(
@@ -90,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if args.pascal:
         options["dialect"] = PASCAL
     options.setdefault("dialect", STANDARD)
-    if options.get("client_secret") is None:
+    if options.get("platform_token") is not None:
+        options["auth_method"] = "federated"
+    elif options.get("client_secret") is None:
         options["auth_method"] = "none"
     with TokenSource(retry_unauthorized=False, **options) as source:
         token = source.token()

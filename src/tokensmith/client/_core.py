@@ -49,7 +49,9 @@ from ._token import Secret, Token
 
 log = logging.getLogger("tokensmith.client")
 
-AuthMethod = Literal["client_secret_post", "client_secret_basic", "private_key_jwt", "none"]
+AuthMethod = Literal[
+    "client_secret_post", "client_secret_basic", "private_key_jwt", "federated", "none"
+]
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 REFUSAL_COOLDOWN = 30.0
 """Seconds without a new token after an API refused a freshly fetched one too."""
@@ -78,12 +80,16 @@ class TokenCore:
         assertion_signer: Signer | None = None,
         tracing: Tracing | None = None,
         dpop: ProofKey | None = None,
+        platform_token: Callable[[], str] | None = None,
     ) -> None:
         if not token_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"token_url must be an http(s) URL, not {token_url!r}")
         if auth_method == "private_key_jwt":
             if client_id is None or assertion_signer is None:
                 raise ConfigurationError("private_key_jwt needs client_id and private_key")
+        elif auth_method == "federated":
+            if platform_token is None or client_secret is not None:
+                raise ConfigurationError("federated needs platform_token and no client_secret")
         elif auth_method != "none" and (client_id is None or client_secret is None):
             raise ConfigurationError(
                 f"{auth_method} needs client_id and client_secret (use auth_method='none' for a "
@@ -94,6 +100,7 @@ class TokenCore:
         """The key DPoP proofs are made with (RFC 9449); None: Bearer tokens."""
         self.dpop_nonce: str | None = None
         """The token endpoint's latest DPoP nonce, sent with the next proof."""
+        self.platform_token = platform_token
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -289,6 +296,15 @@ class TokenCore:
                 form[name] = supplied
             else:
                 form[name] = value
+        if self.platform_token is not None:
+            # Fetched for each request: a platform may make every token single-use (GitHub).
+            supplied = yield Call(self.platform_token)
+            if not isinstance(supplied, str) or not supplied:
+                raise ConfigurationError("the platform token source returned no string")
+            form["client_assertion_type"] = getattr(
+                self.platform_token, "assertion_type", ASSERTION_TYPE
+            )
+            form["client_assertion"] = supplied
         hidden = [v for k, v in form.items() if k != "grant_type" and isinstance(v, str)]
         if self.client_secret is not None:
             hidden.append(self.client_secret.reveal())

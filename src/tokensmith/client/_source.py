@@ -73,6 +73,11 @@ class TokenSource(httpx.Auth):
         clock: the time, for tests.
         private_key, private_key_alg, key_id: authenticate with RFC 7523 private_key_jwt (a PEM
             or a key; the ``kid`` defaults to the key's thumbprint) instead of a secret.
+        platform_token: authenticate with the workload's platform token instead of a secret
+            (workload identity federation): a callable called before each token request, e.g.
+            :class:`FileToken` (a Kubernetes projected token), :class:`GitHubActionsToken`, or
+            :func:`platform_token` ``("kubernetes")``; ``client_id`` may then be omitted when
+            the service finds the client by the token.
         tracing: OpenTelemetry spans for each token fetch and each token request, which carry
             a ``traceparent`` so that the server's span is their child: True for the global
             tracer provider, or a tracer provider (needs the ``otel`` extra; default off).
@@ -113,9 +118,12 @@ class TokenSource(httpx.Auth):
         key_id: str | None = None,
         tracing: bool | TracerProvider = False,
         dpop: bool | ProofKey = False,
+        platform_token: Callable[[], str] | None = None,
     ) -> None:
         if private_key is not None and auth_method == "client_secret_post":
             auth_method = "private_key_jwt"
+        if platform_token is not None and auth_method == "client_secret_post":
+            auth_method = "federated"
         secret = Secret(client_secret) if isinstance(client_secret, str) else client_secret
         self._core = TokenCore(
             token_url,
@@ -135,6 +143,7 @@ class TokenSource(httpx.Auth):
             on_event=on_event,
             tracing=make_tracing(tracing),
             dpop=ProofKey() if dpop is True else dpop or None,
+            platform_token=platform_token,
         )
         self._api_nonces: dict[str, str] = {}
         """The latest DPoP nonce of each API origin (RFC 9449 §9)."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
+import ssl
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ from ._clients import AsyncClients
 from ._drive import run_async, run_sync
 from ._flight import SingleFlight
 from ._flow import Flow, HTTPRequest, HTTPResponse, Join, Send, TransportFailure, Wait
+
+log = logging.getLogger("tokensmith.verifier")
 
 Claims = dict[str, Any]
 
@@ -99,6 +103,8 @@ class Verifier:
         clock: the time, for tests.
         dpop_nonce_secret: ask DPoP proofs for nonces made with this key (RFC 9449 §9); the
             same key in every instance of the API.
+        ca_file: a PEM CA bundle to check the issuer's certificate with (a private CA, as a
+            Kubernetes cluster's); default: the system's store.
 
     Raises:
         ValueError: no issuer, JWKS URL or JWKS given; a refused algorithm; an unusable ``jwks``.
@@ -121,6 +127,7 @@ class Verifier:
         timeout: float = 5.0,
         clock: Clock = time.time,
         dpop_nonce_secret: bytes | None = None,
+        ca_file: str | None = None,
     ) -> None:
         if issuer is None and jwks_url is None and jwks is None:
             raise ValueError("give issuer=, jwks_url= or jwks=")
@@ -150,7 +157,10 @@ class Verifier:
         self._introspected: dict[bytes, tuple[bool, float]] = {}
         self._fetches = SingleFlight()
         self._http: httpx.Client | None = None
-        self._ahttp = AsyncClients(lambda: httpx.AsyncClient(timeout=self.timeout))
+        self.ca_file = ca_file
+        self._ahttp = AsyncClients(
+            lambda: httpx.AsyncClient(timeout=self.timeout, verify=self._tls())
+        )
         self._nonces = Nonces(dpop_nonce_secret) if dpop_nonce_secret is not None else None
         self._proofs_seen: dict[str, float] = {}
 
@@ -188,8 +198,21 @@ class Verifier:
 
     def _sync_http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout)
+            self._http = httpx.Client(timeout=self.timeout, verify=self._tls())
         return self._http
+
+    def _tls(self) -> ssl.SSLContext | bool:
+        """How the issuer's certificate is checked: against ``ca_file`` when given (a private
+        CA, as a Kubernetes cluster's), else the system's store. A CA file that cannot be read
+        trusts no certificate at all, so that fetching the keys fails (and says so in the log)
+        rather than trusting the system's store instead."""
+        if self.ca_file is None:
+            return True
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("cannot read the CA file %s (%s)", self.ca_file, type(exc).__name__)
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, against no CA
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._admin_checks import AdminError, RealmNotEmpty
     from ._app import TokensmithApp
     from ._demo import DEMO_REALMS, demo_instructions, ensure_demo
+    from ._federation_admin import Federation
     from ._keycloak import (
         describe_import,
         import_json,
@@ -39,6 +40,7 @@ __getattr__ = _lazy_getattr(
         "MASTER_REALM": "._admin_api",
         "Admin": "._admin",
         "AdminError": "._admin_checks",
+        "Federation": "._federation_admin",
         "MasterKey": "._keys",
         "MasterKeyError": "._keys",
         "NewClient": "._admin",
@@ -67,6 +69,7 @@ __all__ = [
     "MASTER_REALM",
     "Admin",
     "AdminError",
+    "Federation",
     "MasterKey",
     "MasterKeyError",
     "NewClient",

@@ -273,6 +273,7 @@ class Admin:
         jwks_url: str | None = None,
         resources: Sequence[str] = (),
         dpop_required: bool = False,
+        federated_only: bool = False,
     ) -> NewClient:
         """Create a client. Without ``secret`` a 256-bit secret is generated and returned once;
         a given secret is stored with argon2id. Default scopes default to all allowed scopes.
@@ -281,12 +282,16 @@ class Admin:
         the client authenticates with private_key_jwt and gets no secret. ``resources`` are the
         absolute URIs the client may name as RFC 8707 resource indicators (beside its audience).
         With ``dpop_required`` its access tokens must be DPoP-bound (RFC 9449 §5.2).
+        A ``federated_only`` client has no secret and no keys: it authenticates only with a
+        platform token matching one of its federated credentials (:class:`Federation`).
 
         Raises:
             AdminError: an argument is invalid.
             NotFound: the realm does not exist.
             Conflict: the client id is taken in this realm.
         """
+        if federated_only and (secret is not None or jwks is not None or jwks_url is not None):
+            raise AdminError("a federated-only client has no secret and no keys")
         check_client_id(client_id)
         allowed, defaults = check_scopes(scopes, default_scopes)
         if access_token_ttl is not None:
@@ -295,7 +300,7 @@ class Admin:
         check_extra_claims(extra_claims)
         targets = check_resources(resources)
         style = check_style(response_style).value if response_style else None
-        if check_client_keys(secret, jwks, jwks_url):
+        if federated_only or check_client_keys(secret, jwks, jwks_url):
             generated, digest = None, ""
         else:
             generated, digest = self._new_secret(secret)
@@ -333,7 +338,9 @@ class Admin:
             "client_created",
             realm=realm_name,
             client_id=client_id,
-            method="private_key_jwt" if not digest else "client_secret",
+            method="federated"
+            if federated_only
+            else ("private_key_jwt" if not digest else "client_secret"),
         )
         return NewClient(client, generated)
 
@@ -412,10 +419,12 @@ class Admin:
             check_client_keys(None, jwks, jwks_url)
         async with changing(self.db, realm_name) as (conn, realm):
             client = await clients.require_client(conn, realm.id, client_id)
-            if keys != (not client.secrets):
+            has_keys = bool(client.jwks or client.jwks_url)
+            if keys != has_keys:
+                now_with = "a secret" if client.secrets else "federated credentials only"
                 raise AdminError(
                     f"client {client_id} authenticates with "
-                    f"{'keys' if client.jwks or client.jwks_url else 'a secret'}; that cannot "
+                    f"{'keys' if has_keys else now_with}; that cannot "
                     "change: create a client that authenticates the other way"
                 )
             await clients.update_client(

@@ -39,8 +39,15 @@ from urllib.parse import parse_qs, quote
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
-from ..oauth import DEFAULT_EXTERNAL_ALGORITHMS, InvalidToken, SlowDown
-from ..store import Client, Conflict, NotFound, SigningKeyRecord, TrustedIssuer
+from ..oauth import InvalidToken, SlowDown
+from ..store import (
+    Client,
+    Conflict,
+    FederatedCredential,
+    NotFound,
+    SigningKeyRecord,
+    TrustedIssuer,
+)
 from ._admin import Admin
 from ._admin_checks import MAX_TTL, AdminError
 from ._admin_events import AdminEvents
@@ -51,6 +58,7 @@ from ._api_models import (
     ClientRepresentation,
     CredentialRepresentation,
     EventRepresentation,
+    FederatedCredentialRepresentation,
     KeysMetadataRepresentation,
     RealmMetrics,
     RealmRepresentation,
@@ -59,6 +67,7 @@ from ._api_models import (
     decode,
 )
 from ._events import acting
+from ._federation_admin import Federation
 from ._keycloak import (
     MASKED,
     client_from_representation,
@@ -67,10 +76,11 @@ from ._keycloak import (
     realm_representation,
 )
 from ._own import OwnTokens
+from ._profiles import PROFILES
 from ._ratelimit import AuthLimiter
 from ._routes import ADMIN, LEGACY_PREFIX
 from ._state import Registry
-from ._trust import DEFAULT_MAX_AGE, Trust
+from ._trust import Trust
 
 PREFIX = ADMIN
 MASTER_REALM = "master"
@@ -220,6 +230,33 @@ ROUTES: tuple[Route, ...] = (
                 "Generate a new secret, shown in this answer once",
                 answer=CredentialRepresentation,
                 query=(_GRACE,),
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/clients/{id}/federated-credentials",
+        {
+            "GET": Operation(
+                "_federations",
+                "tokensmith's: list the client's federated credentials",
+                answer=list[FederatedCredentialRepresentation],
+            ),
+            "POST": Operation(
+                "_federate",
+                "tokensmith's: let tokens of a trusted issuer with this subject or condition "
+                "authenticate the client",
+                201,
+                FederatedCredentialRepresentation,
+                FederatedCredentialRepresentation,
+                conflict=True,
+            ),
+        },
+    ),
+    Route(
+        "/{realm}/clients/{id}/federated-credentials/{name}",
+        {
+            "DELETE": Operation(
+                "_unfederate", "tokensmith's: remove a federated credential of the client", 204
             ),
         },
     ),
@@ -602,6 +639,9 @@ class AdminApi:
 
     async def _trust(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         rep, _ = decode(body, TrustedIssuerRepresentation)
+        profile = PROFILES.get(_unset_none(rep.profile) or "oidc")
+        if profile is None:
+            raise ApiError(400, "invalid_request", f"profile must be one of {', '.join(PROFILES)}")
         trust = Trust(self.admin)
         await trust.add(
             parts[0],
@@ -609,9 +649,12 @@ class AdminApi:
             jwks_url=_unset_none(rep.jwks_url),
             jwks=_unset_none(rep.jwks),
             audiences=_unset_none(rep.audiences) or (),
-            algorithms=_unset_none(rep.algorithms) or DEFAULT_EXTERNAL_ALGORITHMS,
-            max_age=_unset_none(rep.max_age) or DEFAULT_MAX_AGE,
+            algorithms=_unset_none(rep.algorithms) or profile.algorithms,
+            max_age=_unset_none(rep.max_age) or profile.max_age,
             claims=_unset_none(rep.claims) or (),
+            profile=profile.name,
+            client_audience=_unset_none(rep.client_audience),
+            ca_file=_unset_none(rep.ca_file),
         )
         made = next(t for t in await trust.issuers(parts[0]) if t.issuer == rep.issuer)
         location = f"{PREFIX}/{quote(parts[0])}/trusted-issuers/{made.id}"
@@ -620,6 +663,35 @@ class AdminApi:
     async def _distrust(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         trusted = await self._find_issuer(parts[0], parts[2])
         await Trust(self.admin).remove(parts[0], trusted.issuer)
+        return 204, None, []
+
+    # --- federated credentials ------------------------------------------------------------------
+
+    async def _federations(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        client = await self._find(parts[0], parts[2])
+        found = await Federation(self.admin).credentials(parts[0], client.client_id)
+        return 200, [_credential_representation(c) for c in found], []
+
+    async def _federate(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        rep, _ = decode(body, FederatedCredentialRepresentation)
+        client = await self._find(parts[0], parts[2])
+        made = await Federation(self.admin).add(
+            parts[0],
+            client.client_id,
+            rep.issuer,
+            subject=_unset_none(rep.subject),
+            condition=_unset_none(rep.condition),
+            name=_unset_none(rep.name),
+        )
+        location = (
+            f"{PREFIX}/{quote(parts[0])}/clients/{client.id}/federated-credentials/"
+            f"{quote(made.name)}"
+        )
+        return 201, _credential_representation(made), [(b"location", location.encode())]
+
+    async def _unfederate(self, parts: list[str], scope: Scope, body: bytes) -> Any:
+        client = await self._find(parts[0], parts[2])
+        await Federation(self.admin).remove(parts[0], client.client_id, parts[4])
         return 204, None, []
 
 
@@ -652,6 +724,9 @@ def _issuer_representation(trusted: TrustedIssuer) -> dict[str, Any]:
         "algorithms": list(trusted.algorithms),
         "maxAge": trusted.max_age,
         "claims": list(trusted.claims),
+        "profile": trusted.profile,
+        "clientAudience": trusted.client_audience,
+        "caFile": trusted.ca_file,
         "createdAt": trusted.created_at * 1000,
     }
 
@@ -672,6 +747,17 @@ def _same_extension_grants(rep: ClientRepresentation, current: frozenset[str]) -
             "grantTypes is read-only here: a client's extension grants (id_auth, "
             "token-exchange, jwt-bearer) are set with tokensmith client create --grant"
         )
+
+
+def _credential_representation(credential: FederatedCredential) -> dict[str, Any]:
+    """A federated credential as :class:`FederatedCredentialRepresentation` says."""
+    return {
+        "name": credential.name,
+        "issuer": credential.issuer,
+        "subject": credential.subject,
+        "condition": credential.condition,
+        "createdAt": credential.created_at * 1000,
+    }
 
 
 def _keys_metadata(keys: list[SigningKeyRecord]) -> dict[str, Any]:

@@ -173,9 +173,14 @@ class KeysMetadataRepresentation(_Model, rename="camel", omit_defaults=True, kw_
 
 
 class TrustedIssuerRepresentation(_Model, rename="camel", omit_defaults=True, kw_only=True):
-    """An external token issuer the realm trusts (tokensmith's): for id_auth, token exchange and
-    jwt-bearer. Its keys come from ``jwksUrl``, from ``jwks`` inline, or, with neither, from the
-    issuer's OpenID discovery document. ``id`` and ``createdAt`` are the service's."""
+    """An external token issuer the realm trusts (tokensmith's): for id_auth, token exchange,
+    jwt-bearer and federated client authentication. Its keys come from ``jwksUrl``, from ``jwks``
+    inline, or, with neither, from the issuer's OpenID discovery document (a ``kubernetes``
+    issuer's from ``ISSUER/openid/v1/jwks``). ``profile`` is its platform (``oidc``,
+    ``kubernetes``, ``github-actions``, ``gitlab-ci``, ``spiffe``), whose defaults fill
+    ``algorithms`` and ``maxAge``; ``clientAudience`` the ``aud`` its tokens must name to
+    authenticate a client (default: this service's URLs); ``caFile`` a PEM CA bundle on the
+    service's host to fetch its keys with. ``id`` and ``createdAt`` are the service's."""
 
     issuer: str
     id: str | UnsetType = UNSET
@@ -185,6 +190,22 @@ class TrustedIssuerRepresentation(_Model, rename="camel", omit_defaults=True, kw
     algorithms: list[str] | UnsetType = UNSET
     max_age: int | UnsetType = UNSET
     claims: list[str] | UnsetType = UNSET
+    profile: str | UnsetType = UNSET
+    client_audience: str | UnsetType | None = UNSET
+    ca_file: str | UnsetType | None = UNSET
+    created_at: int | UnsetType = UNSET
+
+
+class FederatedCredentialRepresentation(_Model, rename="camel", omit_defaults=True, kw_only=True):
+    """A federated credential of a client (tokensmith's): tokens of the trusted ``issuer`` whose
+    ``sub`` is ``subject``, or whose claims make the CEL ``condition`` true, authenticate the
+    client. ``name`` defaults to the issuer's profile and a number; ``createdAt`` is the
+    service's."""
+
+    issuer: str
+    name: str | UnsetType = UNSET
+    subject: str | UnsetType | None = UNSET
+    condition: str | UnsetType | None = UNSET
     created_at: int | UnsetType = UNSET
 
 
@@ -244,6 +265,7 @@ ADMIN_MODELS: list[Any] = [
     CredentialRepresentation,
     KeysMetadataRepresentation,
     TrustedIssuerRepresentation,
+    FederatedCredentialRepresentation,
 ]
 
 

@@ -20,9 +20,11 @@ from ._events import actor, clip
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "ACTION"]
 """What a change did, as Keycloak's ``OperationType``."""
-ResourceType = Literal["REALM", "CLIENT", "CLIENT_SECRET", "KEYS", "TRUSTED_ISSUER"]
-"""What a change touched, as Keycloak's ``ResourceType`` (``KEYS`` and ``TRUSTED_ISSUER`` are
-tokensmith's)."""
+ResourceType = Literal[
+    "REALM", "CLIENT", "CLIENT_SECRET", "KEYS", "TRUSTED_ISSUER", "FEDERATED_CREDENTIAL"
+]
+"""What a change touched, as Keycloak's ``ResourceType`` (``KEYS``, ``TRUSTED_ISSUER`` and
+``FEDERATED_CREDENTIAL`` are tokensmith's)."""
 
 
 async def record_change(

@@ -1,6 +1,7 @@
 """Client authentication at the token, introspection and revocation endpoints:
-``client_secret_basic`` and ``client_secret_post`` (RFC 6749 §2.3.1) and ``private_key_jwt``
-(RFC 7523 §2.2), with failed attempts counted and limited per client and source address."""
+``client_secret_basic`` and ``client_secret_post`` (RFC 6749 §2.3.1), ``private_key_jwt``
+(RFC 7523 §2.2) and a platform token matching a federated credential (``_federation.py``), with
+failed attempts counted and limited per client and source address."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from ..oauth import (
 )
 from ..store import CLIENT_ID, Client, Database, clients
 from ._events import emit
+from ._external import ExternalTokens
+from ._federation import FederatedAuthenticator
 from ._ratelimit import REQUEST_ADDRESS, AuthLimiter
 from ._secrets import SecretChecker
 from ._state import RealmState, Registry
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 
 METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+SPIFFE_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe"
+"""The OAuth SPIFFE client-authentication draft's type: the assertion is a JWT-SVID."""
 _MAX_JTI = 200  # with the client's id, fits the 255 characters the replay store keeps
 _UNVERIFIED = (
     "the client assertion was refused: unknown client, or no key registered for it verifies "
@@ -53,8 +58,10 @@ class Credentials:
 
     client_id: str
     proof: str = field(repr=False)
-    """The client secret, or the signed assertion of ``private_key_jwt``."""
+    """The client secret, or the signed assertion of ``private_key_jwt`` or ``federated``."""
     method: str
+    """``client_secret_basic``, ``client_secret_post``, ``private_key_jwt`` or ``federated``
+    (a platform token; ``client_id`` is then the one the form named, or empty)."""
     raw: Credentials | None = field(default=None, repr=False)
     """HTTP Basic only: the user and password as sent, when form-decoding them (RFC 6749
     §2.3.1) changes them. Authlib's client, requests-oauthlib and httpx-auth do not encode, so
@@ -124,6 +131,9 @@ class ClientAuthenticator:
         self.clock = clock
         self.limiter = limiter if limiter is not None else AuthLimiter()
         self.verifiers = verifiers if verifiers is not None else Verifiers()
+        self.federated = FederatedAuthenticator(
+            registry, db, ExternalTokens(clock=clock, verifiers=self.verifiers), clock=clock
+        )
 
     async def authenticate(
         self,
@@ -189,6 +199,10 @@ class ClientAuthenticator:
         if creds.method == "private_key_jwt":
             found = await self.registry.client(state, creds.client_id)
             client = await self._check_assertion(state, found, creds.proof, audiences)
+        elif creds.method == "federated":
+            client = await self.federated.authenticate(
+                state, creds.proof, client_id=creds.client_id or None, audiences=audiences
+            )
         else:
             client = await self._check_secret(state, creds)
         if not client.enabled:
@@ -324,12 +338,17 @@ def _failure_reason(state: RealmState, creds: Credentials, known: str | None) ->
         return "unknown_client"
     if not state.clients[known].enabled:
         return "client_disabled"
-    return "bad_assertion" if creds.method == "private_key_jwt" else "bad_secret"
+    return "bad_secret" if creds.method.startswith("client_secret") else "bad_assertion"
 
 
 def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
-    if form.get("client_assertion_type") != ASSERTION_TYPE:
-        raise InvalidRequest(f"client_assertion_type must be {ASSERTION_TYPE}")
+    """A client assertion: ``private_key_jwt`` when its ``iss`` is a client id, ``federated``
+    when it is a URL (no client id can hold a ':') or the assertion is a SPIFFE JWT-SVID."""
+    kind = form.get("client_assertion_type")
+    if kind not in (ASSERTION_TYPE, SPIFFE_ASSERTION_TYPE):
+        raise InvalidRequest(
+            f"client_assertion_type must be {ASSERTION_TYPE} (or {SPIFFE_ASSERTION_TYPE})"
+        )
     assertion = form.get("client_assertion")
     if assertion is None:
         raise InvalidRequest("client_assertion is missing")
@@ -339,6 +358,8 @@ def _assertion(form: dict[str, str], authorization: str | None) -> Credentials:
         iss = read_jwt(assertion).claims.get("iss")
     except MalformedJWT as exc:
         raise InvalidClient(f"the client assertion was refused: {exc}") from None
+    if kind == SPIFFE_ASSERTION_TYPE or (isinstance(iss, str) and ":" in iss):
+        return Credentials(form.get("client_id", ""), assertion, "federated")
     if not isinstance(iss, str):
         raise InvalidClient("the client assertion has no iss claim")
     if form.get("client_id", iss) != iss:

@@ -22,6 +22,7 @@ from ..oauth import (
     system_clock,
 )
 from ..store import TrustedIssuer
+from ._profiles import profile_of
 from ._state import RealmState
 from ._verifiers import Verifiers
 
@@ -67,6 +68,12 @@ class ExternalTokens:
             raise InvalidGrant(
                 f"the {what} issuer {echo(iss)!r} is not trusted by realm {state.realm.name!r}"
             )
+        if not trusted.audiences and profile_of(trusted.profile).owner_claims:
+            # Anybody can get a token of github.com or gitlab.com for any audience.
+            raise InvalidGrant(
+                f"the {what} issuer {echo(iss)!r} is trusted for federated client "
+                "authentication only; trust it with an audience to accept its tokens here"
+            )
         try:
             verifier = self._verifier(trusted)
             claims = await verifier.averify(token)
@@ -91,18 +98,26 @@ class ExternalTokens:
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidGrant(f"the {what} has no sub claim")
 
+    def verifier(self, trusted: TrustedIssuer) -> Verifier:
+        """The (cached) verifier of the issuer's signatures, ``iss``, ``exp`` and ``nbf``."""
+        return self._verifier(trusted)
+
     def _verifier(self, trusted: TrustedIssuer) -> Verifier:
         def make() -> Verifier:
             from ..core import Verifier
 
+            # A SPIFFE trust domain is no iss (JWT-SVIDs may have none): the bundle's keys say
+            # which domain signed, and the federated check matches sub to it.
+            spiffe = trusted.profile == "spiffe"
             return Verifier(
-                issuer=trusted.issuer,
+                issuer=None if spiffe else trusted.issuer,
                 jwks_url=trusted.jwks_url,
                 jwks=json.loads(trusted.jwks) if trusted.jwks else None,
                 audience=None,
                 algorithms=trusted.algorithms,
                 typ=None,
                 clock=self.clock,
+                ca_file=trusted.ca_file,
             )
 
         return self.verifiers.get(

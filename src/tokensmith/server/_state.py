@@ -48,10 +48,12 @@ from ..store import (
     TrustedIssuer,
     clients,
     denylist,
+    federation,
     issuers,
     realms,
     refresh,
 )
+from ._federation import CompiledCredential, compile_credentials
 from ._keys import MasterKey, MasterKeyError, published_until, signer_for
 from ._routes import could_be_alias
 
@@ -118,6 +120,8 @@ class RealmState:
     style: ResponseStyle
     issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
+    federated: dict[str, tuple[CompiledCredential, ...]] = field(default_factory=dict)
+    """The clients' federated credentials by issuer URL, conditions compiled."""
     jwks_until: float = float("inf")  # when a stopped key leaves the JWKS: reload then
     load: int = 0  # which load of the realm this is: what its unknown client ids are kept under
     key_created_at: float = 0.0  # when the current signing key was made (a metric shows its age)
@@ -328,6 +332,7 @@ class Registry:
                 return None
             keys = await realms.list_keys(conn, realm.id)
             trusted = await issuers.list_issuers(conn, realm.id)
+            credentials = await federation.list_credentials(conn, realm.id)
             longest = await realms.longest_access_token_ttl(conn, realm)
         current = next((k for k in keys if k.state == "current"), None)
         if current is None:
@@ -350,6 +355,7 @@ class Registry:
             jwks=json.dumps(jwks, separators=(",", ":")).encode(),
             style=ResponseStyle(realm.response_style),
             issuers={t.issuer: t for t in trusted},
+            federated=compile_credentials(credentials),
             jwks_until=min((t for t in until.values() if t > now), default=float("inf")),
             load=self._loads,
             key_created_at=current.created_at,

@@ -25,6 +25,7 @@ from ._admin import Admin, changing, reading
 from ._admin_checks import AdminError, check_ttl
 from ._audit import record_change
 from ._events import emit
+from ._profiles import PROFILES, spiffe_trust_domain
 
 DEFAULT_MAX_AGE = 3600
 """How old (by ``iat``) a trusted issuer's token may be, by default, in seconds."""
@@ -50,17 +51,45 @@ class Trust:
         algorithms: Sequence[str] = DEFAULT_EXTERNAL_ALGORITHMS,
         max_age: int = DEFAULT_MAX_AGE,
         claims: Sequence[str] = (),
+        profile: str = "oidc",
+        client_audience: str | None = None,
+        ca_file: str | None = None,
         _private_key: bytes | None = None,
     ) -> None:
         """Trust tokens from ``issuer`` (keys from ``jwks_url``, inline ``jwks``, or discovery).
+
+        ``profile`` names the platform whose quirks apply (``server/_profiles.py``): a
+        ``kubernetes`` issuer's keys default to ``ISSUER/openid/v1/jwks``, a ``spiffe`` issuer
+        is a trust domain (``spiffe://example.org``) with its bundle as ``jwks`` or
+        ``jwks_url``. ``client_audience`` is the ``aud`` its tokens must name to authenticate a
+        client (default: this service's token endpoint or issuer URL); ``ca_file`` a PEM bundle
+        to fetch its keys with.
 
         Raises:
             AdminError: an argument is invalid.
             NotFound: the realm does not exist.
             Conflict: the realm already trusts the issuer.
         """
-        if not _URL.fullmatch(issuer):
+        known = PROFILES.get(profile)
+        if known is None:
+            raise AdminError(f"profile must be one of {', '.join(PROFILES)}")
+        if profile == "spiffe":
+            if spiffe_trust_domain(issuer) != issuer:
+                raise AdminError(
+                    f"a spiffe issuer is a trust domain like spiffe://example.org, not {issuer!r}"
+                )
+            if jwks is None and jwks_url is None:
+                raise AdminError("a spiffe issuer needs its trust bundle: a JWKS file or URL")
+        elif not _URL.fullmatch(issuer):
             raise AdminError(f"issuer {issuer!r} must be an http(s) URL")
+        if known.jwks_path and jwks is None and jwks_url is None:
+            jwks_url = issuer.rstrip("/") + known.jwks_path
+        if client_audience is not None and not (
+            client_audience.strip() == client_audience and 0 < len(client_audience) <= 255
+        ):
+            raise AdminError("the client audience must be 1 to 255 characters, no outer spaces")
+        if ca_file is not None and (len(ca_file) > 1024 or not ca_file.startswith("/")):
+            raise AdminError("the CA file must be an absolute path")
         if jwks_url is not None and not _URL.fullmatch(jwks_url):
             raise AdminError(f"JWKS URL {jwks_url!r} must be an http(s) URL")
         if jwks_url is not None and jwks is not None:
@@ -84,6 +113,9 @@ class Trust:
                 claims=" ".join(claims),
                 private_key=_private_key,
                 now=int(self.admin.clock()),
+                profile=profile,
+                client_audience=client_audience,
+                ca_file=ca_file,
             )
             await record_change(
                 conn,
@@ -95,7 +127,7 @@ class Trust:
                 issuer=issuer,
                 demo=_private_key is not None,
             )
-        emit("issuer_trusted", realm=realm_name, issuer=issuer)
+        emit("issuer_trusted", realm=realm_name, issuer=issuer, profile=profile)
 
     async def issuers(self, realm_name: str) -> list[TrustedIssuer]:
         """The realm's trusted issuers.

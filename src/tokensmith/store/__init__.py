@@ -3,6 +3,7 @@
 from . import _clients as clients
 from . import _denylist as denylist
 from . import _eventlog as eventlog
+from . import _federation as federation
 from . import _issuers as issuers
 from . import _meta as meta
 from . import _realms as realms
@@ -26,6 +27,7 @@ from ._models import (
     AdminEventRecord,
     Client,
     EventRecord,
+    FederatedCredential,
     Realm,
     RefreshTokenRecord,
     SigningKeyRecord,
@@ -51,6 +53,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "EventRecord",
+    "FederatedCredential",
     "NotFound",
     "Realm",
     "RefreshTokenRecord",
@@ -62,6 +65,7 @@ __all__ = [
     "clients",
     "denylist",
     "eventlog",
+    "federation",
     "issuers",
     "meta",
     "realms",

@@ -1,12 +1,13 @@
 """The deny list: JWT IDs the service refuses until they expire, in one table (``denied_jtis``).
 
-Three kinds of ``jti`` share it, each per realm, apart (one kind cannot burn another's):
+Each kind is kept apart per realm, so that a ``jti`` used for one purpose never burns
+another's:
 
 - ``"assertion"``: a client assertion once used, so that presenting it again is refused
-  (RFC 7523 §3: the ``jti`` may be used only once);
+  (RFC 7523 §3: the ``jti`` may be used only once), a federated platform token included;
+- ``"dpop"``: a DPoP proof once used at the token endpoint (RFC 9449 §11.1);
 - ``"access_token"``: a revoked access token (RFC 7009 §2), refused by introspection and by the
-  service's own checks although its signature and expiry still hold;
-- ``"dpop"``: a DPoP proof once used at the token endpoint (RFC 9449 §11.1).
+  service's own checks although its signature and expiry still hold.
 
 A row is kept only until the token it names would have expired; :func:`delete_expired` then
 prunes rows of every kind.
@@ -24,6 +25,9 @@ from ._tables import denied_jtis
 Kind = Literal["assertion", "access_token", "dpop"]
 """What a denied jti names: a used client assertion, a revoked access token or a used DPoP
 proof (RFC 9449 §11.1; the key's thumbprint and the proof's jti)."""
+
+Purpose = Literal["assertion", "dpop"]
+"""What a single-use jti is used for: a client assertion or a DPoP proof."""
 
 
 async def deny(conn: AsyncConnection, realm_id: int, kind: Kind, jti: str, expires_at: int) -> bool:
@@ -62,10 +66,19 @@ async def is_denied(conn: AsyncConnection, realm_id: int, kind: Kind, jti: str) 
     return found is not None
 
 
+async def use_jti(
+    conn: AsyncConnection, realm_id: int, purpose: Purpose, jti: str, expires_at: int
+) -> bool:
+    """Record the single-use ``jti`` of a token used for ``purpose`` until ``expires_at``; False
+    when it was already used for that purpose (a replay). The same jti used for another purpose
+    is a different row."""
+    return await deny(conn, realm_id, purpose, jti, expires_at)
+
+
 async def use_assertion(conn: AsyncConnection, realm_id: int, jti: str, expires_at: int) -> bool:
     """Record a client assertion's ``jti`` until ``expires_at``; False when it was already used
     (a replay)."""
-    return await deny(conn, realm_id, "assertion", jti, expires_at)
+    return await use_jti(conn, realm_id, "assertion", jti, expires_at)
 
 
 async def revoke_access_token(

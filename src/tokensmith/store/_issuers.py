@@ -26,6 +26,9 @@ def _issuer(row: Row[tuple[object, ...]]) -> TrustedIssuer:
         claims=tuple(m["claims"].split()),
         created_at=m["created_at"],
         private_key=m["private_key"],
+        profile=m["profile"],
+        client_audience=m["client_audience"],
+        ca_file=m["ca_file"],
     )
 
 
@@ -42,6 +45,9 @@ async def add_issuer(
     claims: str,
     private_key: bytes | None,
     now: int,
+    profile: str = "oidc",
+    client_audience: str | None = None,
+    ca_file: str | None = None,
 ) -> None:
     """Trust ``issuer`` in the realm.
 
@@ -61,6 +67,9 @@ async def add_issuer(
                 claims=claims,
                 private_key=private_key,
                 created_at=now,
+                profile=profile,
+                client_audience=client_audience,
+                ca_file=ca_file,
             )
         )
     except IntegrityError:

@@ -135,6 +135,28 @@ class TrustedIssuer:
     claims: tuple[str, ...]
     created_at: int
     private_key: bytes | None = field(default=None, repr=False)
+    profile: str = "oidc"
+    """The platform whose quirks apply (``server/_profiles.py``)."""
+    client_audience: str | None = None
+    """The ``aud`` its tokens must name to authenticate a client; None: this service's URLs."""
+    ca_file: str | None = None
+    """A PEM CA bundle to fetch its keys with (a Kubernetes cluster's CA)."""
+
+
+@dataclass(frozen=True)
+class FederatedCredential:
+    """A way for a client to authenticate with a trusted issuer's token (workload identity
+    federation): its ``sub`` is ``subject``, or its claims make the CEL ``condition`` true."""
+
+    id: int
+    client_pk: int
+    client_id: str
+    issuer_id: int
+    issuer: str
+    name: str
+    subject: str | None
+    condition: str | None
+    created_at: int
 
 
 @dataclass(frozen=True)

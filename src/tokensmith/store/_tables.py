@@ -107,7 +107,41 @@ trusted_issuers = Table(
     # Only for demo issuers tokensmith signs for itself; encrypted with the master key.
     Column("private_key", LargeBinary, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # The platform whose quirks apply (server/_profiles.py): oidc, kubernetes, github-actions…
+    Column("profile", String(32), nullable=False, server_default="oidc"),
+    # The aud its tokens must name to authenticate a client (federated credentials); NULL: this
+    # service's token endpoint or issuer URL.
+    Column("client_audience", String(255), nullable=True),
+    # A CA bundle (PEM file path) to fetch its keys with, e.g. a Kubernetes cluster's CA.
+    Column("ca_file", String(1024), nullable=True),
     UniqueConstraint("realm_id", "issuer", name="uq_trusted_issuers_realm_issuer"),
+)
+
+federated_credentials = Table(
+    "federated_credentials",
+    metadata,
+    # A client authenticates with a token of a trusted issuer whose sub is `subject`, or whose
+    # claims make the CEL `condition` true (exactly one of the two is set).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "client_pk",
+        Integer,
+        ForeignKey("clients.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column(
+        "issuer_id",
+        Integer,
+        ForeignKey("trusted_issuers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(64), nullable=False),
+    Column("subject", String(255), nullable=True),
+    Column("condition", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("client_pk", "name", name="uq_federated_credentials_client_name"),
 )
 
 client_secrets = Table(
@@ -157,7 +191,9 @@ denied_jtis = Table(
     "denied_jtis",
     metadata,
     # JWT IDs refused until the token they name expires (then pruned): client assertions already
-    # used (kind "assertion", RFC 7523 §3) and revoked access tokens ("access_token", RFC 7009).
+    # used (kind "assertion", RFC 7523 §3, federated platform tokens included), revoked access
+    # tokens ("access_token", RFC 7009) and DPoP proofs ("dpop", RFC 9449 §11.1): the kind is the
+    # purpose, so a jti used for one never burns another's.
     # One table for both so that one statement prunes them; _denylist.py reads and writes it.
     Column("realm_id", Integer, ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True),
     Column("kind", String(16), primary_key=True),
