@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/keepalive_latency.py
 	$(BIN)/python bench/propagation.py
 	$(BIN)/python bench/health_scan.py
+	$(BIN)/python bench/dpop_cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -72,6 +72,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="constant-rate rounds (median)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of wrk before the peak")
+    parser.add_argument(
+        "--serve-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="an option for `tokensmith serve`, e.g. --serve-option=--no-metrics (repeatable; "
+        "default: none, the documented defaults)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -86,7 +94,16 @@ def main() -> None:
     workers = ["--workers", str(args.workers)]
     procs = [
         start(
-            [sys.executable, "-m", "tokensmith", "serve", *workers, "--port", str(token_port)],
+            [
+                sys.executable,
+                "-m",
+                "tokensmith",
+                "serve",
+                *workers,
+                "--port",
+                str(token_port),
+                *args.serve_option,
+            ],
             env={**os.environ, **settings.to_env()},
             cwd=tmp,
         ),
