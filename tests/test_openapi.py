@@ -49,6 +49,8 @@ def test_the_document_describes_every_route_from_the_route_tables() -> None:
         assert "get" in paths[name]
     ids = [op["operationId"] for p in paths.values() for m, op in p.items() if m != "parameters"]
     assert len(ids) == len(set(ids))
+    refs = set(re.findall(r"#/components/schemas/(\w+)", json.dumps(doc)))
+    assert refs <= set(doc["components"]["schemas"])  # every model named is described
 
 
 def test_openapi_and_the_reference_page_are_served_without_a_cdn(tmp_path: Path) -> None:

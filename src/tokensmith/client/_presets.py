@@ -50,6 +50,7 @@ class SourceOptions(TypedDict, total=False):
     key_id: str | None
     tracing: bool | TracerProvider
     dpop: bool | ProofKey
+    platform_token: Callable[[], str] | None
 
 
 def truphone(
