@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from .test_node_clients import node_clients
 __all__ = ["api", "node_clients", "service"]  # the fixtures, imported for their use here
 
 PROVIDER_SECRET = "interop-secret-0123456789abcdef0123456789"
+PROVIDER_RESOURCE = "https://api.example.com"  # its JWT access tokens' audience
 
 
 def _node(node_dir: Path, script: str, *args: str, stdin: str | None = None) -> Any:
@@ -45,11 +46,13 @@ def _node(node_dir: Path, script: str, *args: str, stdin: str | None = None) -> 
 # --- openid-client against the service -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("alg", ["ES256", "Ed25519"])
 def test_openid_client_gets_a_bound_token_and_proves_it_to_an_api(
-    api: API, node_clients: Path
+    api: API, node_clients: Path, alg: str
 ) -> None:
     """openid-client's DPoP handle gets a token bound to its key, then calls an API that wants a
-    nonce: fetchProtectedResource answers the 401 use_dpop_nonce and the retry is accepted."""
+    nonce: fetchProtectedResource answers the 401 use_dpop_nonce and the retry is accepted. Its
+    Ed25519 proofs are signed as RFC 9864's ``Ed25519``, not ``EdDSA``."""
     service = api.service
     token_path = TOKEN_PATH.format("acme")
 
@@ -60,6 +63,7 @@ def test_openid_client_gets_a_bound_token_and_proves_it_to_an_api(
         "svc",
         service.secrets["svc"],
         api.url + "/nonce/things",
+        alg,
     )
 
     assert got["sent_token_type"] == "DPoP"
@@ -67,6 +71,7 @@ def test_openid_client_gets_a_bound_token_and_proves_it_to_an_api(
     assert got["jkt"] == thumbprint(got["jwk"])  # jose and tokensmith agree on RFC 7638
     assert jwt_claims(got["access_token"])["cnf"] == {"jkt": got["jkt"]}  # type: ignore[index]
     assert got["api"] == {"status": 200, "body": {"sub": "svc"}}
+    assert got["proof_algs"] == [alg]
     assert got["exchanges"] == [
         [token_path, 200],
         ["/nonce/things", 401],  # use_dpop_nonce
@@ -141,6 +146,48 @@ def test_a_source_gets_bound_tokens_from_oidc_provider(provider: str, client: st
     assert token.token_type == "DPoP"
     assert claims["cnf"] == {"jkt": source.dpop_key.jkt}  # type: ignore[index]
     assert claims["client_id"] == client  # type: ignore[index]
+
+
+def test_oidc_providers_bound_tokens_pass_tokensmiths_api_check(provider: str) -> None:
+    """A Starlette API under BearerAuthMiddleware, trusting oidc-provider (discovery, JWKS, its
+    resource as audience), accepts the DPoP token oidc-provider bound to the tokensmith client's
+    key, with the client's proof, and refuses it sent as Bearer."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tokensmith import TokenSource
+    from tokensmith.resource import BearerAuthMiddleware, Verifier
+
+    from .server_thread import ServerThread
+
+    verifier = Verifier(issuer=provider.removesuffix("/token"), audience=PROVIDER_RESOURCE)
+
+    async def things(request: Request) -> JSONResponse:
+        return JSONResponse({"client_id": request.state.claims["client_id"]})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await verifier.aclose()  # its JWKS client belongs to the server's loop
+
+    app = Starlette(lifespan=lifespan, routes=[Route("/things", things)])
+    with (
+        ServerThread(BearerAuthMiddleware(app, verifier)) as server,
+        TokenSource(provider, client_id="svc", client_secret=PROVIDER_SECRET, dpop=True) as source,
+    ):
+        with httpx.Client(auth=source) as http:
+            proved = http.get(server.url + "/things")
+        as_bearer = httpx.get(
+            server.url + "/things",
+            headers={"Authorization": f"Bearer {source.token().access_token}"},
+        )
+
+    assert proved.status_code == 200, proved.text
+    assert proved.json() == {"client_id": "svc"}
+    assert as_bearer.status_code == 401
+    assert as_bearer.json()["error"] == "invalid_token"
 
 
 def test_oidc_provider_refuses_a_bound_client_without_a_proof(provider: str) -> None:

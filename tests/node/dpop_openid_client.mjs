@@ -1,17 +1,22 @@
 // openid-client (v6) with its DPoP option: discovers a tokensmith realm, gets a DPoP-bound token
 // with client_credentials (client_secret_basic) and calls a protected API with
 // fetchProtectedResource and the same DPoP handle. openid-client answers use_dpop_nonce itself,
-// once per request; every HTTP exchange after discovery is recorded to show it. openid-client lowercases
-// token_type (RFC 6749 §7.1: it is case-insensitive), so the token endpoint's own is recorded too.
-// Prints {token_type, sent_token_type, access_token, jwk, jkt, api, exchanges: [[path, status]]},
-// api being {status, body} or, when the API refused, {status, challenge: [scheme, error]}.
-// Usage: node dpop_openid_client.mjs ISSUER CLIENT_ID CLIENT_SECRET API_URL
+// once per request; every HTTP exchange after discovery is recorded to show it, with the alg its
+// proof names. openid-client lowercases token_type (RFC 6749 §7.1: it is case-insensitive), so
+// the token endpoint's own is recorded too.
+// Prints {token_type, sent_token_type, access_token, jwk, jkt, api, exchanges: [[path, status]],
+// proof_algs}, api being {status, body} or, when the API refused,
+// {status, challenge: [scheme, error]} as openid-client read its WWW-Authenticate.
+// Usage: node dpop_openid_client.mjs ISSUER CLIENT_ID CLIENT_SECRET API_URL [ALG]
+// ALG is the proof key's algorithm (ES256 by default; openid-client signs with Ed25519 keys as
+// "Ed25519", RFC 9864's fully-specified name).
 import { calculateJwkThumbprint } from "jose";
 import * as client from "openid-client";
 
-const [issuer, clientId, secret, apiUrl] = process.argv.slice(2);
+const [issuer, clientId, secret, apiUrl, alg = "ES256"] = process.argv.slice(2);
 const exchanges = [];
 let sentTokenType;
+const proofAlgs = new Set();
 const config = await client.discovery(
   new URL(issuer),
   clientId,
@@ -22,12 +27,14 @@ const config = await client.discovery(
 config[client.customFetch] = async (url, options) => {
   const response = await fetch(url, options);
   exchanges.push([new URL(url).pathname, response.status]);
+  const proof = new Headers(options.headers).get("dpop");
+  if (proof) proofAlgs.add(JSON.parse(Buffer.from(proof.split(".")[0], "base64url")).alg);
   if (url.toString() === config.serverMetadata().token_endpoint && response.ok) {
     sentTokenType = (await response.clone().json()).token_type;
   }
   return response;
 };
-const keyPair = await client.randomDPoPKeyPair("ES256", { extractable: true });
+const keyPair = await client.randomDPoPKeyPair(alg, { extractable: true });
 const DPoP = client.getDPoPHandle(config, keyPair);
 const tokens = await client.clientCredentialsGrant(config, {}, { DPoP });
 let api;
@@ -57,5 +64,6 @@ process.stdout.write(
     jkt: await calculateJwkThumbprint(jwk),
     api,
     exchanges,
+    proof_algs: [...proofAlgs],
   }),
 );
