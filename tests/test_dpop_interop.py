@@ -74,6 +74,7 @@ def test_openid_client_gets_a_bound_token_and_proves_it_to_an_api(
     assert got["proof_algs"] == [alg]
     assert got["exchanges"] == [
         [token_path, 200],
+        [token_path, 200],
         ["/nonce/things", 401],  # use_dpop_nonce
         ["/nonce/things", 200],
     ]
@@ -81,7 +82,8 @@ def test_openid_client_gets_a_bound_token_and_proves_it_to_an_api(
 
 def test_openid_client_answers_a_realm_that_requires_nonces(api: API, node_clients: Path) -> None:
     """A realm created with --require-dpop --dpop-nonce answers openid-client's first proof with
-    use_dpop_nonce; openid-client sends the nonce in a new proof and gets a bound token. (The
+    use_dpop_nonce; openid-client sends the nonce in a new proof and gets a bound token, and its
+    next token request sends the nonce the answer carried at once. (The
     API only trusts realm acme, so it answers 401 invalid_token to the token of realm strict.)"""
     service = api.service
     token_path = TOKEN_PATH.format("strict")
@@ -97,7 +99,12 @@ def test_openid_client_answers_a_realm_that_requires_nonces(api: API, node_clien
 
     assert got["sent_token_type"] == "DPoP"
     assert jwt_claims(got["access_token"])["cnf"] == {"jkt": got["jkt"]}  # type: ignore[index]
-    assert got["exchanges"] == [[token_path, 400], [token_path, 200], ["/api/things", 401]]
+    assert got["exchanges"] == [
+        [token_path, 400],  # use_dpop_nonce
+        [token_path, 200],
+        [token_path, 200],  # the nonce of the last answer, sent at once (RFC 9449 §8)
+        ["/api/things", 401],
+    ]
     assert got["api"] == {"status": 401, "challenge": ["dpop", "invalid_token"]}
 
 
@@ -207,28 +214,44 @@ def test_oidc_provider_refuses_a_bound_client_without_a_proof(provider: str) -> 
 
 def test_a_source_answers_oidc_providers_nonces(node_clients: Path) -> None:
     """An oidc-provider that requires a nonce in every proof answers use_dpop_nonce with a
-    DPoP-Nonce header; the source retries with it, within one fetch."""
+    DPoP-Nonce header; the source retries with it, within one fetch, and its next fetch sends
+    the nonce it kept at once (RFC 9449 §8)."""
     from tokensmith import TokenSource
 
+    statuses: list[int] = []
+    http = httpx.Client(event_hooks={"response": [lambda r: statuses.append(r.status_code)]})
     with (
+        http,
         oidc_provider(node_clients, "nonce") as token_url,
-        TokenSource(token_url, client_id="svc", client_secret=PROVIDER_SECRET, dpop=True) as source,
+        TokenSource(
+            token_url,
+            client_id="svc",
+            client_secret=PROVIDER_SECRET,
+            auth_method="client_secret_basic",
+            dpop=True,
+            http_client=http,
+        ) as source,
     ):
-        first = httpx.post(
+        bare = httpx.post(
             token_url,
             data={"grant_type": "client_credentials"},
             auth=("svc", PROVIDER_SECRET),
             headers={"DPoP": ProofKey().proof("POST", token_url, now=time.time())},
         )
         token = source.token()
+        first = list(statuses)
+        source.invalidate(token)
+        again = source.token()
         fetches = source.stats.fetches
 
-    assert first.status_code == 400
-    assert first.json()["error"] == "use_dpop_nonce"
-    assert first.headers["dpop-nonce"]
-    assert token.token_type == "DPoP"
+    assert bare.status_code == 400
+    assert bare.json()["error"] == "use_dpop_nonce"
+    assert bare.headers["dpop-nonce"]
+    assert token.token_type == again.token_type == "DPoP"
     assert jwt_claims(token.access_token)["cnf"] == {"jkt": source.dpop_key.jkt}  # type: ignore[index]
-    assert fetches == 1
+    assert first == [400, 200]  # use_dpop_nonce, then the proof with the nonce
+    assert statuses == [400, 200, 200]  # the second fetch: one request
+    assert fetches == 2
 
 
 # --- jose verifying what tokensmith makes --------------------------------------------------------
@@ -266,6 +289,7 @@ def test_jose_verifies_a_bound_token_and_a_proof(
 
     seen = _jose(node_clients, service, token, key, proof)
 
+    assert seen["token_header"]["typ"] == "at+jwt"
     assert seen["cnf"] == {"jkt": key.jkt}
     assert seen["jkt"] == key.jkt
     assert seen["proof_header"] == {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk}

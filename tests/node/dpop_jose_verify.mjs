@@ -1,9 +1,9 @@
 // jose checks what tokensmith made: a DPoP-bound access token against the realm's JWKS
-// (createRemoteJWKSet + jwtVerify, issuer and audience checked), the thumbprint of the client's
-// public key (calculateJwkThumbprint), and a DPoP proof verified with the key it embeds
-// (jwtVerify with EmbeddedJWK, typ dpop+jwt).
+// (createRemoteJWKSet + jwtVerify, issuer, audience and typ at+jwt checked), the thumbprint of
+// the client's public key (calculateJwkThumbprint), and a DPoP proof verified with the key it
+// embeds (jwtVerify with EmbeddedJWK, typ dpop+jwt).
 // Reads {jwks_uri, issuer, audience, access_token, jwk, proof} on stdin; prints
-// {token_type_header, cnf, jkt, proof_header, proof_claims, proof_key_jkt}, or {error, code}.
+// {token_header, cnf, jkt, proof_header, proof_claims, proof_key_jkt}, or {error, code}.
 // Usage: node dpop_jose_verify.mjs < input.json
 import { readFileSync } from "node:fs";
 import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, jwtVerify } from "jose";
@@ -14,6 +14,7 @@ try {
   const token = await jwtVerify(input.access_token, jwks, {
     issuer: input.issuer,
     audience: input.audience,
+    typ: "at+jwt", // RFC 9068 §2.1
   });
   const proof = await jwtVerify(input.proof, EmbeddedJWK, { typ: "dpop+jwt" });
   process.stdout.write(

@@ -1,7 +1,8 @@
 // node oidc-provider (v9) with its DPoP feature on, for the tokensmith client to get tokens from:
 // client_credentials, JWT access tokens (through resource indicators, as in the benchmark peer
 // ../shared/peers/oidc-provider/server.mjs), client "svc" (DPoP optional) and client "bound"
-// (dpop_bound_access_tokens: it must send a proof), both with client_secret_basic.
+// (dpop_bound_access_tokens: it must send a proof), both registered with client_secret_basic
+// (oidc-provider 9 takes the secret in the body too).
 // With "nonce", every proof must carry a server nonce (features.dPoP.requireNonce).
 // Prints one line "listening URL" once it accepts connections.
 // Usage: node dpop_oidc_provider.mjs PORT SECRET [nonce]

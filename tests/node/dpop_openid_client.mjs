@@ -1,5 +1,5 @@
 // openid-client (v6) with its DPoP option: discovers a tokensmith realm, gets a DPoP-bound token
-// with client_credentials (client_secret_basic) and calls a protected API with
+// with client_credentials (client_secret_basic), then a second one, and calls a protected API with
 // fetchProtectedResource and the same DPoP handle. openid-client answers use_dpop_nonce itself,
 // once per request; every HTTP exchange after discovery is recorded to show it, with the alg its
 // proof names. openid-client lowercases token_type (RFC 6749 §7.1: it is case-insensitive), so
@@ -37,6 +37,8 @@ config[client.customFetch] = async (url, options) => {
 const keyPair = await client.randomDPoPKeyPair(alg, { extractable: true });
 const DPoP = client.getDPoPHandle(config, keyPair);
 const tokens = await client.clientCredentialsGrant(config, {}, { DPoP });
+// A second token with the same handle: it sends the nonce the last answer carried, if any.
+await client.clientCredentialsGrant(config, {}, { DPoP });
 let api;
 try {
   const response = await client.fetchProtectedResource(
