@@ -1,8 +1,9 @@
 """DPoP (RFC 9449) with other implementations, over real HTTP on loopback: node openid-client
-(its DPoP option) gets bound tokens from the service, answering its nonces, and proves them to a
-protected API; the tokensmith client gets bound tokens from node oidc-provider with its DPoP
-feature on, with and without required nonces; node jose verifies a bound token against the
-realm's JWKS, the key thumbprint it is bound to, and a tokensmith proof with its embedded key."""
+(its DPoP option, ES256 and Ed25519 keys) gets bound tokens from the service, answering its
+nonces, and proves them to a protected API; the tokensmith client gets bound tokens from node
+oidc-provider with its DPoP feature on, with and without required nonces, and proves them to an
+API under tokensmith's middleware; node jose verifies a bound token against the realm's JWKS,
+the key thumbprint it is bound to, and a tokensmith proof with its embedded key."""
 
 from __future__ import annotations
 
