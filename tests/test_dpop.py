@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from joserfc import jwt
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from tokensmith.oauth import ProofKey, jwt_claims, thumbprint
 
@@ -236,7 +237,38 @@ def test_discovery_advertises_the_proof_algorithms(service: Service) -> None:
         "RS256",
         "PS256",
         "EdDSA",
+        "Ed25519",
     ]
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "Ed25519"])
+def test_an_ed25519_proof_works_under_either_name(service: Service, alg: str) -> None:
+    """An Ed25519 key signs as ``EdDSA`` (RFC 8037) or as ``Ed25519`` (RFC 9864, as node
+    openid-client does); an Ed448 key is not one for ``Ed25519``."""
+    from joserfc.errors import SecurityWarning
+
+    from tokensmith.oauth import b64url
+
+    key = OKPKey.generate_key("Ed25519")
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)  # joserfc's, on signing as EdDSA
+        proof = jwt.encode(header, claims_for(service.url()), key, algorithms=[alg])
+    ed448 = OKPKey.generate_key("Ed448")
+    wrong = {"typ": "dpop+jwt", "alg": "Ed25519", "jwk": ed448.as_dict(private=False)}
+    signing_input = (
+        f"{_b64(wrong)}.{b64url(json.dumps(claims_for(service.url())).encode()).decode()}"
+    )
+    signature = b64url(ed448.private_key.sign(signing_input.encode())).decode()
+
+    answer = service.token(proof)
+    refused = service.token(f"{signing_input}.{signature}")
+
+    assert answer.status_code == 200, answer.text
+    assert jwt_claims(answer.json()["access_token"])["cnf"] == {"jkt": thumbprint(header["jwk"])}  # type: ignore[index]
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"
+    assert "signature" in refused.json()["error_description"]
 
 
 def test_the_thumbprint_is_rfc_7638s() -> None:

@@ -20,14 +20,25 @@ from .conftest import Service
 NODE_DIR = Path(__file__).with_name("node")
 
 
+def _installed(name: str) -> str | None:
+    """The version of Node package ``name`` under tests/node/node_modules, if any."""
+    manifest = NODE_DIR / "node_modules" / name / "package.json"
+    if not manifest.is_file():
+        return None
+    version: str = json.loads(manifest.read_text())["version"]
+    return version
+
+
 @pytest.fixture(scope="session")
 def node_clients() -> Path:
-    """tests/node with its packages installed from the lock file (npm ci, once)."""
+    """tests/node with its packages installed from the lock file (npm ci, once, when one of
+    package.json's dependencies is missing or at another version than it pins)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("node and npm are needed for the Node interop tests")
         pytest.skip("node and npm are not installed")
-    if not (NODE_DIR / "node_modules" / "openid-client").is_dir():
+    wanted = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    if any(_installed(name) != version for name, version in wanted.items()):
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],
             cwd=NODE_DIR,

@@ -26,9 +26,10 @@ from ._jose import KEY_TYPES, MalformedJWT, b64url, read_jwt
 if TYPE_CHECKING:
     from ._jose import Algorithm, PrivateKey
 
-DPOP_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+DPOP_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA", "Ed25519")
 """The algorithms a proof may be signed with, as discovery advertises them
-(``dpop_signing_alg_values_supported``)."""
+(``dpop_signing_alg_values_supported``): Ed25519 keys under both names, the deprecated ``EdDSA``
+and RFC 9864's ``Ed25519``, which node openid-client (oauth4webapi) signs with."""
 PROOF_TYPE = "dpop+jwt"
 MAX_PROOF_AGE = 300
 """How many seconds after its ``iat`` a proof is accepted (RFC 9449 §11.1: a short window)."""

@@ -36,9 +36,11 @@ KEY_TYPES: Mapping[str, str] = {
     "PS384": "RSA",
     "PS512": "RSA",
     "EdDSA": "OKP",
+    "Ed25519": "OKP",
 }
 """The JWK key type (``kty``) each algorithm a token may be verified with needs (RFC 7518 §3.1,
-RFC 8037 §3.1); an algorithm not in it is never accepted."""
+RFC 8037 §3.1, RFC 9864 §2.2: ``Ed25519`` is EdDSA on that curve only, a key of another curve
+fails its signature check); an algorithm not in it is never accepted."""
 
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "PS256", "EdDSA")
 """The algorithms accepted for client assertions (``private_key_jwt``, RFC 7523 §2.2), as
