@@ -519,3 +519,27 @@ def test_failing_tokens_are_rate_limited_per_address_and_no_cors(tmp_path: Path)
         for answer in (preflight, cross)
         for k in answer.headers
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "gracePeriod=",
+        "gracePeriod=abc",
+        "gracePeriod=%C2%B2",
+        "gracePeriod=1&gracePeriod=2",
+        "gracePeriod=-1",
+        "gracePeriod=99999999999",
+        "gracePeriod=40000000",
+    ],
+)
+def test_a_bad_grace_period_is_a_400_and_changes_nothing(admin: Admin, query: str) -> None:
+    token = admin.token()
+    made = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "svc"})
+    path = f"/admin/realms/acme/clients/{made.json()['id']}/client-secret?{query}"
+
+    answer = admin.call("POST", path, token)
+
+    assert answer.status_code == 400, answer.text
+    assert "grace" in answer.json()["errorMessage"]
+    assert client_token(admin, "svc", made.json()["secret"]).status_code == 200

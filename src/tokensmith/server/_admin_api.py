@@ -93,6 +93,7 @@ _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
 _SEGMENT = re.compile(r"[^/]+")
 T = TypeVar("T")
+_SECONDS = re.compile(r"[0-9]{1,9}")
 
 Handler = Callable[
     [list[str], Scope, bytes], Awaitable[tuple[int, object, list[tuple[bytes, bytes]]]]
@@ -607,10 +608,11 @@ class AdminApi:
             raise ApiError(
                 400, "invalid_request", "the client authenticates with keys, not a secret"
             )
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        grace = query.get("gracePeriod", ["0"])[0]
-        if not grace.isdigit():
-            raise AdminError("gracePeriod must be a number of seconds")
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        given = query.get("gracePeriod", ["0"])
+        grace = given[0]
+        if len(given) != 1 or not _SECONDS.fullmatch(grace):
+            raise AdminError("gracePeriod must be a whole number of seconds, given once")
         new = await self.admin.rotate_secret(parts[0], client.client_id, grace=int(grace))
         return 200, {"type": "secret", "value": new.secret}, []
 
