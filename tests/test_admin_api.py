@@ -543,3 +543,41 @@ def test_a_bad_grace_period_is_a_400_and_changes_nothing(admin: Admin, query: st
     assert answer.status_code == 400, answer.text
     assert "grace" in answer.json()["errorMessage"]
     assert client_token(admin, "svc", made.json()["secret"]).status_code == 200
+
+
+def test_put_moves_a_client_jwt_clients_keys_to_the_source_it_names(admin: Admin) -> None:
+    """Naming a JWKS URL drops the inline JWKS (and the other way round): the keys the request
+    names are the ones trusted, never the old ones silently kept."""
+    from joserfc.jwk import ECKey
+
+    token = admin.token()
+    jwks = json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]})
+    made = admin.call(
+        "POST",
+        "/admin/realms/acme/clients",
+        token,
+        json={
+            "clientId": "signer",
+            "clientAuthenticatorType": "client-jwt",
+            "attributes": {"use.jwks.string": "true", "jwks.string": jwks},
+        },
+    )
+    path = f"/admin/realms/acme/clients/{made.json()['id']}"
+    moved = admin.call(
+        "PUT",
+        path,
+        token,
+        json={"attributes": {"use.jwks.url": "true", "jwks.url": "https://keys.example.com/j"}},
+    )
+    after = admin.call("GET", path, token).json()["attributes"]
+    back = admin.call(
+        "PUT", path, token, json={"attributes": {"use.jwks.string": "true", "jwks.string": jwks}}
+    )
+    again = admin.call("GET", path, token).json()["attributes"]
+
+    assert made.status_code == 201, made.text
+    assert moved.status_code == back.status_code == 204, moved.text
+    assert after["jwks.url"] == "https://keys.example.com/j"
+    assert "jwks.string" not in after
+    assert json.loads(again["jwks.string"]) == json.loads(jwks)
+    assert "jwks.url" not in again

@@ -20,7 +20,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from tokensmith.oauth import ProofKey, jwt_claims, thumbprint
+from tokensmith.oauth import InvalidDPoPProof, ProofKey, check_proof, jwt_claims, thumbprint
 
 from .serve_process import Serving, serving
 from .test_admin_api import settings, tokensmith
@@ -62,10 +62,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         ("acme", "svc"),
         ("acme", "bound", "--require-dpop"),
         ("strict", "strict"),
+        ("acme", "exchanger", "--grant", "token-exchange"),
     ):
         created = tokensmith(tmp_path, "client", "create", realm, client, *flags, "--json")
         assert created.returncode == 0, created.stderr
         made[client] = json.loads(created.stdout)["client_secret"]
+    ops = tokensmith(tmp_path, "admin", "create-client", "ops", "--json")
+    assert ops.returncode == 0, ops.stderr
+    made["ops"] = json.loads(ops.stdout)["client_secret"]
     with serving(tmp_path, settings(tmp_path)) as running:
         yield Service(running, made)
 
@@ -537,3 +541,101 @@ def test_a_source_sends_the_token_endpoints_nonce_when_asked(service: Service) -
 
     assert token.token_type == "DPoP"
     assert fetches == 1  # one fetch: its request went twice, the second with the nonce
+
+
+# --- what the review of the first version found ---------------------------------------------------
+
+
+def test_the_admin_api_takes_a_bound_token_only_with_its_proof(service: Service) -> None:
+    """A DPoP-bound admin token is refused as Bearer, accepted as DPoP with a proof of its key,
+    and each proof works once (RFC 9449 §7.1, as at any protected API)."""
+    key = ProofKey()
+    answer = service.token(
+        key.proof("POST", service.url("master"), now=time.time()), realm="master", client="ops"
+    )
+    token = answer.json()["access_token"]
+    url = service.serving.url + "/admin/realms"
+    proof = key.proof("GET", url, now=time.time(), access_token=token)
+
+    as_bearer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    proven = httpx.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    replayed = httpx.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    unproven = httpx.get(url, headers={"Authorization": f"DPoP {token}"})
+
+    assert answer.json()["token_type"] == "DPoP"
+    assert as_bearer.status_code == 401
+    assert "DPoP-bound" in as_bearer.json()["errorMessage"]
+    assert proven.status_code == 200, proven.text
+    assert replayed.status_code == unproven.status_code == 401
+    assert replayed.headers["www-authenticate"].startswith("DPoP ")
+    assert 'error="invalid_dpop_proof"' in unproven.headers["www-authenticate"]
+
+
+def test_introspection_says_a_token_is_bound_and_exchange_refuses_it(service: Service) -> None:
+    key = ProofKey()
+    token = service.token(key.proof("POST", service.url(), now=time.time())).json()["access_token"]
+
+    seen = httpx.post(
+        service.url() + "/introspect", data={"token": token}, auth=("svc", service.secrets["svc"])
+    ).json()
+    exchanged = httpx.post(
+        service.url(),
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        },
+        auth=("exchanger", service.secrets["exchanger"]),
+    )
+
+    assert (seen["active"], seen["token_type"], seen["cnf"]) == (True, "DPoP", {"jkt": key.jkt})
+    assert exchanged.status_code == 400
+    assert exchanged.json()["error"] == "invalid_grant"
+    assert "DPoP-bound" in exchanged.json()["error_description"]
+
+
+def test_the_nonce_is_asked_for_before_the_client_is_authenticated(service: Service) -> None:
+    """A request that will be refused for its nonce spends nothing (a single-use platform
+    token would be lost): even a wrong secret gets use_dpop_nonce first."""
+    key = ProofKey()
+    answer = httpx.post(
+        service.url("strict"),
+        data={"grant_type": "client_credentials"},
+        auth=("strict", "wrong"),
+        headers={"DPoP": key.proof("POST", service.url("strict"), now=time.time())},
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "use_dpop_nonce"
+
+
+def test_hostile_claims_and_keys_are_refusals_not_errors(service: Service) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    url = service.url()
+    key = ECKey.generate_key("P-256")
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    weak = RSAKey.import_key(rsa.generate_private_key(public_exponent=3, key_size=2048))
+    weak_header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": weak.as_dict(private=False)}
+    port = url.replace("127.0.0.1:", "127.0.0.1:99999").split("/realms")[0] + TOKEN_PATH.format(
+        "acme"
+    )
+    cases = {
+        "non-ASCII nonce": (signed(header, claims_for(url, nonce="é"), key), "strict", "nonce"),
+        "exponent 3": (signed(weak_header, claims_for(url), weak), "acme", "usable public key"),
+        "invalid port": (signed(header, claims_for(port), key), "acme", "another URL"),
+        "long jti": (signed(header, claims_for(url, jti="j" * 201), key), "acme", "jti"),
+    }
+    for case, (proof, realm, said) in cases.items():
+        client = "strict" if realm == "strict" else "svc"
+        answer = service.token(proof, realm=realm, client=client)
+        assert answer.status_code == 400, (case, answer.text)
+        assert said in answer.json()["error_description"], case
+    with pytest.raises(InvalidDPoPProof, match="ath"):  # at an API, which checks ath
+        check_proof(
+            signed(header, claims_for(url, ath="é"), key),
+            method="POST",
+            url=url,
+            now=time.time(),
+            access_token="a.b.c",
+        )

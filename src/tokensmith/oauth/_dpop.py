@@ -93,7 +93,8 @@ def token_hash(access_token: str) -> str:
 
 def normalized_url(url: str) -> str:
     """``url`` as proofs compare it (RFC 9449 §4.3 step 9, RFC 3986 §6.2.2-3): scheme and host in
-    lower case, no default port, no query or fragment, ``/`` for an empty path."""
+    lower case, no default port, no user information, query or fragment, ``/`` for an empty
+    path; ``""`` for a URL with an invalid port."""
     parts = urlsplit(url)
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if ":" in host:
@@ -101,7 +102,7 @@ def normalized_url(url: str) -> str:
     try:
         port = parts.port
     except ValueError:
-        port = None
+        return ""  # an invalid port matches no URL
     netloc = (
         host if port is None or port == {"http": 80, "https": 443}.get(scheme) else f"{host}:{port}"
     )
@@ -161,8 +162,8 @@ def check_proof(
     for name, kind in (("jti", str), ("htm", str), ("htu", str)):
         if not isinstance(claims.get(name), kind) or not claims[name]:
             raise InvalidDPoPProof(f"the DPoP proof has no {name}")
-    if len(claims["jti"]) > 256:
-        raise InvalidDPoPProof("the DPoP proof's jti is longer than 256 characters")
+    if len(claims["jti"]) > 200 or not claims["jti"].isprintable():
+        raise InvalidDPoPProof("the DPoP proof's jti must be at most 200 printable characters")
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, int | float):
         raise InvalidDPoPProof("the DPoP proof has no iat")
@@ -170,7 +171,7 @@ def check_proof(
         raise InvalidDPoPProof(
             f"the DPoP proof is for method {echo(claims['htm'])!r}, not {method}"
         )
-    if normalized_url(claims["htu"]) != normalized_url(url):
+    if not normalized_url(claims["htu"]) or normalized_url(claims["htu"]) != normalized_url(url):
         raise InvalidDPoPProof(
             f"the DPoP proof is for another URL (htu), not {normalized_url(url)}"
         )
@@ -178,13 +179,21 @@ def check_proof(
         raise InvalidDPoPProof("the DPoP proof was made in the future (iat)")
     if iat < now - max_age:
         raise InvalidDPoPProof(f"the DPoP proof is older than {int(max_age)} s (iat)")
-    if access_token is not None and not hmac.compare_digest(
-        str(claims.get("ath", "")), token_hash(access_token)
-    ):
+    if access_token is not None and not _same(claims.get("ath"), token_hash(access_token)):
         raise InvalidDPoPProof("the DPoP proof's ath is not the hash of this access token")
-    if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+    if nonce is not None and not _same(claims.get("nonce"), nonce):
         raise InvalidDPoPProof("the DPoP proof's nonce is not the server's")
     return Proof(jkt, claims["jti"], float(iat))
+
+
+def _same(given: object, expected: str) -> bool:
+    """Whether the claim ``given`` is the string ``expected``, compared in constant time (any
+    other type, or text that is not ASCII, is simply not it)."""
+    return (
+        isinstance(given, str)
+        and given.isascii()
+        and hmac.compare_digest(given.encode(), expected.encode())
+    )
 
 
 def proof_nonce(proof: str) -> str | None:
@@ -235,11 +244,7 @@ def _verify_fast(
                     int.from_bytes(b64url_decode(jwk["e"]), "big"),
                     int.from_bytes(b64url_decode(jwk["n"]), "big"),
                 ).public_key()
-                if key.key_size < 2048:
-                    raise ValueError("an RSA key under 2048 bits")
-            if len(_KEYS) >= _MAX_KEYS:
-                _KEYS.clear()
-            _KEYS[jkt] = key
+                _check_rsa(key.public_numbers().e, key.key_size)
     except (ValueError, TypeError, KeyError):
         raise InvalidDPoPProof("the DPoP proof's jwk is not a usable public key") from None
     try:
@@ -255,9 +260,25 @@ def _verify_fast(
             key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise InvalidDPoPProof("the DPoP proof's signature is not valid") from None
+    if jkt not in _KEYS:  # only keys that verified a proof: made-up keys cannot crowd them out
+        if len(_KEYS) >= _MAX_KEYS:
+            _KEYS.clear()
+        _KEYS[jkt] = key
+
+
+def _check_rsa(exponent: int, bits: int) -> None:
+    """Refuse an RSA key that costs more to verify than a client's should (RFC 9449 names no
+    limit; these are what every JOSE library makes).
+
+    Raises:
+        ValueError: its exponent is not 65537, or it is not 2048 to 4096 bits.
+    """
+    if exponent != 65537 or not 2048 <= bits <= 4096:
+        raise ValueError("an RSA key must have exponent 65537 and 2048 to 4096 bits")
 
 
 def _verify(proof: str, alg: str, jwk: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
     from joserfc.errors import JoseError
     from joserfc.jwk import KeySet
 
@@ -265,7 +286,10 @@ def _verify(proof: str, alg: str, jwk: dict[str, Any]) -> None:
 
     try:
         key = KeySet.import_key_set({"keys": [jwk]}).keys[0]
-    except (JoseError, ValueError, TypeError, KeyError, IndexError):
+        public = key.public_key
+        if isinstance(public, rsa.RSAPublicKey):
+            _check_rsa(public.public_numbers().e, public.key_size)
+    except (JoseError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise InvalidDPoPProof("the DPoP proof's jwk is not a usable public key") from None
     try:
         _verify_signature(proof, alg, [key], proof=True)
@@ -292,11 +316,12 @@ class Nonces:
         return self._make(int(now // self.window))
 
     def valid(self, nonce: str | None, now: float) -> bool:
-        """Whether ``nonce`` is one of this window's or the previous one's."""
-        if not nonce:
+        """Whether ``nonce`` is one of this window's, the previous one's or the next one's."""
+        if not nonce or not nonce.isascii():
             return False
         slot = int(now // self.window)
-        return any(hmac.compare_digest(nonce, self._make(s)) for s in (slot, slot - 1))
+        # The next window too: another instance's clock may run a little ahead of this one's.
+        return any(_same(nonce, self._make(s)) for s in (slot + 1, slot, slot - 1))
 
     def _make(self, slot: int) -> str:
         packed = struct.pack(">q", slot)
@@ -341,7 +366,9 @@ class ProofKey:
         claims: dict[str, Any] = {
             "jti": secrets.token_urlsafe(16),
             "htm": method.upper(),
-            "htu": urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", "")),
+            "htu": urlunsplit(
+                (parts.scheme, parts.netloc.rpartition("@")[2], parts.path or "/", "", "")
+            ),
             "iat": int(now),
         }
         if access_token is not None:

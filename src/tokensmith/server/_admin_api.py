@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -39,7 +40,8 @@ from urllib.parse import parse_qs, quote
 from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
-from ..oauth import InvalidToken, SlowDown
+from ..core import bound_key
+from ..oauth import DPOP_ALGORITHMS, InvalidDPoPProof, InvalidToken, SlowDown, check_proof
 from ..store import (
     Client,
     Conflict,
@@ -47,6 +49,7 @@ from ..store import (
     NotFound,
     SigningKeyRecord,
     TrustedIssuer,
+    denylist,
 )
 from ._admin import Admin
 from ._admin_checks import MAX_TTL, AdminError
@@ -348,12 +351,16 @@ ROUTES: tuple[Route, ...] = (
 class ApiError(Exception):
     """An answer other than success: its status, error code and message."""
 
-    def __init__(self, status: int, error: str, message: str, *, allow: str = "") -> None:
+    def __init__(
+        self, status: int, error: str, message: str, *, allow: str = "", dpop: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.allow = allow
+        self.dpop = dpop
+        """Answer with RFC 9449's ``DPoP`` challenge rather than a Bearer one."""
 
 
 class AdminApi:
@@ -368,7 +375,11 @@ class AdminApi:
         max_body_bytes: int,
         address: Callable[[Scope], str] = lambda scope: (scope.get("client") or ("?", 0))[0],
         limiter: AuthLimiter | None = None,
+        url: Callable[[Scope], str] = lambda scope: f"http://localhost{scope['path']}",
     ) -> None:
+        self.url = url
+        """The URL a request was sent to (the public base URL and its path), which a DPoP proof
+        names."""
         self.limiter = limiter or AuthLimiter()
         """Counts requests with a token that fails, per address, against the master realm's
         address limit (shared with its token endpoint): past it, 429 before any check."""
@@ -431,7 +442,8 @@ class AdminApi:
         """
         authorization = _header(scope, b"authorization")
         kind, _, token = authorization.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
+        kind, token = kind.lower(), token.strip()
+        if kind not in ("bearer", "dpop") or not token:
             raise ApiError(
                 401, "invalid_request", "a Bearer access token of the master realm is required"
             )
@@ -441,15 +453,56 @@ class AdminApi:
         address = self.address(scope)
         await self.limiter.admit(state.realm, "", address)
         try:
-            claims = await self.own.access_claims(state, token.strip())
-        except InvalidToken as exc:
+            claims = await self.own.access_claims(state, token)
+            await self._proven(scope, state.realm.id, kind, token, bound_key(claims))
+        except (InvalidToken, InvalidDPoPProof) as exc:
             await self.limiter.failed(state.realm, None, address)
-            raise ApiError(401, "invalid_token", str(exc)) from None
+            raise ApiError(
+                401, exc.error, str(exc), dpop=kind == "dpop" or exc.error != "invalid_token"
+            ) from None
         scopes = str(claims.get("scope", "")).split()
         if ADMIN_SCOPE in scopes or (not write and ADMIN_READ_SCOPE in scopes):
             return str(claims.get("client_id", ""))
         needed = ADMIN_SCOPE if write else f"{ADMIN_READ_SCOPE} or {ADMIN_SCOPE}"
         raise ApiError(403, "insufficient_scope", f"this operation needs the scope {needed}")
+
+    async def _proven(
+        self, scope: Scope, realm_id: int, kind: str, token: str, jkt: str | None
+    ) -> None:
+        """Check a DPoP-bound admin token's proof (RFC 9449 §7.1), as a protected API does,
+        its ``jti`` on the deny list as at the token endpoint; a bound token sent as Bearer is
+        refused.
+
+        Raises:
+            InvalidToken: a bound token sent as Bearer, or a bearer token sent as DPoP.
+            InvalidDPoPProof: the proof is missing, refused or used before.
+        """
+        if kind == "bearer":
+            if jkt is not None:
+                raise InvalidToken(
+                    "the token is DPoP-bound: send it as 'DPoP <token>' with a DPoP proof"
+                )
+            return
+        if jkt is None:
+            raise InvalidToken("the token is not DPoP-bound; send it as 'Bearer <token>'")
+        proofs = [bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"dpop"]
+        if len(proofs) != 1:
+            raise InvalidDPoPProof("a DPoP-bound token needs exactly one DPoP proof header")
+        proof = check_proof(
+            proofs[0],
+            method=scope["method"],
+            url=self.url(scope),
+            now=time.time(),
+            access_token=token,
+        )
+        if proof.jkt != jkt:
+            raise InvalidDPoPProof("the DPoP proof was made with another key than the token's")
+        async with self.admin.db.write() as conn:
+            fresh = await denylist.deny(
+                conn, realm_id, "dpop", f"{proof.jkt}:{proof.jti}", int(proof.iat) + 320
+            )
+        if not fresh:
+            raise InvalidDPoPProof("the DPoP proof was already used (its jti)")
 
     def _route(self, parts: list[str], method: str) -> Handler:
         for shape, methods in self._table:
@@ -561,7 +614,7 @@ class AdminApi:
         realm = await self.admin.realm(parts[0])
         current = client_representation(realm, client)
         merged = {**current, **raw, "secret": None}
-        merged["attributes"] = {**current.get("attributes", {}), **raw.get("attributes", {})}
+        merged["attributes"] = _merged_attributes(current.get("attributes", {}), raw)
         plan = client_from_representation(merged)
         options = plan.options
         unchanged = client_from_representation({**current, "secret": None}).options
@@ -695,6 +748,23 @@ class AdminApi:
         client = await self._find(parts[0], parts[2])
         await Federation(self.admin).remove(parts[0], client.client_id, parts[4])
         return 204, None, []
+
+
+_KEY_SOURCES = (("jwks.url", "use.jwks.url"), ("jwks.string", "use.jwks.string"))
+
+
+def _merged_attributes(current: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """The client's attributes with those ``raw`` sends put over them, key by key; a request
+    that names one source of a client-jwt client's keys (a JWKS URL or an inline JWKS) drops the
+    other's attributes, so that the keys it names are the ones used."""
+    sent = raw.get("attributes") or {}
+    attributes = dict(current)
+    for named, other in (_KEY_SOURCES, _KEY_SOURCES[::-1]):
+        if any(k in sent for k in named):
+            for key in other:
+                if key not in sent:
+                    attributes.pop(key, None)
+    return {**attributes, **sent}
 
 
 def _not_itself(realm: str, client: Client, scope: Scope, what: str) -> None:
@@ -834,7 +904,11 @@ def _problem(err: ApiError) -> dict[str, str]:
 
 
 def _challenge(err: ApiError) -> list[tuple[bytes, bytes]]:
-    """RFC 6750 §3: the Bearer challenge of a 401, and of a 403 for a missing scope."""
+    """RFC 6750 §3: the Bearer challenge of a 401, and of a 403 for a missing scope; RFC 9449
+    §7.1's DPoP challenge for a refusal of a DPoP request."""
+    if err.status == 401 and err.dpop:
+        challenge = f'DPoP algs="{" ".join(DPOP_ALGORITHMS)}", error="{err.error}"'
+        return [(b"www-authenticate", challenge.encode())]
     if err.status == 401:
         error = "" if err.error == "invalid_request" else f', error="{err.error}"'
         return [(b"www-authenticate", f'Bearer realm="{MASTER_REALM}"{error}'.encode())]

@@ -63,12 +63,16 @@ def decode(body: bytes, kind: type[T]) -> tuple[T, dict[str, Any]]:
         raw = msgspec.json.decode(body or b"null")
     except msgspec.DecodeError:
         raise BodyError("the body is not JSON") from None
+    except RecursionError:
+        raise BodyError("the body nests too deeply") from None
     if not isinstance(raw, dict):
         raise BodyError(f"the body must be a JSON object (a {kind.__name__})")
     try:
         return msgspec.convert(raw, kind), raw
     except msgspec.ValidationError as exc:
         raise BodyError(str(exc)) from None
+    except RecursionError:
+        raise BodyError("the body nests too deeply") from None
 
 
 def schemas(kinds: list[Any]) -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
@@ -379,7 +383,8 @@ class TokenRequest(_Model, kw_only=True, omit_defaults=True):
 
 
 class IntrospectionResponse(_Model, kw_only=True, omit_defaults=True):
-    """RFC 7662 §2.2: ``active`` and, for an active token, its claims."""
+    """RFC 7662 §2.2: ``active`` and, for an active token, its claims; ``cnf`` (with
+    ``token_type`` DPoP) for a DPoP-bound one (RFC 9449 §6.2)."""
 
     active: bool
     scope: str | UnsetType = UNSET
@@ -392,6 +397,7 @@ class IntrospectionResponse(_Model, kw_only=True, omit_defaults=True):
     aud: str | list[str] | UnsetType = UNSET
     iss: str | UnsetType = UNSET
     jti: str | UnsetType = UNSET
+    cnf: dict[str, str] | UnsetType = UNSET
 
 
 class JsonWebKeySet(_Model, kw_only=True):

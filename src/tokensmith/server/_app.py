@@ -397,6 +397,7 @@ class TokensmithApp:
                 max_body_bytes=self.settings.max_body_bytes,
                 address=self._address,
                 limiter=self.limiter,
+                url=lambda scope: self._base(scope, _headers(scope)) + scope["path"],
             )
         await self._admin_api(path, scope, receive, send)
 

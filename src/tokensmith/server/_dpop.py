@@ -86,6 +86,20 @@ class DPoPChecker:
             raise InvalidDPoPProof("the DPoP proof was already used (its jti); make a new one")
         return proof.jkt
 
+    def ask_nonce(self, state: RealmState, proofs: list[str], now: float) -> None:
+        """Ask for the realm's nonce before anything else of the request is looked at: a
+        client whose single-use platform token would be spent by authenticating must not spend
+        it on a request that will be refused for its nonce.
+
+        Raises:
+            UseDPoPNonce: the realm asks for nonces and the (first) proof has no valid one.
+        """
+        if proofs and state.realm.dpop_nonce and not self.nonces.valid(proof_nonce(proofs[0]), now):
+            raise UseDPoPNonce(
+                "send the DPoP proof again with the nonce of the DPoP-Nonce header",
+                nonce=self.nonces.current(now),
+            )
+
     def next_nonce(self, state: RealmState, now: float) -> str | None:
         """The nonce to hand out with an answer of the realm, when it asks for nonces."""
         return self.nonces.current(now) if state.realm.dpop_nonce else None

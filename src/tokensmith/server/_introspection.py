@@ -103,6 +103,10 @@ class TokenInspector:
             return None
         answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
         answer.update({k: claims[k] for k in _CLAIMS if k in claims})
+        cnf = claims.get("cnf")
+        if isinstance(cnf, dict) and "jkt" in cnf:  # RFC 9449 §6.2: say what it is bound to
+            answer["token_type"] = "DPoP"  # noqa: S105 (a token type, not a password)
+            answer["cnf"] = {"jkt": cnf["jkt"]}
         return answer
 
     async def _refresh_answer(self, state: RealmState, token: str) -> dict[str, Any] | None:

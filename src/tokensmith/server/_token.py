@@ -113,6 +113,8 @@ class TokenEndpoint:
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise InvalidRequest("grant_type is missing")
+        if dpop:
+            self.dpop.ask_nonce(state, dpop, self.clock())
         client = await self.clients.authenticate(state, form, authorization, audiences=audiences)
         now = self.clock()
         bound = None
@@ -284,9 +286,14 @@ class TokenEndpoint:
         kind = _required(form, type_name)
         if kind == TOKEN_TYPE_ACCESS:
             try:
-                return await self.own.access_claims(state, token)
+                claims = await self.own.access_claims(state, token)
             except InvalidToken as exc:
                 raise InvalidGrant(f"the {name} was refused: {exc.description}") from None
+            if "cnf" in claims:  # exchanging it would shed its key: a stolen copy would work
+                raise InvalidGrant(
+                    f"the {name} is DPoP-bound (cnf); a bound token cannot be exchanged"
+                )
+            return claims
         if kind in (TOKEN_TYPE_ID, TOKEN_TYPE_JWT):
             return await self.external.verify(state, token, what=name)
         raise InvalidRequest(f"{type_name} must be an access_token, id_token or jwt token type URN")
