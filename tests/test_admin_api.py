@@ -581,3 +581,17 @@ def test_put_moves_a_client_jwt_clients_keys_to_the_source_it_names(admin: Admin
     assert "jwks.string" not in after
     assert json.loads(again["jwks.string"]) == json.loads(jwks)
     assert "jwks.url" not in again
+
+
+def test_an_admin_client_cannot_take_its_own_admin_scope(admin: Admin) -> None:
+    token = admin.token()
+    ops = admin.call("GET", "/admin/realms/master/clients?clientId=ops", token).json()[0]
+    path = f"/admin/realms/master/clients/{ops['id']}"
+
+    demoted = admin.call("PUT", path, token, json={"defaultClientScopes": ["admin.read"]})
+    kept = admin.call("PUT", path, token, json={"defaultClientScopes": ["admin"]})
+
+    assert demoted.status_code == 400
+    assert "cannot take the admin scope from itself" in demoted.json()["errorMessage"]
+    assert kept.status_code == 204, kept.text
+    assert admin.call("GET", "/admin/realms", admin.token()).status_code == 200

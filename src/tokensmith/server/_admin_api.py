@@ -619,6 +619,8 @@ class AdminApi:
         options = plan.options
         unchanged = client_from_representation({**current, "secret": None}).options
         if options != unchanged:
+            if ADMIN_SCOPE not in str(options["scopes"]).split():
+                _not_itself(parts[0], client, scope, "take the admin scope from")
             await self._update_settings(parts[0], client, options)
         if plan.enabled != client.enabled:
             if not plan.enabled:
