@@ -141,6 +141,13 @@ def demo_instructions(base_url: str, settings: Settings | None = None) -> str:
         settings or Settings(), "issuer", "demo-token", gbg.realm, "--sub", "alice"
     )
     needs = "".join(f"\n  # ({note})" for note in notes)
+    settings = settings or Settings()
+    make_admin, _ = admin_command(settings, "admin", "create-client", "ops")
+    console = (
+        f"\n  The admin console: {base_url}/console/ (sign in with an admin client: {make_admin})"
+        if settings.console
+        else ""
+    )
     return f"""\
 Demo realms are ready (the vendors' documented credentials work as written):
 
@@ -166,4 +173,6 @@ Demo realms are ready (the vendors' documented credentials work as written):
   curl -s -X POST -H 'Content-Type: application/x-www-form-urlencoded' \\
     -d 'client_id={gbg.client_id}' -d 'grant_type=id_auth' -d 'client_secret={gbg.secret}' \\
     -d 'scope={gbg.scopes}' -d "id_token=$ID_TOKEN" {base_url}{gbg.token_paths[0]}
+
+  The API reference: {base_url}/docs (OpenAPI 3.1 at {base_url}/openapi.json){console}
 """
