@@ -102,3 +102,16 @@ def test_the_cel_library_is_imported_only_for_a_condition() -> None:
     )
 
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_a_gitlab_subject_may_carry_the_claims_its_project_chose() -> None:
+    """GitLab's default sub is project_path, ref_type and ref; a project may name other claims
+    after project_path (docs.gitlab.com, ID tokens: "Can be configured for the project")."""
+    from tokensmith.server._profiles import profile_of
+
+    gitlab = profile_of("gitlab-ci")
+
+    assert gitlab.check_subject("project_path:acme/deploy:ref_type:branch:ref:main") is None
+    assert gitlab.check_subject("project_path:acme/deploy:environment:production") is None
+    assert gitlab.check_subject("project_path:acme/deploy") is None
+    assert gitlab.check_subject("repo:acme/deploy:ref:refs/heads/main") is not None

@@ -20,7 +20,8 @@ Written from the platforms' published documentation:
 - ``gitlab-ci``: ``https://gitlab.com`` or a self-managed instance's URL, RS256; a job's
   ``id_tokens`` are made once when the job starts and read from a variable for the whole job, so
   a job presents the same token again; ``sub`` like
-  ``project_path:GROUP/PROJECT:ref_type:branch:ref:main``; claims ``project_path``,
+  ``project_path:GROUP/PROJECT:ref_type:branch:ref:main`` by default (a project may choose
+  which claims follow ``project_path``); claims ``project_path``,
   ``namespace_path``, ``ref``, ``ref_type``, ``ref_protected``, ``environment``,
   ``pipeline_source``, ``ci_config_ref_uri``… (docs.gitlab.com, "OpenID Connect (OIDC)
   Authentication Using ID Tokens").
@@ -151,7 +152,9 @@ PROFILES: dict[str, IssuerProfile] = {
             algorithms=("RS256",),
             reuses_tokens=True,
             max_age=3600 * 24,
-            subject=re.compile(r"project_path:[^:\s]+:ref_type:[a-z]+:ref:\S+"),
+            # The default is project_path, ref_type, ref; a project may choose other claims after
+            # project_path (its ci_id_token_sub_claim_components), so only the start is fixed.
+            subject=re.compile(r"project_path:[^:\s]+(:[a-z_]+:\S*)*"),
             subject_example="project_path:GROUP/PROJECT:ref_type:branch:ref:main",
             claims=(
                 "project_path",
