@@ -70,7 +70,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     ops = tokensmith(tmp_path, "admin", "create-client", "ops", "--json")
     assert ops.returncode == 0, ops.stderr
     made["ops"] = json.loads(ops.stdout)["client_secret"]
-    with serving(tmp_path, settings(tmp_path)) as running:
+    # Every log option on: the no-secret test below reads what they would write.
+    with serving(tmp_path, settings(tmp_path), "--access-log", "--log-level", "debug") as running:
         yield Service(running, made)
 
 
@@ -292,12 +293,14 @@ def test_the_thumbprint_is_rfc_7638s() -> None:
 
 
 def test_nothing_secret_in_the_service_log(service: Service, tmp_path: Path) -> None:
+    """With the access log on and debug logging, neither a proof, nor a token, nor a secret."""
     key = ProofKey()
     proof = key.proof("POST", service.url(), now=time.time())
     token = service.token(proof).json()["access_token"]
 
     log = service.serving.output()
 
+    assert "POST /realms/acme/protocol/openid-connect/token" in log  # the access log is on
     assert proof not in log
     assert token not in log
     assert all(secret not in log for secret in service.secrets.values())

@@ -246,19 +246,14 @@ class Verifier:
                 "a DPoP-bound token needs exactly one DPoP proof header", status_code=401
             )
         now = self.clock()
-        nonce = None
-        if self._nonces is not None:
-            nonce = proof_nonce(proofs[0])
-            if not self._nonces.valid(nonce, now):
-                raise UseDPoPNonce(
-                    "send the DPoP proof again with the nonce of the DPoP-Nonce header",
-                    nonce=self._nonces.current(now),
-                    status_code=401,
-                )
-        try:
-            proof = check_proof(
-                proofs[0], method=method, url=url, now=now, access_token=token, nonce=nonce
+        if self._nonces is not None and not self._nonces.valid(proof_nonce(proofs[0]), now):
+            raise UseDPoPNonce(
+                "send the DPoP proof again with the nonce of the DPoP-Nonce header",
+                nonce=self._nonces.current(now),
+                status_code=401,
             )
+        try:
+            proof = check_proof(proofs[0], method=method, url=url, now=now, access_token=token)
         except InvalidDPoPProof as exc:
             raise InvalidDPoPProof(exc.description, status_code=401) from None
         if proof.jkt != jkt:

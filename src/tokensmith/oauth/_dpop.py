@@ -116,15 +116,14 @@ def check_proof(
     url: str,
     now: float,
     access_token: str | None = None,
-    nonce: str | None = None,
     algorithms: tuple[str, ...] = DPOP_ALGORITHMS,
     max_age: float = MAX_PROOF_AGE,
 ) -> Proof:
     """Check a DPoP proof for a request (RFC 9449 §4.3): well formed, ``typ`` dpop+jwt, an
     allowed asymmetric ``alg``, signed by the public ``jwk`` of its header, ``htm`` and ``htu``
     those of the request, ``iat`` within ``max_age`` seconds, and, when given, ``ath`` the hash of
-    ``access_token`` and ``nonce`` the server's. Whether its ``jti`` was seen before is the
-    caller's to check.
+    ``access_token``. Whether its ``jti`` was seen before, and its ``nonce`` (:func:`proof_nonce`,
+    :meth:`Nonces.valid`), are the caller's to check.
 
     Raises:
         InvalidDPoPProof: any check fails; the description names it and quotes nothing secret.
@@ -181,8 +180,6 @@ def check_proof(
         raise InvalidDPoPProof(f"the DPoP proof is older than {int(max_age)} s (iat)")
     if access_token is not None and not _same(claims.get("ath"), token_hash(access_token)):
         raise InvalidDPoPProof("the DPoP proof's ath is not the hash of this access token")
-    if nonce is not None and not _same(claims.get("nonce"), nonce):
-        raise InvalidDPoPProof("the DPoP proof's nonce is not the server's")
     return Proof(jkt, claims["jti"], float(iat))
 
 

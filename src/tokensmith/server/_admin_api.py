@@ -6,20 +6,25 @@ Authenticated by tokensmith's own tokens: only access tokens of the ``master`` r
 first start, as Keycloak does) are accepted, carrying the scope ``admin`` (every operation) or
 ``admin.read`` (reading only). ``tokensmith admin create-client`` makes the first admin client.
 Nothing is reachable without such a token: 401 with a Bearer challenge (RFC 6750) without one,
-403 ``insufficient_scope`` with a read-only one for a change.
+403 ``insufficient_scope`` with a read-only one for a change. A DPoP-bound admin token is taken
+only as ``DPoP`` with its proof (RFC 9449 §7.1). Failing tokens count against the master realm's
+address limit (429 past it).
 
-Served:
+Served (:data:`ROUTES` is the table; the OpenAPI document is made from it):
 
-- ``GET /admin/realms``, ``POST /admin/realms`` (create), ``GET|DELETE /admin/realms/{realm}``;
+- ``GET /admin/realms``, ``POST /admin/realms`` (create), ``GET|PUT|DELETE /admin/realms/{realm}``
+  (``PUT`` changes the token lifetimes);
 - ``GET /admin/realms/{realm}/clients[?clientId=…]``, ``POST`` (create: 201 with ``Location``;
-  the body holds the generated secret, once), ``GET|PUT|DELETE …/clients/{id}`` (``PUT`` changes
-  ``enabled``);
+  the body holds the generated secret, once), ``GET|PUT|DELETE …/clients/{id}`` (``PUT`` is
+  Keycloak's update: what the body names replaces the client's settings);
 - ``GET …/clients/{id}/client-secret`` (a secret tokensmith holds only the digest of reads
   ``**********``, as Keycloak writes a secret it does not show), ``POST`` to regenerate it: the
   new secret is in the answer, once; ``?gracePeriod=SECONDS`` (tokensmith's) keeps the old one
   working meanwhile;
 - ``GET …/keys`` (Keycloak's ``KeysMetadataRepresentation``) and ``POST …/keys/rotate``
   (tokensmith's);
+- ``GET|POST …/trusted-issuers``, ``GET|DELETE …/trusted-issuers/{id}`` and
+  ``GET|POST|DELETE …/clients/{id}/federated-credentials[/{name}]`` (tokensmith's);
 - ``GET …/admin-events`` and ``GET …/events`` (Keycloak's, newest first, ``?first=&max=``) and
   ``GET …/metrics`` (tokensmith's token counts), in ``_admin_events``.
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,7 +47,7 @@ from ..core import ASGIReceive as Receive
 from ..core import ASGIScope as Scope
 from ..core import ASGISend as Send
 from ..core import bound_key
-from ..oauth import DPOP_ALGORITHMS, InvalidDPoPProof, InvalidToken, SlowDown, check_proof
+from ..oauth import DPOP_ALGORITHMS, InvalidDPoPProof, InvalidToken, SlowDown
 from ..store import (
     Client,
     Conflict,
@@ -49,7 +55,6 @@ from ..store import (
     NotFound,
     SigningKeyRecord,
     TrustedIssuer,
-    denylist,
 )
 from ._admin import Admin
 from ._admin_checks import MAX_TTL, AdminError
@@ -69,6 +74,7 @@ from ._api_models import (
     UnsetType,
     decode,
 )
+from ._dpop import DPoPChecker
 from ._events import acting
 from ._federation_admin import Federation
 from ._keycloak import (
@@ -376,7 +382,10 @@ class AdminApi:
         address: Callable[[Scope], str] = lambda scope: (scope.get("client") or ("?", 0))[0],
         limiter: AuthLimiter | None = None,
         url: Callable[[Scope], str] = lambda scope: f"http://localhost{scope['path']}",
+        dpop: DPoPChecker | None = None,
     ) -> None:
+        self.dpop = dpop or DPoPChecker(admin.db, secrets.token_bytes(32))
+        """Checks the proofs of DPoP-bound admin tokens (the token endpoint's, in a service)."""
         self.url = url
         """The URL a request was sent to (the public base URL and its path), which a DPoP proof
         names."""
@@ -485,24 +494,15 @@ class AdminApi:
             return
         if jkt is None:
             raise InvalidToken("the token is not DPoP-bound; send it as 'Bearer <token>'")
-        proofs = [bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"dpop"]
-        if len(proofs) != 1:
-            raise InvalidDPoPProof("a DPoP-bound token needs exactly one DPoP proof header")
-        proof = check_proof(
-            proofs[0],
+        await self.dpop.check_request(
+            realm_id,
+            [bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"dpop"],
             method=scope["method"],
             url=self.url(scope),
+            token=token,
+            jkt=jkt,
             now=time.time(),
-            access_token=token,
         )
-        if proof.jkt != jkt:
-            raise InvalidDPoPProof("the DPoP proof was made with another key than the token's")
-        async with self.admin.db.write() as conn:
-            fresh = await denylist.deny(
-                conn, realm_id, "dpop", f"{proof.jkt}:{proof.jti}", int(proof.iat) + 320
-            )
-        if not fresh:
-            raise InvalidDPoPProof("the DPoP proof was already used (its jti)")
 
     def _route(self, parts: list[str], method: str) -> Handler:
         for shape, methods in self._table:

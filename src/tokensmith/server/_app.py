@@ -398,6 +398,7 @@ class TokensmithApp:
                 address=self._address,
                 limiter=self.limiter,
                 url=lambda scope: self._base(scope, _headers(scope)) + scope["path"],
+                dpop=self._endpoint.dpop if self._endpoint is not None else None,
             )
         await self._admin_api(path, scope, receive, send)
 

@@ -1,12 +1,14 @@
 """DPoP at the token endpoint (RFC 9449 §5): check the proof a token request carries and say
 which key the access token is bound to (``cnf.jkt``), or None for a Bearer token.
 
-A proof is checked after the client has authenticated: its signature, ``htm`` POST, ``htu`` the
-URL the request was sent to, its age, and the realm's nonce when the realm asks for one (§8; a
-proof without it gets ``use_dpop_nonce`` and a fresh nonce in ``DPoP-Nonce``). Its ``jti`` is put
+The realm's nonce, when it asks for one, is checked before the client authenticates (§8; a
+proof without it gets ``use_dpop_nonce`` and a fresh nonce in ``DPoP-Nonce``); the rest of the
+proof after: its signature, ``htm`` POST, ``htu`` the URL the request was sent to, its age. Its
+``jti`` is put
 on the realm's deny list (kind ``dpop``, apart from client assertions and revoked tokens) until
 the proof is too old anyway, so a replayed proof is refused by every instance on the database.
-A realm or a client that requires DPoP refuses a token request without a proof.
+A realm or a client that requires DPoP refuses a token request without a proof. The admin API
+checks the proofs of DPoP-bound admin tokens here too (:meth:`DPoPChecker.check_request`).
 
 Refresh tokens stay unbound: RFC 9449 §5 binds them only for public clients, and every client
 here is confidential (its authentication already ties a refresh token to it); each access token
@@ -19,6 +21,7 @@ from ..oauth import (
     MAX_PROOF_AGE,
     InvalidDPoPProof,
     Nonces,
+    Proof,
     UseDPoPNonce,
     check_proof,
     proof_nonce,
@@ -30,7 +33,7 @@ _LEEWAY = 10
 
 
 class DPoPChecker:
-    """Checks the DPoP proofs of token requests for every realm of a database."""
+    """Checks the DPoP proofs sent to the service, for every realm of a database."""
 
     def __init__(self, db: Database, nonce_secret: bytes) -> None:
         """``nonce_secret``: the key of the nonces, the same in every instance (derived from the
@@ -65,25 +68,9 @@ class DPoPChecker:
             return None
         if len(proofs) > 1:
             raise InvalidDPoPProof("more than one DPoP header was sent")
-        nonce = None
-        if realm.dpop_nonce:
-            nonce = proof_nonce(proofs[0])
-            if not self.nonces.valid(nonce, now):
-                raise UseDPoPNonce(
-                    "send the DPoP proof again with the nonce of the DPoP-Nonce header",
-                    nonce=self.nonces.current(now),
-                )
-        proof = check_proof(proofs[0], method="POST", url=url, now=now, nonce=nonce)
-        async with self.db.write() as conn:
-            fresh = await denylist.deny(
-                conn,
-                realm.id,
-                "dpop",
-                proof.jkt + ":" + proof.jti,
-                int(proof.iat + MAX_PROOF_AGE + _LEEWAY),
-            )
-        if not fresh:
-            raise InvalidDPoPProof("the DPoP proof was already used (its jti); make a new one")
+        self.ask_nonce(state, proofs, now)
+        proof = check_proof(proofs[0], method="POST", url=url, now=now)
+        await spend(self.db, realm.id, proof)
         return proof.jkt
 
     def ask_nonce(self, state: RealmState, proofs: list[str], now: float) -> None:
@@ -100,6 +87,50 @@ class DPoPChecker:
                 nonce=self.nonces.current(now),
             )
 
+    async def check_request(
+        self,
+        realm_id: int,
+        proofs: list[str],
+        *,
+        method: str,
+        url: str,
+        token: str,
+        jkt: str,
+        now: float,
+    ) -> None:
+        """Check the proof of a request to the service's own API (the admin API) made with a
+        token bound to ``jkt`` (RFC 9449 §7.1), as a protected API does, its ``jti`` spent as
+        at the token endpoint.
+
+        Raises:
+            InvalidDPoPProof: not exactly one proof, or it is refused or used before.
+        """
+        if len(proofs) != 1:
+            raise InvalidDPoPProof("a DPoP-bound token needs exactly one DPoP proof header")
+        proof = check_proof(proofs[0], method=method, url=url, now=now, access_token=token)
+        if proof.jkt != jkt:
+            raise InvalidDPoPProof("the DPoP proof was made with another key than the token's")
+        await spend(self.db, realm_id, proof)
+
     def next_nonce(self, state: RealmState, now: float) -> str | None:
         """The nonce to hand out with an answer of the realm, when it asks for nonces."""
         return self.nonces.current(now) if state.realm.dpop_nonce else None
+
+
+async def spend(db: Database, realm_id: int, proof: Proof) -> None:
+    """Put the proof's ``jti`` (with its key's thumbprint) on the realm's deny list until the
+    proof is too old anyway, so that every instance on the database refuses it from now on.
+
+    Raises:
+        InvalidDPoPProof: it was there already (a replay).
+    """
+    async with db.write() as conn:
+        fresh = await denylist.use_jti(
+            conn,
+            realm_id,
+            "dpop",
+            f"{proof.jkt}:{proof.jti}",
+            int(proof.iat + MAX_PROOF_AGE + _LEEWAY),
+        )
+    if not fresh:
+        raise InvalidDPoPProof("the DPoP proof was already used (its jti); make a new one")

@@ -183,7 +183,7 @@ def _realm_operations(endpoint: routes.Endpoint) -> dict[str, Any]:
 @cache
 def _grant_models() -> dict[str, Any]:
     """Each grant type's request model, by the ``grant_type`` it is for."""
-    (*_,), components = schemas(TOKEN_REQUESTS)
+    _, components = schemas(TOKEN_REQUESTS)
     found: dict[str, Any] = {}
     for model in TOKEN_REQUESTS:
         grant = components[model.__name__]["properties"]["grant_type"]

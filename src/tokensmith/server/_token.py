@@ -120,6 +120,8 @@ class TokenEndpoint:
         bound = None
         if dpop or state.realm.dpop_required or client.dpop_required:
             bound = await self.dpop.binding(state, client, dpop or [], url=url, now=now)
+        if bound is None:  # the common case: nothing to set
+            return await self._grant(state, client, grant_type, form, issuer, now)
         token = _BOUND_TO.set(bound)
         try:
             return await self._grant(state, client, grant_type, form, issuer, now)
