@@ -49,6 +49,8 @@ SLACK = 0.0005
 #: The shortest sleep between two batches of sends, in seconds.
 TICK = 0.001
 
+Probe = Callable[[], dict[str, float]]
+"""Reads counters (CPU seconds, say) at the start and the end of the recorded seconds."""
 RequestFactory = Callable[[int], bytes]
 """Builds the next request (whole HTTP/1.1 message) for connection ``index``."""
 ResponseHook = Callable[[int, int, bytes], None]
@@ -68,6 +70,8 @@ class RateResult:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     cpu_seconds: float = 0.0
+    probed: dict[str, float] = field(default_factory=dict)
+    """What ``probe`` (see :func:`run`) changed by over the recorded seconds, per key."""
 
     @property
     def achieved_rate(self) -> float:
@@ -174,7 +178,9 @@ class _Driver:
         request: RequestFactory,
         on_response: ResponseHook | None,
         result: RateResult,
+        probe: Probe | None = None,
     ) -> None:
+        self.probe = probe
         self.host = host
         self.port = port
         self.request = request
@@ -231,9 +237,13 @@ class _Driver:
         if warmup > 0:
             await self.schedule(rate, warmup, drain)
         self.record = True
+        before = self.probe() if self.probe is not None else {}
         cpu = time.process_time()
         await self.schedule(rate, seconds, drain)
         self.result.cpu_seconds = time.process_time() - cpu
+        if self.probe is not None:
+            after = self.probe()
+            self.result.probed = {key: after[key] - before[key] for key in before}
         self.result.errors += self.outstanding()
 
     async def schedule(self, rate: float, seconds: float, drain: float) -> None:
@@ -289,19 +299,22 @@ def run(
     warmup: float = 1.0,
     drain: float = 5.0,
     on_response: ResponseHook | None = None,
+    probe: Probe | None = None,
 ) -> RateResult:
     """Send ``request`` at ``rate`` per second over ``connections`` keep-alive connections for
     ``warmup`` seconds (not recorded), then ``seconds`` recorded; in this process.
 
     ``request`` is a whole HTTP/1.1 request (with ``Content-Length``) or a function of the
     connection index that builds the next one; ``on_response`` sees every answer (status and
-    body), for request bodies that depend on the previous answer on that connection.
+    body), for request bodies that depend on the previous answer on that connection. ``probe``
+    is read when the recorded seconds start and when their answers are in (or the drain ends);
+    the differences are in ``RateResult.probed``.
     """
     if rate <= 0 or seconds <= 0 or connections <= 0:
         raise ValueError("rate, seconds and connections must be positive")
     factory: RequestFactory = (lambda _i, r=request: r) if isinstance(request, bytes) else request  # type: ignore[misc]
     result = RateResult(target_rate=rate, seconds=seconds, connections=connections)
-    driver = _Driver(host, port, factory, on_response, result)
+    driver = _Driver(host, port, factory, on_response, result, probe)
 
     async def main() -> None:
         await driver.open(connections)

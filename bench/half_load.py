@@ -10,6 +10,12 @@ every request it delays) and the same rate of requests to the bare app, alternat
 Prints the peak, the rate used, and per server the achieved rate and p50/p90/p99/max (medians of
 the rounds), and the tokens' p99 beside the target (5 ms).
 
+It also reads /proc, to show what the tail comes from: the CPU the server's processes use per
+answer at peak and at half load, and how busy the whole machine is at half load (its cores are
+shared by the server's workers and the load driver). On a small machine a token costs more CPU
+at half load than at peak (fewer answers per wake-up, colder caches), so "half of peak" keeps
+the machine more than half busy.
+
     python bench/half_load.py [--workers 2] [--peak-seconds 5] [--peak-rounds 3]
                               [--seconds 8] [--rounds 3] [--connections 64]
 """
@@ -27,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 import _rate
-from _common import free_port, stop, wait_up
+from _common import cpu_seconds, free_port, machine_cpu, stop, tree, wait_up
 from peer_load import BODY, SCRIPT, basic, check, run_wrk, setup
 
 from tokensmith.server import Settings
@@ -58,6 +64,28 @@ def start(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subpr
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+    )
+
+
+def probe(pids: list[int]) -> _rate.Probe:
+    """Reads the CPU seconds of ``pids`` and of the whole machine."""
+
+    def read() -> dict[str, float]:
+        busy, total = machine_cpu()
+        return {"server": cpu_seconds(pids), "busy": busy, "total": total}
+
+    return read
+
+
+def cpu_line(result: _rate.RateResult) -> str:
+    """The server's CPU per answer and the machine's busy share over a constant-rate round."""
+    got = result.probed
+    answers = len(result.latencies)
+    if not got or not answers or not got["total"]:
+        return ""
+    return (
+        f"  server CPU {1e6 * got['server'] / answers:4.0f} µs per answer, "
+        f"machine {100 * got['busy'] / got['total']:3.0f} % busy"
     )
 
 
@@ -129,11 +157,19 @@ def main() -> None:
         wait_up(f"http://127.0.0.1:{token_port}/health", procs[0])
         wait_up(f"http://127.0.0.1:{bare_port}/", procs[1])
         check(url, auth)
+        pids = {"tokensmith": tree(procs[0].pid), "bare ASGI": tree(procs[1].pid)}
         run_wrk(url, auth, args.warmup, args.connections, script)  # every worker's caches
-        peaks = []
+        peaks, peak_costs = [], []
         for i in range(args.peak_rounds):
+            before = cpu_seconds(pids["tokensmith"])
             peaks.append(run_wrk(url, auth, args.peak_seconds, args.connections, script)["rps"])
-            print(f"peak round {i + 1}: {peaks[-1]:.0f} tokens/s", flush=True)
+            used = cpu_seconds(pids["tokensmith"]) - before
+            peak_costs.append(1e6 * used / (peaks[-1] * args.peak_seconds))
+            print(
+                f"peak round {i + 1}: {peaks[-1]:.0f} tokens/s  "
+                f"server CPU {peak_costs[-1]:4.0f} µs per answer",
+                flush=True,
+            )
         peak = statistics.median(peaks)
         rate = peak / 2
         requests = {
@@ -151,9 +187,11 @@ def main() -> None:
                     rate=rate,
                     seconds=args.seconds,
                     connections=args.connections,
+                    probe=probe(pids[name]),
                 )
                 results[name].append(result)
                 print(f"round {i + 1} {name:<10}: {result.summary()}", flush=True)
+                print(f"{'':19}{cpu_line(result)}", flush=True)
     finally:
         stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -182,6 +220,21 @@ def main() -> None:
     print(
         f"  tokensmith p99 at half load: {p99:.2f} ms (target <= {TARGET_P99_MS:g} ms; "
         f"{p99 / base:.1f} x the bare app's)"
+    )
+
+    def cost(result: _rate.RateResult) -> float:
+        return 1e6 * result.probed.get("server", 0.0) / max(1, len(result.latencies))
+
+    def busy(result: _rate.RateResult) -> float:
+        return 100 * result.probed.get("busy", 0.0) / (result.probed.get("total") or 1.0)
+
+    half_cost = statistics.median(cost(r) for r in results["tokensmith"])
+    peak_cost = statistics.median(peak_costs)
+    print(
+        f"  tokensmith CPU per token: {peak_cost:.0f} µs at peak, {half_cost:.0f} µs at half load "
+        f"({half_cost / peak_cost:.2f} x); machine busy at half load "
+        f"{statistics.median(busy(r) for r in results['tokensmith']):.0f} % "
+        f"(bare app: {statistics.median(busy(r) for r in results['bare ASGI']):.0f} %)"
     )
     if any(r.errors or r.non_200 for rs in results.values() for r in rs):
         raise SystemExit("some requests failed: the figures above are not comparable")

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import free_port, wait_up
+from _common import free_port, tree, wait_up
 from peer_load import SCRIPT, basic, check, setup
 
 from tokensmith.server import Settings
@@ -45,23 +45,6 @@ class Usage:
     role: str
     rss: int
     pss: int
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rpartition(")")[2].split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def tree(root: int) -> list[int]:
-    """``root`` and every process descended from it, parents before children."""
-    parents = {int(p): _parent(int(p)) for p in os.listdir("/proc") if p.isdigit()}
-    found = [root]
-    for pid in found:
-        found += sorted(p for p, parent in parents.items() if parent == pid)
-    return found
 
 
 def _role(pid: int, root: int) -> str:
