@@ -1,14 +1,17 @@
 """Latency at half of peak load: client-credentials tokens of `tokensmith serve`, open loop.
 
 Starts `tokensmith serve --workers N` (default loop and parser, as the README installs it) on a
-fresh SQLite realm with an ES256 client, and, as the baseline measured in the same run, the
-smallest possible ASGI app on the same uvicorn stack (bench/bare_app.py). Measures the peak
-tokens/s with wrk (closed loop, client_secret_basic, `scope=read`, as bench/peer_load.py does),
-then sends tokens requests at half that rate with the constant-rate driver (bench/_rate.py:
-wrk2-style, each latency counted from when the request was scheduled, so a stall is charged to
-every request it delays) and the same rate of requests to the bare app, alternating rounds.
-Prints the peak, the rate used, and per server the achieved rate and p50/p90/p99/max (medians of
-the rounds), and the tokens' p99 beside the target (5 ms).
+fresh SQLite realm with an ES256 client and, as baselines measured in the same run, the smallest
+possible ASGI app on the same uvicorn stack (bench/bare_app.py) and node oidc-provider as an
+N-worker cluster (as bench/peer_load.py runs it; left out with --no-peer or without node).
+Measures each token server's peak tokens/s with wrk (closed loop, client_secret_basic,
+`scope=read`, as bench/peer_load.py does), then sends requests at half that rate with the
+constant-rate driver (bench/_rate.py: wrk2-style, each latency counted from when the request was
+scheduled, so a stall is charged to every request it delays), in alternating rounds:
+tokensmith at half its peak, the bare app at that same rate, oidc-provider at half its own
+peak, and tokensmith at that rate too (the same load for both token servers). Prints the peaks,
+and per run the achieved rate and p50/p90/p99/max (medians of the rounds), and tokensmith's p99
+at half load beside the target (5 ms).
 
 It also reads /proc, to show what the tail comes from: the CPU the server's processes use per
 answer at peak and at half load, and how busy the whole machine is at half load (its cores are
@@ -17,7 +20,7 @@ at half load than at peak (fewer answers per wake-up, colder caches), so "half o
 the machine more than half busy.
 
     python bench/half_load.py [--workers 2] [--peak-seconds 5] [--peak-rounds 3]
-                              [--seconds 8] [--rounds 3] [--connections 64]
+                              [--seconds 8] [--rounds 3] [--connections 64] [--no-peer]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pathlib import Path
 
 import _rate
 from _common import cpu_seconds, free_port, machine_cpu, stop, tree, wait_up
-from peer_load import BODY, SCRIPT, basic, check, run_wrk, setup
+from peer_load import BODY, PEER, PEER_CLIENT, SCRIPT, basic, check, run_wrk, setup
 
 from tokensmith.server import Settings
 
@@ -43,10 +46,10 @@ PATH = "/realms/bench/protocol/openid-connect/token"
 TARGET_P99_MS = 5.0
 
 
-def token_request(port: int, auth: str) -> bytes:
+def token_request(port: int, auth: str, path: str = PATH) -> bytes:
     """The wrk script's request, as bytes for the constant-rate driver."""
     return (
-        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {auth}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {auth}\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
         f"Content-Length: {len(BODY)}\r\n\r\n{BODY}"
     ).encode()
@@ -100,6 +103,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="constant-rate rounds (median)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=5, help="seconds of wrk before the peak")
+    parser.add_argument("--no-peer", action="store_true", help="leave node oidc-provider out")
     parser.add_argument(
         "--serve-option",
         action="append",
@@ -111,6 +115,11 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    peer = not args.no_peer and shutil.which("node") is not None
+    if not args.no_peer and not peer:
+        print("node is not installed: oidc-provider left out", flush=True)
+    if peer and not (PEER / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, check=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="tokensmith-half-bench-"))
     settings = Settings(database_url=f"sqlite:///{tmp / 'bench.db'}")
@@ -118,109 +127,111 @@ def main() -> None:
     auth = basic("loadgen", secret)
     script = tmp / "post.lua"
     script.write_text(SCRIPT)
-    token_port, bare_port = free_port(), free_port()
+    ports = {"tokensmith": free_port(), "bare ASGI": free_port(), "oidc-provider": free_port()}
     workers = ["--workers", str(args.workers)]
-    procs = [
-        start(
+    procs = {
+        "tokensmith": start(
             [
-                sys.executable,
-                "-m",
-                "tokensmith",
-                "serve",
-                *workers,
-                "--port",
-                str(token_port),
-                *args.serve_option,
+                *(sys.executable, "-m", "tokensmith", "serve", *workers),
+                *("--port", str(ports["tokensmith"]), *args.serve_option),
             ],
             env={**os.environ, **settings.to_env()},
             cwd=tmp,
         ),
-        start(
+        "bare ASGI": start(
             [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare_app:app",
-                *workers,
-                "--port",
-                str(bare_port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
+                *(sys.executable, "-m", "uvicorn", "bare_app:app", *workers),
+                *("--port", str(ports["bare ASGI"]), "--no-access-log", "--log-level", "warning"),
             ],
             cwd=HERE,
         ),
-    ]
-    url = f"http://127.0.0.1:{token_port}{PATH}"
-    results: dict[str, list[_rate.RateResult]] = {"tokensmith": [], "bare ASGI": []}
+    }
+    if peer:
+        peer_env = {"PORT": str(ports["oidc-provider"]), "WORKERS": str(args.workers)}
+        procs["oidc-provider"] = start(
+            ["node", "server.mjs"],
+            env={**os.environ, **peer_env, "FORMAT": "jwt", "ALG": "ES256"}
+            | {"NODE_ENV": "production"},
+            cwd=PEER,
+        )
+    token_servers = {
+        "tokensmith": (f"http://127.0.0.1:{ports['tokensmith']}{PATH}", auth),
+        "oidc-provider": (
+            f"http://127.0.0.1:{ports['oidc-provider']}/token",
+            basic(*PEER_CLIENT),
+        ),
+    }
+    if not peer:
+        del token_servers["oidc-provider"]
+    requests = {
+        "tokensmith": token_request(ports["tokensmith"], auth),
+        "bare ASGI": bare_request(ports["bare ASGI"]),
+        "oidc-provider": token_request(ports["oidc-provider"], basic(*PEER_CLIENT), "/token"),
+    }
     try:
-        wait_up(f"http://127.0.0.1:{token_port}/health", procs[0])
-        wait_up(f"http://127.0.0.1:{bare_port}/", procs[1])
-        check(url, auth)
-        pids = {"tokensmith": tree(procs[0].pid), "bare ASGI": tree(procs[1].pid)}
-        run_wrk(url, auth, args.warmup, args.connections, script)  # every worker's caches
-        peaks, peak_costs = [], []
-        for i in range(args.peak_rounds):
-            before = cpu_seconds(pids["tokensmith"])
-            peaks.append(run_wrk(url, auth, args.peak_seconds, args.connections, script)["rps"])
-            used = cpu_seconds(pids["tokensmith"]) - before
-            peak_costs.append(1e6 * used / (peaks[-1] * args.peak_seconds))
-            print(
-                f"peak round {i + 1}: {peaks[-1]:.0f} tokens/s  "
-                f"server CPU {peak_costs[-1]:4.0f} µs per answer",
-                flush=True,
+        wait_up(f"http://127.0.0.1:{ports['tokensmith']}/health", procs["tokensmith"])
+        wait_up(f"http://127.0.0.1:{ports['bare ASGI']}/", procs["bare ASGI"])
+        if peer:
+            well_known = (
+                f"http://127.0.0.1:{ports['oidc-provider']}/.well-known/openid-configuration"
             )
-        peak = statistics.median(peaks)
-        rate = peak / 2
-        requests = {
-            "tokensmith": (token_port, token_request(token_port, auth)),
-            "bare ASGI": (bare_port, bare_request(bare_port)),
-        }
+            wait_up(well_known, procs["oidc-provider"])
+        pids = {name: tree(proc.pid) for name, proc in procs.items()}
+        peak: dict[str, float] = {}
+        peak_cost: dict[str, float] = {}
+        for name, (url, server_auth) in token_servers.items():
+            check(url, server_auth)
+            # every worker's caches (and node's JIT, which keeps speeding up for seconds)
+            run_wrk(
+                url,
+                server_auth,
+                args.warmup * (2 if name == "oidc-provider" else 1),
+                args.connections,
+                script,
+            )
+            peaks, costs = [], []
+            for i in range(args.peak_rounds):
+                before = cpu_seconds(pids[name])
+                peaks.append(
+                    run_wrk(url, server_auth, args.peak_seconds, args.connections, script)["rps"]
+                )
+                costs.append(
+                    1e6 * (cpu_seconds(pids[name]) - before) / (peaks[-1] * args.peak_seconds)
+                )
+                print(
+                    f"peak round {i + 1} {name}: {peaks[-1]:.0f} tokens/s  "
+                    f"server CPU {costs[-1]:4.0f} µs per answer",
+                    flush=True,
+                )
+            peak[name], peak_cost[name] = statistics.median(peaks), statistics.median(costs)
+        # (label, server, rate)
+        runs = [
+            ("tokensmith at half its peak", "tokensmith", peak["tokensmith"] / 2),
+            ("bare ASGI at that rate", "bare ASGI", peak["tokensmith"] / 2),
+        ]
+        if peer:
+            runs += [
+                ("oidc-provider at half its peak", "oidc-provider", peak["oidc-provider"] / 2),
+                ("tokensmith at that rate", "tokensmith", peak["oidc-provider"] / 2),
+            ]
+        results: dict[str, list[_rate.RateResult]] = {label: [] for label, _, _ in runs}
         for i in range(args.rounds):
-            order = list(requests) if i % 2 == 0 else list(reversed(requests))
-            for name in order:
-                port, request = requests[name]
+            for label, name, rate in runs if i % 2 == 0 else list(reversed(runs)):
                 result = _rate.run(
                     "127.0.0.1",
-                    port,
-                    request,
+                    ports[name],
+                    requests[name],
                     rate=rate,
                     seconds=args.seconds,
                     connections=args.connections,
                     probe=probe(pids[name]),
                 )
-                results[name].append(result)
-                print(f"round {i + 1} {name:<10}: {result.summary()}", flush=True)
-                print(f"{'':19}{cpu_line(result)}", flush=True)
+                results[label].append(result)
+                print(f"round {i + 1} {label}: {result.summary()}", flush=True)
+                print(f"        {cpu_line(result)}", flush=True)
     finally:
-        stop(procs)
+        stop(list(procs.values()))
         shutil.rmtree(tmp, ignore_errors=True)
-
-    print()
-    print(
-        f"ES256 client_credentials (client_secret_basic, scope=read), serve --workers "
-        f"{args.workers}; peak {peak:.0f} tokens/s (wrk -c{args.connections}, median of "
-        f"{args.peak_rounds} x {args.peak_seconds} s); constant rate {rate:.0f}/s over "
-        f"{args.connections} connections, medians of {args.rounds} x {args.seconds:g} s:"
-    )
-    for name, rounds in results.items():
-
-        def med(p: float, rounds: list[_rate.RateResult] = rounds) -> float:
-            return statistics.median(r.percentile(p) for r in rounds)
-
-        achieved = statistics.median(r.achieved_rate for r in rounds)
-        errors = sum(r.errors + r.non_200 for r in rounds)
-        print(
-            f"  {name:<10}: achieved {achieved:6.0f}/s  p50 {med(50):6.2f} ms  "
-            f"p90 {med(90):6.2f} ms  p99 {med(99):6.2f} ms  max {med(100):6.2f} ms  "
-            f"non-200/errors {errors}"
-        )
-    p99 = statistics.median(r.percentile(99) for r in results["tokensmith"])
-    base = statistics.median(r.percentile(99) for r in results["bare ASGI"])
-    print(
-        f"  tokensmith p99 at half load: {p99:.2f} ms (target <= {TARGET_P99_MS:g} ms; "
-        f"{p99 / base:.1f} x the bare app's)"
-    )
 
     def cost(result: _rate.RateResult) -> float:
         return 1e6 * result.probed.get("server", 0.0) / max(1, len(result.latencies))
@@ -228,14 +239,46 @@ def main() -> None:
     def busy(result: _rate.RateResult) -> float:
         return 100 * result.probed.get("busy", 0.0) / (result.probed.get("total") or 1.0)
 
-    half_cost = statistics.median(cost(r) for r in results["tokensmith"])
-    peak_cost = statistics.median(peak_costs)
+    print()
     print(
-        f"  tokensmith CPU per token: {peak_cost:.0f} µs at peak, {half_cost:.0f} µs at half load "
-        f"({half_cost / peak_cost:.2f} x); machine busy at half load "
-        f"{statistics.median(busy(r) for r in results['tokensmith']):.0f} % "
-        f"(bare app: {statistics.median(busy(r) for r in results['bare ASGI']):.0f} %)"
+        f"ES256 client_credentials (client_secret_basic, scope=read), {args.workers} workers "
+        f"each; peaks: wrk -c{args.connections}, median of {args.peak_rounds} x "
+        f"{args.peak_seconds} s; constant rates over {args.connections} connections, medians "
+        f"of {args.rounds} x {args.seconds:g} s:"
     )
+    for name in token_servers:
+        print(
+            f"  peak {name}: {peak[name]:.0f} tokens/s, server CPU {peak_cost[name]:.0f} µs per "
+            "answer"
+        )
+    for label, _, rate in runs:
+        rounds = results[label]
+
+        def med(p: float, rounds: list[_rate.RateResult] = rounds) -> float:
+            return statistics.median(r.percentile(p) for r in rounds)
+
+        errors = sum(r.errors + r.non_200 for r in rounds)
+        print(
+            f"  {label:<30} {rate:6.0f}/s: p50 {med(50):6.2f} ms  p90 {med(90):6.2f} ms  "
+            f"p99 {med(99):6.2f} ms  max {med(100):6.2f} ms  non-200/errors {errors}  "
+            f"server CPU {statistics.median(cost(r) for r in rounds):4.0f} µs per answer, "
+            f"machine {statistics.median(busy(r) for r in rounds):3.0f} % busy"
+        )
+    p99 = statistics.median(r.percentile(99) for r in results["tokensmith at half its peak"])
+    base = statistics.median(r.percentile(99) for r in results["bare ASGI at that rate"])
+    print(
+        f"  tokensmith p99 at half load: {p99:.2f} ms (target <= {TARGET_P99_MS:g} ms; "
+        f"{p99 / base:.1f} x the bare app's at the same rate)"
+    )
+    if peer:
+        theirs = statistics.median(
+            r.percentile(99) for r in results["oidc-provider at half its peak"]
+        )
+        same = statistics.median(r.percentile(99) for r in results["tokensmith at that rate"])
+        print(
+            f"  oidc-provider p99 at half its load: {theirs:.2f} ms; tokensmith's at that rate: "
+            f"{same:.2f} ms ({theirs / same:.1f} x lower)"
+        )
     if any(r.errors or r.non_200 for rs in results.values() for r in rs):
         raise SystemExit("some requests failed: the figures above are not comparable")
 
