@@ -75,6 +75,19 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_wait(pids: list[int]) -> float:
+    """Seconds the processes ``pids`` (their main threads) have spent so far ready to run but
+    waiting for a core (``/proc/PID/schedstat``, second field)."""
+    waited = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/schedstat") as f:
+                waited += int(f.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return waited / 1e9
+
+
 def machine_cpu() -> tuple[float, float]:
     """``(busy, total)`` CPU seconds of the whole machine so far, all cores (``/proc/stat``)."""
     with open("/proc/stat") as f:

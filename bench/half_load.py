@@ -13,14 +13,14 @@ peak, and tokensmith at that rate too (the same load for both token servers). Pr
 and per run the achieved rate and p50/p90/p99/max (medians of the rounds), and tokensmith's p99
 at half load beside the target (5 ms).
 
-It also reads /proc, to show what the tail comes from: the CPU the server's processes use per
-answer at peak and at half load, and how busy the whole machine is at half load (its cores are
-shared by the server's workers and the load driver). On a small machine a token costs more CPU
-at half load than at peak (fewer answers per wake-up, colder caches), so "half of peak" keeps
-the machine more than half busy.
+It also reads /proc, to show what a tail comes from: the CPU the server's processes use per
+answer at peak and at each constant rate, how busy the whole machine is (its cores are shared by
+the server's workers and the load driver), and the share of the time the server's workers were
+ready to run but waited for a core (the run-queue wait of /proc/PID/schedstat, per worker).
 
     python bench/half_load.py [--workers 2] [--peak-seconds 5] [--peak-rounds 3]
-                              [--seconds 8] [--rounds 3] [--connections 64] [--no-peer]
+                              [--seconds 8] [--rounds 3] [--connections 64] [--warmup 5]
+                              [--no-peer] [--serve-option OPTION]...
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import _rate
-from _common import cpu_seconds, free_port, machine_cpu, stop, tree, wait_up
+from _common import cpu_seconds, free_port, machine_cpu, runqueue_wait, stop, tree, wait_up
 from peer_load import BODY, PEER, PEER_CLIENT, SCRIPT, basic, check, run_wrk, setup
 
 from tokensmith.server import Settings
@@ -44,6 +46,7 @@ from tokensmith.server import Settings
 HERE = Path(__file__).resolve().parent
 PATH = "/realms/bench/protocol/openid-connect/token"
 TARGET_P99_MS = 5.0
+Rounds = list[_rate.RateResult]
 
 
 def token_request(port: int, auth: str, path: str = PATH) -> bytes:
@@ -70,25 +73,47 @@ def start(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subpr
     )
 
 
-def probe(pids: list[int]) -> _rate.Probe:
-    """Reads the CPU seconds of ``pids`` and of the whole machine."""
+def probe(root: int, workers: int) -> _rate.Probe:
+    """Reads the CPU seconds of the processes of ``root``'s tree (found anew, in case a worker
+    was replaced), their run-queue wait per worker (the supervisor, uvicorn's or node's primary
+    hardly ever runs), the wall time, and the machine's CPU seconds."""
+    pids = tree(root)
 
     def read() -> dict[str, float]:
         busy, total = machine_cpu()
-        return {"server": cpu_seconds(pids), "busy": busy, "total": total}
+        return {
+            "server": cpu_seconds(pids),
+            "wait": runqueue_wait(pids) / workers,
+            "wall": time.monotonic(),
+            "busy": busy,
+            "total": total,
+        }
 
     return read
 
 
+def cpu_per_answer(result: _rate.RateResult) -> float:
+    """The server's CPU per answer over a constant-rate round, in µs."""
+    return 1e6 * result.probed.get("server", 0.0) / max(1, len(result.latencies))
+
+
+def busy_share(result: _rate.RateResult) -> float:
+    """How busy the whole machine was over a constant-rate round, in % of all its cores."""
+    return 100 * result.probed.get("busy", 0.0) / (result.probed.get("total") or 1.0)
+
+
+def wait_share(result: _rate.RateResult) -> float:
+    """The share of the round a worker (on average) was ready to run but waited for a core, %."""
+    return 100 * result.probed.get("wait", 0.0) / (result.probed.get("wall") or 1.0)
+
+
 def cpu_line(result: _rate.RateResult) -> str:
-    """The server's CPU per answer and the machine's busy share over a constant-rate round."""
-    got = result.probed
-    answers = len(result.latencies)
-    if not got or not answers or not got["total"]:
-        return ""
+    """The server's CPU per answer, the machine's busy share and the workers' wait for a core
+    over a constant-rate round."""
     return (
-        f"  server CPU {1e6 * got['server'] / answers:4.0f} µs per answer, "
-        f"machine {100 * got['busy'] / got['total']:3.0f} % busy"
+        f"server CPU {cpu_per_answer(result):4.0f} µs per answer, machine "
+        f"{busy_share(result):3.0f} % busy, a worker waited for a core "
+        f"{wait_share(result):4.1f} % of the time"
     )
 
 
@@ -102,7 +127,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8, help="seconds per constant-rate round")
     parser.add_argument("--rounds", type=int, default=3, help="constant-rate rounds (median)")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of wrk before the peak")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="seconds of wrk before each token server's peak (twice that for node, whose JIT "
+        "keeps speeding up for several seconds)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="leave node oidc-provider out")
     parser.add_argument(
         "--serve-option",
@@ -129,31 +160,6 @@ def main() -> None:
     script.write_text(SCRIPT)
     ports = {"tokensmith": free_port(), "bare ASGI": free_port(), "oidc-provider": free_port()}
     workers = ["--workers", str(args.workers)]
-    procs = {
-        "tokensmith": start(
-            [
-                *(sys.executable, "-m", "tokensmith", "serve", *workers),
-                *("--port", str(ports["tokensmith"]), *args.serve_option),
-            ],
-            env={**os.environ, **settings.to_env()},
-            cwd=tmp,
-        ),
-        "bare ASGI": start(
-            [
-                *(sys.executable, "-m", "uvicorn", "bare_app:app", *workers),
-                *("--port", str(ports["bare ASGI"]), "--no-access-log", "--log-level", "warning"),
-            ],
-            cwd=HERE,
-        ),
-    }
-    if peer:
-        peer_env = {"PORT": str(ports["oidc-provider"]), "WORKERS": str(args.workers)}
-        procs["oidc-provider"] = start(
-            ["node", "server.mjs"],
-            env={**os.environ, **peer_env, "FORMAT": "jwt", "ALG": "ES256"}
-            | {"NODE_ENV": "production"},
-            cwd=PEER,
-        )
     token_servers = {
         "tokensmith": (f"http://127.0.0.1:{ports['tokensmith']}{PATH}", auth),
         "oidc-provider": (
@@ -168,7 +174,31 @@ def main() -> None:
         "bare ASGI": bare_request(ports["bare ASGI"]),
         "oidc-provider": token_request(ports["oidc-provider"], basic(*PEER_CLIENT), "/token"),
     }
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        procs["tokensmith"] = start(
+            [
+                *(sys.executable, "-m", "tokensmith", "serve", *workers),
+                *("--port", str(ports["tokensmith"]), *args.serve_option),
+            ],
+            env={**os.environ, **settings.to_env()},
+            cwd=tmp,
+        )
+        procs["bare ASGI"] = start(
+            [
+                *(sys.executable, "-m", "uvicorn", "bare_app:app", *workers),
+                *("--port", str(ports["bare ASGI"]), "--no-access-log", "--log-level", "warning"),
+            ],
+            cwd=HERE,
+        )
+        if peer:
+            peer_env = {"PORT": str(ports["oidc-provider"]), "WORKERS": str(args.workers)}
+            procs["oidc-provider"] = start(
+                ["node", "server.mjs"],
+                env={**os.environ, **peer_env, "FORMAT": "jwt", "ALG": "ES256"}
+                | {"NODE_ENV": "production"},
+                cwd=PEER,
+            )
         wait_up(f"http://127.0.0.1:{ports['tokensmith']}/health", procs["tokensmith"])
         wait_up(f"http://127.0.0.1:{ports['bare ASGI']}/", procs["bare ASGI"])
         if peer:
@@ -176,7 +206,7 @@ def main() -> None:
                 f"http://127.0.0.1:{ports['oidc-provider']}/.well-known/openid-configuration"
             )
             wait_up(well_known, procs["oidc-provider"])
-        pids = {name: tree(proc.pid) for name, proc in procs.items()}
+        pids = {name: tree(proc.pid) for name, proc in procs.items()}  # for the peaks
         peak: dict[str, float] = {}
         peak_cost: dict[str, float] = {}
         for name, (url, server_auth) in token_servers.items():
@@ -224,7 +254,7 @@ def main() -> None:
                     rate=rate,
                     seconds=args.seconds,
                     connections=args.connections,
-                    probe=probe(pids[name]),
+                    probe=probe(procs[name].pid, args.workers),
                 )
                 results[label].append(result)
                 print(f"round {i + 1} {label}: {result.summary()}", flush=True)
@@ -232,12 +262,6 @@ def main() -> None:
     finally:
         stop(list(procs.values()))
         shutil.rmtree(tmp, ignore_errors=True)
-
-    def cost(result: _rate.RateResult) -> float:
-        return 1e6 * result.probed.get("server", 0.0) / max(1, len(result.latencies))
-
-    def busy(result: _rate.RateResult) -> float:
-        return 100 * result.probed.get("busy", 0.0) / (result.probed.get("total") or 1.0)
 
     print()
     print(
@@ -257,12 +281,17 @@ def main() -> None:
         def med(p: float, rounds: list[_rate.RateResult] = rounds) -> float:
             return statistics.median(r.percentile(p) for r in rounds)
 
+        def median(of: Callable[[_rate.RateResult], float], rounds: Rounds = rounds) -> float:
+            return statistics.median(of(r) for r in rounds)
+
         errors = sum(r.errors + r.non_200 for r in rounds)
         print(
-            f"  {label:<30} {rate:6.0f}/s: p50 {med(50):6.2f} ms  p90 {med(90):6.2f} ms  "
-            f"p99 {med(99):6.2f} ms  max {med(100):6.2f} ms  non-200/errors {errors}  "
-            f"server CPU {statistics.median(cost(r) for r in rounds):4.0f} µs per answer, "
-            f"machine {statistics.median(busy(r) for r in rounds):3.0f} % busy"
+            f"  {label:<30} {rate:6.0f}/s: achieved {median(lambda r: r.achieved_rate):6.0f}/s  "
+            f"p50 {med(50):6.2f} ms  p90 {med(90):6.2f} ms  p99 {med(99):6.2f} ms  "
+            f"max {med(100):6.2f} ms  non-200/errors {errors}\n"
+            f"  {'':<30} server CPU {median(cpu_per_answer):4.0f} µs per answer, machine "
+            f"{median(busy_share):3.0f} % busy, a worker waited for a core "
+            f"{median(wait_share):4.1f} % of the time"
         )
     p99 = statistics.median(r.percentile(99) for r in results["tokensmith at half its peak"])
     base = statistics.median(r.percentile(99) for r in results["bare ASGI at that rate"])
@@ -277,7 +306,7 @@ def main() -> None:
         same = statistics.median(r.percentile(99) for r in results["tokensmith at that rate"])
         print(
             f"  oidc-provider p99 at half its load: {theirs:.2f} ms; tokensmith's at that rate: "
-            f"{same:.2f} ms ({theirs / same:.1f} x lower)"
+            f"{same:.2f} ms (oidc-provider / tokensmith: {theirs / same:.2f})"
         )
     if any(r.errors or r.non_200 for rs in results.values() for r in rs):
         raise SystemExit("some requests failed: the figures above are not comparable")
