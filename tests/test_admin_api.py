@@ -451,6 +451,36 @@ def test_federated_credentials(admin: Admin) -> None:
     assert (gone.status_code, again.status_code) == (204, 404)
 
 
+def test_a_federated_only_client_is_made_with_keycloaks_federated_authenticator(
+    admin: Admin,
+) -> None:
+    """clientAuthenticatorType federated-jwt makes a client with no secret and no keys (it
+    authenticates with a platform's token only); the representation reads back the same and
+    can be PUT back unchanged, and a PUT cannot turn a client with a secret into one."""
+    token = admin.token()
+    rep = {"clientId": "ci", "clientAuthenticatorType": "federated-jwt"}
+    made = admin.call("POST", "/admin/realms/acme/clients", token, json=rep)
+    path = made.headers["location"].split(admin.service.url)[-1]
+    read = admin.call("GET", path, token).json()
+    secret = admin.call("GET", f"{path}/client-secret", token)
+    put_back = admin.call("PUT", path, token, json={**read, "description": "deploys"})
+    other = admin.call("POST", "/admin/realms/acme/clients", token, json={"clientId": "svc"})
+    other_path = other.headers["location"].split(admin.service.url)[-1]
+    switched = admin.call("PUT", other_path, token, json={"clientAuthenticatorType": rep[
+        "clientAuthenticatorType"]})  # fmt: skip
+
+    assert made.status_code == 201, made.text
+    assert "secret" not in made.json()
+    assert read["clientAuthenticatorType"] == "federated-jwt"
+    assert secret.status_code == 400
+    assert put_back.status_code == 204, put_back.text
+    assert switched.status_code == 400
+    assert "created" in switched.json()["errorMessage"]
+    assert admin.call("GET", other_path, token).json()["clientAuthenticatorType"] == (
+        "client-secret"
+    )
+
+
 def test_realms_and_keys(admin: Admin) -> None:
     """Create, read and delete a realm; read its keys in Keycloak's shape and rotate them."""
     token = admin.token()

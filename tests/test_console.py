@@ -559,6 +559,32 @@ def admin_headers(console: Console) -> dict[str, str]:
     return {"authorization": f"Bearer {answer.json()['access_token']}"}
 
 
+def test_a_federated_client_shows_how_it_authenticates_and_no_secret_to_rotate(
+    context: BrowserContext, console: Console
+) -> None:
+    """A client that authenticates with a platform's token only (Keycloak's federated-jwt) is
+    listed as such, without the Rotate secret button of a client that has a secret."""
+    made = httpx.post(
+        f"{console.service.url}/admin/realms/acme/clients",
+        headers=admin_headers(console),
+        json={"clientId": "deployer", "clientAuthenticatorType": "federated-jwt"},
+    )
+    with_secret = httpx.post(
+        f"{console.service.url}/admin/realms/acme/clients",
+        headers=admin_headers(console),
+        json={"clientId": "reporter"},
+    )
+    page, _ = open_console(context, console)
+    sign_in(page, "ops", console.ops_secret)
+    go(page, "clients")
+    row = page.locator("tr", has=page.locator("[data-client=deployer]"))
+
+    assert made.status_code == with_secret.status_code == 201, made.text + with_secret.text
+    assert "platform token (federated)" in row.inner_text()
+    assert row.locator("text=Rotate secret").count() == 0
+    assert page.locator("[aria-label='Rotate secret of reporter']").count() == 1
+
+
 def test_a_read_only_admin_sees_but_cannot_change(
     context: BrowserContext, console: Console, tmp_path: Path
 ) -> None:

@@ -335,3 +335,43 @@ def test_an_export_round_trips_through_import(workdir: Path) -> None:
     assert [same(c) for c in after] == [same(c) for c in before]
     realm = json.loads(tokensmith(workdir, "realm", "show", "copy", "--json").stdout)
     assert (realm["access_token_ttl"], realm["refresh_token_ttl"]) == (120, 1800)
+
+
+def test_a_federated_only_client_is_exported_and_imported_without_a_secret(
+    workdir: Path,
+) -> None:
+    """A client that authenticates only with a platform's token is exported with Keycloak's
+    federated authenticator, so neither Keycloak nor an import gives it a secret it never had;
+    its federated credentials, which Keycloak's format cannot say, are named as not exported,
+    and the import says they must be added again."""
+    github = "https://token.actions.githubusercontent.com"
+    for args in (
+        ("realm", "create", "orig"),
+        ("issuer", "add", "orig", "--profile", "github-actions"),
+        ("client", "create", "orig", "ci", "--federated-only", "--scope", "deploy"),
+        ("client", "federate", "orig", "ci", "--issuer", github, "--name", "main",
+         "--subject", "repo:acme/app:ref:refs/heads/main"),
+        ("client", "create", "orig", "svc", "--scope", "read"),
+    ):  # fmt: skip
+        done = tokensmith(workdir, *args)
+        assert done.returncode == 0, (args, done.stderr)
+
+    written = tokensmith(workdir, "realm", "export", "orig", "--output", "orig.json")
+    exported = json.loads((workdir / "orig.json").read_text())
+    read = tokensmith(workdir, "realm", "import", "orig.json", "--name", "copy", "--json")
+    copied = json.loads(tokensmith(workdir, "client", "list", "copy", "--json").stdout)
+
+    assert written.returncode == 0, written.stderr
+    assert f"client ci's federated credentials main ({github})" in written.stderr
+    authenticators = {c["clientId"]: c["clientAuthenticatorType"] for c in exported["clients"]}
+    assert authenticators == {"ci": "federated-jwt", "svc": "client-secret"}
+    assert read.returncode == 0, read.stderr
+    report = json.loads(read.stdout)
+    made = {c["client_id"]: c for c in report["clients"]}
+    assert made["ci"]["authentication"] == "federated"
+    assert made["ci"]["new_secret"] is None
+    assert made["svc"]["new_secret"]
+    assert [s["what"] for s in report["not_imported"]] == ["client ci's federated credential"]
+    secrets = {c["client_id"]: c["secrets"] for c in copied}
+    assert secrets["ci"] == []
+    assert len(secrets["svc"]) == 1

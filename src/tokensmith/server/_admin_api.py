@@ -618,6 +618,11 @@ class AdminApi:
         plan = client_from_representation(merged)
         options = plan.options
         unchanged = client_from_representation({**current, "secret": None}).options
+        if options.get("federated_only") != unchanged.get("federated_only"):
+            raise AdminError(
+                "clientAuthenticatorType federated-jwt (no secret, no keys) is set when the "
+                "client is created; create a client and delete this one"
+            )
         if options != unchanged:
             if ADMIN_SCOPE not in str(options["scopes"]).split():
                 _not_itself(parts[0], client, scope, "take the admin scope from")

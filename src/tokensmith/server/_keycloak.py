@@ -74,6 +74,7 @@ _BUILT_IN_SCOPES = {
     "web-origins": False,
 }
 _AUDIENCE_MAPPER = "oidc-audience-mapper"
+_FEDERATED = "federated-jwt"  # Keycloak's federated client authentication (26.4+)
 _CLAIM_MAPPER = "oidc-hardcoded-claim-mapper"
 _DEFAULT_REFRESH = 1800  # Keycloak's default ssoSessionIdleTimeout
 _DEFAULT_SESSION_MAX = 36000  # Keycloak's default ssoSessionMaxLifespan
@@ -93,7 +94,9 @@ class ClientPlan:
 
     @property
     def authentication(self) -> str:
-        """``client_secret`` or ``private_key_jwt``."""
+        """``client_secret``, ``private_key_jwt`` or ``federated`` (a platform's token only)."""
+        if self.options.get("federated_only"):
+            return "federated"
         keys = self.options.get("jwks") is not None or self.options.get("jwks_url") is not None
         return "private_key_jwt" if keys else "client_secret"
 
@@ -174,6 +177,8 @@ def plan_keycloak_import(export: object, name: str | None = None) -> ImportPlan:
             continue
         try:
             clients.append(_client_plan(export, rep, client_id, token_scopes, skipped, notes))
+            if clients[-1].options.get("federated_only"):
+                skipped.append(_federated_credential(rep, client_id))
         except AdminError as exc:
             skipped.append(Skipped("client", client_id, str(exc)))
     if builtin:
@@ -249,6 +254,22 @@ async def keycloak_export(admin: Admin, name: str) -> tuple[dict[str, Any], list
     ):
         if value:
             left_out.append(Skipped(what, value, "Keycloak has no such setting"))
+    from ._federation_admin import Federation
+
+    federated: dict[str, list[str]] = {}
+    for credential in await Federation(admin).credentials(name):
+        federated.setdefault(credential.client_id, []).append(
+            f"{credential.name} ({credential.issuer})"
+        )
+    for client_id, names in sorted(federated.items()):
+        left_out.append(
+            Skipped(
+                f"client {client_id}'s federated credentials",
+                ", ".join(names),
+                "Keycloak ties federated client authentication to identity providers, not to "
+                "trusted issuers and conditions; add them again with tokensmith client federate",
+            )
+        )
     scopes = sorted({s for c in clients for s in c.scopes} - {"openid"})
     export: dict[str, Any] = {
         **realm_representation(realm),
@@ -437,7 +458,7 @@ def _unsupported_client(rep: Mapping[str, Any]) -> str | None:
             "client-secret-jwt (assertions signed with the secret) is not supported; switch it "
             "to client-secret or client-jwt (private_key_jwt) first"
         )
-    if method not in ("client-secret", "client-jwt"):
+    if method not in ("client-secret", "client-jwt", _FEDERATED):
         return f"client authenticator {method} is not supported"
     return None
 
@@ -455,7 +476,11 @@ def _client_plan(
     options: dict[str, Any] = {}
     secret: str | None = None
     masked = False
-    if rep.get("clientAuthenticatorType", "client-secret") == "client-jwt":
+    method = rep.get("clientAuthenticatorType", "client-secret")
+    if method == _FEDERATED:
+        # No secret to keep or make: the client authenticates with a platform's token only.
+        options["federated_only"] = True
+    elif method == "client-jwt":
         if _true(attributes.get("use.jwks.string")) or (
             attributes.get("jwks.string") and not _true(attributes.get("use.jwks.url"))
         ):
@@ -494,7 +519,8 @@ def _client_plan(
         format_scope(frozenset(in_token)),
         format_scope(frozenset(s for s in defaults if isinstance(s, str) and s in in_token)),
     )
-    check_client_keys(secret, options.get("jwks"), options.get("jwks_url"))
+    if not options.get("federated_only"):
+        check_client_keys(secret, options.get("jwks"), options.get("jwks_url"))
     _mappers(rep, client_id, options, skipped)
     alg = attributes.get("access.token.signed.response.alg")
     if alg and alg != _realm_alg(export):
@@ -508,6 +534,22 @@ def _client_plan(
             "over; its user sign-in flows are not"
         )
     return ClientPlan(client_id, rep.get("enabled", True) is not False, secret, masked, options)
+
+
+def _federated_credential(rep: Mapping[str, Any], client_id: str) -> Skipped:
+    """What an import leaves of a client of Keycloak's federated authenticator: Keycloak names
+    an identity provider and a subject; tokensmith trusts issuers and matches subjects or
+    conditions, so the credential is added again after the import."""
+    attributes: Mapping[str, Any] = rep.get("attributes") or {}
+    issuer = attributes.get("jwt.credential.issuer") or "(none)"
+    subject = attributes.get("jwt.credential.sub") or "(none)"
+    return Skipped(
+        f"client {client_id}'s federated credential",
+        f"identity provider {issuer}, subject {subject}",
+        "tokensmith trusts issuers, not identity providers: add the issuer (tokensmith issuer "
+        "add) and the credential (tokensmith client federate); until then the client, which "
+        "has no secret, cannot authenticate",
+    )
 
 
 def _realm_alg(export: Mapping[str, Any]) -> str:
@@ -631,7 +673,11 @@ def _client_rep(realm: Realm, client: Client, left_out: list[Skipped]) -> dict[s
     if client.access_token_ttl is not None:
         attributes["access.token.lifespan"] = str(client.access_token_ttl)
     authenticator = "client-secret"
-    if client.jwks_url:
+    if not client.secrets and not client.jwks and not client.jwks_url:
+        # Federated only: Keycloak's federated authenticator, so that neither Keycloak nor a
+        # tokensmith import gives it a secret it never had.
+        authenticator = _FEDERATED
+    elif client.jwks_url:
         authenticator = "client-jwt"
         attributes.update({"use.jwks.url": "true", "jwks.url": client.jwks_url})
     elif client.jwks:

@@ -21,13 +21,14 @@ export async function clientsPage(ctx, root) {
   const revealed = h("div", { id: "revealed" });
   const rotation = h("div", { id: "rotation" });
   const rows = clients.map((c) => {
-    const keys = c.clientAuthenticatorType === "client-jwt";
+    const how = c.clientAuthenticatorType;
+    const noSecret = how !== "client-secret";
     const toggle = button(c.enabled ? "Disable" : "Enable", async () => {
       await call("PUT", `/${seg(realm)}/clients/${seg(c.id)}`, { enabled: !c.enabled });
       ctx.notify(`Client ${c.clientId} ${c.enabled ? "disabled" : "enabled"}.`, "ok");
       ctx.rerender();
     }, ctx, { "aria-label": `${c.enabled ? "Disable" : "Enable"} ${c.clientId}` });
-    const rotate = keys
+    const rotate = noSecret
       ? null
       : button("Rotate secret", async () => {
           replace(rotation, rotateForm(ctx, realm, c, revealed, rotation));
@@ -43,7 +44,7 @@ export async function clientsPage(ctx, root) {
       h("span", { class: "mono", "data-client": c.clientId }, c.clientId),
       tags(grants(c)),
       [tags([...(c.defaultClientScopes || [])]), (c.optionalClientScopes || []).length ? [h("br"), h("span", { class: "small muted" }, "optional: "), tags(c.optionalClientScopes)] : null],
-      keys ? "keys (client-jwt)" : "secret",
+      how === "client-jwt" ? "keys (client-jwt)" : how === "federated-jwt" ? "platform token (federated)" : "secret",
       h("span", { class: c.enabled ? "state-on" : "state-off", "data-enabled": String(c.enabled) }, c.enabled ? "enabled" : "disabled"),
       ago(c.lastUsed),
       h("div", { class: "actions" }, toggle, rotate, remove),
