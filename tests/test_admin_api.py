@@ -468,12 +468,26 @@ def test_a_federated_only_client_is_made_with_keycloaks_federated_authenticator(
     other_path = other.headers["location"].split(admin.service.url)[-1]
     switched = admin.call("PUT", other_path, token, json={"clientAuthenticatorType": rep[
         "clientAuthenticatorType"]})  # fmt: skip
+    with_secret = admin.call(
+        "POST", "/admin/realms/acme/clients", token, json={**rep, "clientId": "ci2", "secret": "s"}
+    )
+    keycloaks_naming = admin.call(
+        "POST",
+        "/admin/realms/acme/clients",
+        token,
+        json={**rep, "clientId": "ci3", "attributes": {"jwt.credential.sub": "repo:acme/app"}},
+    )
 
     assert made.status_code == 201, made.text
     assert "secret" not in made.json()
     assert read["clientAuthenticatorType"] == "federated-jwt"
     assert secret.status_code == 400
+    assert "platform's token (federated-jwt)" in secret.text
     assert put_back.status_code == 204, put_back.text
+    assert with_secret.status_code == keycloaks_naming.status_code == 400
+    assert "leave out secret" in with_secret.json()["errorMessage"]
+    assert "leave out jwt.credential.sub" in keycloaks_naming.json()["errorMessage"]
+    assert "federated-credentials" in keycloaks_naming.json()["errorMessage"]
     assert switched.status_code == 400
     assert "created" in switched.json()["errorMessage"]
     assert admin.call("GET", other_path, token).json()["clientAuthenticatorType"] == (

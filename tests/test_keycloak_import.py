@@ -371,7 +371,9 @@ def test_a_federated_only_client_is_exported_and_imported_without_a_secret(
     assert made["ci"]["authentication"] == "federated"
     assert made["ci"]["new_secret"] is None
     assert made["svc"]["new_secret"]
-    assert [s["what"] for s in report["not_imported"]] == ["client ci's federated credential"]
+    assert [(s["what"], s["name"]) for s in report["not_imported"]] == [
+        ("client ci's federated credential", "none named in the export")
+    ]
     secrets = {c["client_id"]: c["secrets"] for c in copied}
     assert secrets["ci"] == []
     assert len(secrets["svc"]) == 1

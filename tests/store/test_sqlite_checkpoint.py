@@ -1,11 +1,13 @@
-"""The SQLite writer's checkpoints under a steady stream of commits: the WAL is restarted, and
-each RESTART is preceded by syncs of both files made outside SQLite's locks."""
+"""The SQLite writer's checkpoints under a steady stream of commits: the WAL is restarted, each
+RESTART is preceded by a sync of the database file made outside SQLite's locks, and that sync
+leaves the locks SQLite holds for this process's connections alone."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from tokensmith.store import Database
 from tokensmith.store import _sqlite_writer as writer_module
 from tokensmith.store._direct import Plan
 
+pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc (Linux)")
+
 _INSERT = text("INSERT INTO stream (i, pad) VALUES (:i, :pad)")
 
 
@@ -23,16 +27,39 @@ def insert(i: int) -> Plan[int]:
     return i
 
 
-def wal_frames(path: Path) -> int:
-    """The frames the WAL of ``path`` holds now."""
-    with sqlite3.connect(path) as conn:
-        _busy, frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    return int(frames)
+def wal_restarts(path: Path) -> int:
+    """How many times the WAL of ``path`` was started anew: the checkpoint sequence number of
+    its header (bytes 12-15, big-endian; SQLite's file format, section 4.1)."""
+    header = Path(f"{path}-wal").read_bytes()[:32]
+    return int.from_bytes(header[12:16], "big")
+
+
+def real(path: Path) -> str:
+    """``path`` as ``/proc/self/fd`` names it (symbolic links resolved)."""
+    return os.path.realpath(path)
+
+
+def rows_seen_by_another_process(path: Path) -> int:
+    """How many rows of table ``t`` a new connection of another process sees (it connects,
+    counts and closes: the close of what it thinks is the last connection checkpoints)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute('SELECT count(*) FROM t').fetchone()[0]); c.close()",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
 
 
 @pytest.fixture
 def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths ``os.fsync`` is called on (and does sync) while the test runs."""
+    """The files ``os.fsync`` is called on (and does sync) while the test runs."""
     paths: list[str] = []
     real = os.fsync
 
@@ -44,43 +71,62 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return paths
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc (Linux)")
-async def test_restart_checkpoints_sync_both_files_first_and_restart_the_wal(
+async def test_restart_checkpoints_sync_the_database_first_and_restart_the_wal(
     tmp_path: Path, synced: list[str]
 ) -> None:
     """Three times RESTART_EVERY commits, one at a time as requests make them: the WAL is
-    restarted (it holds fewer frames than were committed), and before each RESTART the
-    checkpoint thread synced the WAL and the database file itself."""
+    started anew at least twice, and before the RESTARTs the checkpoint thread synced the
+    database file itself."""
     path = tmp_path / "stream.db"
     db = Database(f"sqlite:///{path}")
     await db.migrate()
     try:
         async with db.write() as conn:
             await conn.execute(text("CREATE TABLE stream (i INTEGER, pad TEXT)"))
-        commits = 3 * writer_module.RESTART_EVERY
-        for i in range(commits):
-            assert await db.run(insert(i)) == i
-            await asyncio.sleep(0)  # the loop turns between requests
         writer = db._sqlite_writer
         assert writer is not None
-        if writer._checkpointing is not None:
-            await writer._checkpointing
-        frames = wal_frames(path)
+        for i in range(3 * writer_module.RESTART_EVERY):
+            assert await db.run(insert(i)) == i
+            if writer._checkpointing is not None:  # as a service's idle moments let it finish
+                await writer._checkpointing
+        restarts = wal_restarts(path)
     finally:
         await db.close()
 
-    assert frames < commits  # each commit wrote at least one frame: the WAL started anew
-    restarts = synced.count(f"{path}-wal")
-    assert restarts >= 1
-    assert synced.count(str(path)) == restarts
-    assert synced[:2] == [f"{path}-wal", str(path)]
+    assert restarts >= 2  # a RESTART every RESTART_EVERY commits, once the next one is done
+    assert synced
+    assert set(synced) == {real(path)}
 
 
-def test_presync_leaves_a_missing_wal_to_the_checkpoint(tmp_path: Path, synced: list[str]) -> None:
-    """Before any write there is no WAL file: presync syncs the database file alone."""
-    path = tmp_path / "fresh.db"
-    sqlite3.connect(path).close()
+def test_presync_leaves_this_processs_locks_alone(tmp_path: Path) -> None:
+    """After presync, another process that opens and closes the database still sees this
+    process's connection holding it: it neither checkpoints nor deletes the WAL, and a row this
+    process writes afterwards is seen by the next process too (closing a descriptor of the file
+    would drop the process's POSIX locks, and that row would go to a deleted WAL)."""
+    path = tmp_path / "locks.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (i INTEGER)")
+        conn.execute("INSERT INTO t VALUES (1)")
 
-    writer_module.presync(path)
+        writer_module.presync(path)
+        first = rows_seen_by_another_process(path)
+        wal_kept = Path(f"{path}-wal").exists()
+        conn.execute("INSERT INTO t VALUES (2)")
+        second = rows_seen_by_another_process(path)
+    finally:
+        conn.close()
 
-    assert synced == [str(path)]
+    assert first == 1
+    assert wal_kept
+    assert second == 2
+
+
+def test_presync_of_a_file_that_is_not_there_does_nothing(
+    tmp_path: Path, synced: list[str]
+) -> None:
+    """A database file that is gone (or was never made) is left to the checkpoint."""
+    writer_module.presync(tmp_path / "missing.db")
+
+    assert synced == []

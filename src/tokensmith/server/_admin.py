@@ -332,7 +332,9 @@ class Admin:
                 "CLIENT",
                 f"clients/{client.id}",
                 clientId=client_id,
-                method="private_key_jwt" if not digest else "client_secret",
+                method="federated"
+                if federated_only
+                else ("private_key_jwt" if not digest else "client_secret"),
             )
         emit(
             "client_created",

@@ -657,17 +657,13 @@ class AdminApi:
     async def _secret(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         client = await self._find(parts[0], parts[2])
         if not client.secrets:
-            raise ApiError(
-                400, "invalid_request", "the client authenticates with keys, not a secret"
-            )
+            raise ApiError(400, "invalid_request", _no_secret(client))
         return 200, {"type": "secret", "value": MASKED}, []
 
     async def _new_secret(self, parts: list[str], scope: Scope, body: bytes) -> Any:
         client = await self._find(parts[0], parts[2])
         if not client.secrets:
-            raise ApiError(
-                400, "invalid_request", "the client authenticates with keys, not a secret"
-            )
+            raise ApiError(400, "invalid_request", _no_secret(client))
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         given = query.get("gracePeriod", ["0"])
         grace = given[0]
@@ -929,3 +925,13 @@ def _challenge(err: ApiError) -> list[tuple[bytes, bytes]]:
     if err.status == 405:
         return [(b"allow", err.allow.encode())]
     return []
+
+
+def _no_secret(client: Client) -> str:
+    """Why a client without a secret has none to read or rotate."""
+    if client.jwks or client.jwks_url:
+        return "the client authenticates with keys (client-jwt), not a secret"
+    return (
+        "the client authenticates with a platform's token (federated-jwt), not a secret; its "
+        "federated credentials are at …/federated-credentials"
+    )

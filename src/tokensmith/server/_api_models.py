@@ -126,7 +126,11 @@ class ClientRepresentation(_Model, rename="camel", omit_defaults=True, kw_only=T
     (tokensmith's, read-only) names the grants it may use: ``client_credentials``,
     ``refresh_token`` when it gets refresh tokens (the ``client_credentials.use_refresh_token``
     attribute), and its extension grants (``id_auth``, ``token-exchange``, ``jwt-bearer``), which
-    ``tokensmith client create --grant`` sets."""
+    ``tokensmith client create --grant`` sets. ``clientAuthenticatorType`` is ``client-secret``
+    (the default), ``client-jwt`` (keys: the ``jwks.url`` or ``jwks.string`` attribute) or
+    ``federated-jwt`` (no secret and no keys: the client authenticates with a platform's token,
+    by the federated credentials added at ``…/federated-credentials``); it is set when the client
+    is created."""
 
     id: str | UnsetType = UNSET
     client_id: str | UnsetType = UNSET

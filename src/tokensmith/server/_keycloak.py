@@ -10,7 +10,9 @@ A Keycloak realm export (``kc.sh export``, or the admin console's partial export
 - each confidential client that can do client credentials (``serviceAccountsEnabled``):
   ``clientId``, ``enabled``, its ``secret`` (kept, so the same curl and the same python-keycloak
   code keep working; stored as argon2id, since a person or Keycloak chose it) or, for
-  ``client-jwt``, its keys (``jwks.url`` or ``jwks.string``), the attributes
+  ``client-jwt``, its keys (``jwks.url`` or ``jwks.string``), or neither for ``federated-jwt``
+  (Keycloak's federated client authentication: the client authenticates with a platform's
+  token; its identity provider and subject are listed as not carried over), the attributes
   ``access.token.lifespan``, ``client_credentials.use_refresh_token``,
   ``use.refresh.tokens`` and ``dpop.bound.access.tokens``, its default and optional client
   scopes (those Keycloak writes into the token's ``scope``), and the protocol mappers that have
@@ -75,6 +77,16 @@ _BUILT_IN_SCOPES = {
 }
 _AUDIENCE_MAPPER = "oidc-audience-mapper"
 _FEDERATED = "federated-jwt"  # Keycloak's federated client authentication (26.4+)
+# What a federated-jwt client sent to the admin API may not carry: keys, or Keycloak's own
+# naming of its credential (an identity provider's alias and a subject).
+_NOT_FEDERATED = (
+    "jwks.url",
+    "jwks.string",
+    "use.jwks.url",
+    "use.jwks.string",
+    "jwt.credential.issuer",
+    "jwt.credential.sub",
+)
 _CLAIM_MAPPER = "oidc-hardcoded-claim-mapper"
 _DEFAULT_REFRESH = 1800  # Keycloak's default ssoSessionIdleTimeout
 _DEFAULT_SESSION_MAX = 36000  # Keycloak's default ssoSessionMaxLifespan
@@ -316,6 +328,17 @@ def client_from_representation(rep: object) -> ClientPlan:
     secret = rep.get("secret")
     if isinstance(secret, str) and secret == MASKED:
         raise AdminError("the secret is the masked placeholder; leave it out to have one generated")
+    if plan.options.get("federated_only"):
+        attributes = rep.get("attributes") or {}
+        given = [k for k in _NOT_FEDERATED if attributes.get(k) not in (None, "", "false")]
+        if isinstance(secret, str) and secret:
+            given.insert(0, "secret")
+        if given:
+            raise AdminError(
+                f"client {client_id}: a federated-jwt client has no secret and no keys, and its "
+                f"federated credentials are added at …/clients/{{id}}/federated-credentials; "
+                f"leave out {', '.join(given)}"
+            )
     return plan
 
 
@@ -541,11 +564,16 @@ def _federated_credential(rep: Mapping[str, Any], client_id: str) -> Skipped:
     an identity provider and a subject; tokensmith trusts issuers and matches subjects or
     conditions, so the credential is added again after the import."""
     attributes: Mapping[str, Any] = rep.get("attributes") or {}
-    issuer = attributes.get("jwt.credential.issuer") or "(none)"
-    subject = attributes.get("jwt.credential.sub") or "(none)"
+    issuer = attributes.get("jwt.credential.issuer")
+    subject = attributes.get("jwt.credential.sub")
+    named = (
+        f"identity provider {issuer or '(none)'}, subject {subject or '(none)'}"
+        if issuer or subject
+        else "none named in the export"
+    )
     return Skipped(
         f"client {client_id}'s federated credential",
-        f"identity provider {issuer}, subject {subject}",
+        named,
         "tokensmith trusts issuers, not identity providers: add the issuer (tokensmith issuer "
         "add) and the credential (tokensmith client federate); until then the client, which "
         "has no secret, cannot authenticate",
