@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -501,7 +500,7 @@ class AdminApi:
             url=self.url(scope),
             token=token,
             jkt=jkt,
-            now=time.time(),
+            now=self.admin.clock(),
         )
 
     def _route(self, parts: list[str], method: str) -> Handler:

@@ -42,6 +42,7 @@ from ._admin_checks import (
     check_client_keys,
     check_scopes,
 )
+from ._federation_admin import Federation
 from ._trust import Trust
 
 MASKED = "**********"
@@ -76,6 +77,7 @@ _BUILT_IN_SCOPES = {
     "web-origins": False,
 }
 _AUDIENCE_MAPPER = "oidc-audience-mapper"
+_CLAIM_MAPPER = "oidc-hardcoded-claim-mapper"
 _FEDERATED = "federated-jwt"  # Keycloak's federated client authentication (26.4+)
 # What a federated-jwt client sent to the admin API may not carry: keys, or Keycloak's own
 # naming of its credential (an identity provider's alias and a subject).
@@ -87,7 +89,6 @@ _NOT_FEDERATED = (
     "jwt.credential.issuer",
     "jwt.credential.sub",
 )
-_CLAIM_MAPPER = "oidc-hardcoded-claim-mapper"
 _DEFAULT_REFRESH = 1800  # Keycloak's default ssoSessionIdleTimeout
 _DEFAULT_SESSION_MAX = 36000  # Keycloak's default ssoSessionMaxLifespan
 
@@ -266,8 +267,6 @@ async def keycloak_export(admin: Admin, name: str) -> tuple[dict[str, Any], list
     ):
         if value:
             left_out.append(Skipped(what, value, "Keycloak has no such setting"))
-    from ._federation_admin import Federation
-
     federated: dict[str, list[str]] = {}
     for credential in await Federation(admin).credentials(name):
         federated.setdefault(credential.client_id, []).append(

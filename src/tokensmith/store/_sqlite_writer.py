@@ -58,8 +58,8 @@ class SQLiteWriter:
     write lock (plans queue meanwhile) while it copies the few pages added since and syncs both
     files, so that the next writer starts the WAL from its beginning and the file stays small.
     Before it, the thread syncs the database file itself (:func:`presync`), holding no lock: the
-    RESTART then holds the write lock about half as long (measured under 2,100-2,800 refresh
-    grants/s on two workers: 4.9-5.9 ms instead of 8.7-10.3 ms at the median). After
+    RESTART then holds the write lock about half as long (measured under 2,300-2,700 refresh
+    grants/s on two workers: 4.1-5.2 ms instead of 9.1-9.4 ms at the median). After
     :data:`STARVED_CHECKPOINT` commits without such a restart, this process stops writing until
     a checkpoint gets through.
 
